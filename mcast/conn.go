@@ -1,0 +1,39 @@
+package mcast
+
+import "golang.org/x/net/ipv4"
+
+// Transport is the I/O seam between the protocol's state machines and a
+// network. The UDP implementation is UDPTransport; tests may plug in their
+// own. A Transport reads on goroutines of its own and hands datagrams over in
+// batches, so the owner loop never blocks in a read syscall and can keep
+// pacing its sends.
+type Transport interface {
+	// Incoming delivers batches of received datagrams. The channel is closed
+	// when the transport is closed or fails; Err then tells why.
+	Incoming() <-chan *Batch
+	// Release returns a batch's buffers once its datagrams are handled.
+	Release(*Batch)
+	// Send sends the datagrams to the transport's destination, in order.
+	Send(pkts [][]byte) error
+	// Err reports why Incoming was closed, nil after a plain Close.
+	Err() error
+	Close() error
+}
+
+// Batch is a group of received datagrams. Pkts alias the transport's
+// buffers and are valid until the batch is released.
+type Batch struct {
+	Pkts [][]byte
+
+	bufs [][]byte
+	msgs []ipv4.Message // ipv4.Message and ipv6.Message are the same type
+}
+
+func newBatch(n, size int) *Batch {
+	b := &Batch{Pkts: make([][]byte, 0, n), bufs: make([][]byte, n), msgs: make([]ipv4.Message, n)}
+	for i := range b.bufs {
+		b.bufs[i] = make([]byte, size)
+		b.msgs[i].Buffers = [][]byte{b.bufs[i]}
+	}
+	return b
+}

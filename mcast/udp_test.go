@@ -1,0 +1,112 @@
+package mcast
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/discuscast/discus/internal/testnet"
+)
+
+// TestUDPTransportBridge sends between namespaces joined by a bridge: data
+// from the sender reaches every receiver, and a receiver's control packet
+// reaches the sender and the other receivers.
+func TestUDPTransportBridge(t *testing.T) {
+	nw := testnet.New(t, 3, testnet.Options{})
+	cfg := UDPConfig{Interface: "e0", Group: netip.MustParseAddr("239.255.0.7"), Port: 19000}
+	open := func(h *testnet.Host, role Role) *UDPTransport {
+		var tr *UDPTransport
+		if err := h.Do(func() (err error) { tr, err = ListenUDP(role, cfg); return err }); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tr.Close() })
+		return tr
+	}
+	snd := open(nw.Hosts[0], RoleSender)
+	rcv := []*UDPTransport{open(nw.Hosts[1], RoleReceiver), open(nw.Hosts[2], RoleReceiver)}
+
+	const n = 500
+	var pkts [][]byte
+	for i := range n {
+		pkts = append(pkts, fmt.Appendf(bytes.Repeat([]byte{byte(i)}, 1400), "data %d", i))
+	}
+	if err := snd.Send(pkts); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rcv {
+		got := collect(t, r, n)
+		for j := range n {
+			if !bytes.Equal(got[j], pkts[j]) {
+				t.Fatalf("receiver %d: datagram %d differs", i, j)
+			}
+		}
+	}
+	if err := rcv[0].Send([][]byte{[]byte("request")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range []*UDPTransport{snd, rcv[1]} {
+		if got := collect(t, tr, 1); string(got[0]) != "request" {
+			t.Fatalf("control packet: got %q", got[0])
+		}
+	}
+	st := snd.Stats()
+	t.Logf("sender: %d packets in %d sendmmsg calls", st.TxPackets, st.TxCalls)
+	if st.TxCalls >= n/2 {
+		t.Errorf("sends were not batched: %d calls for %d packets", st.TxCalls, n)
+	}
+}
+
+// TestUDPTransportLoopback runs sender and receiver in one namespace over its
+// multicast-enabled loopback, as `unshare -rn` gives an unprivileged user.
+func TestUDPTransportLoopback(t *testing.T) {
+	h := testnet.NewLoopback(t)
+	var snd, rcv *UDPTransport
+	err := h.Do(func() (err error) {
+		if snd, err = ListenUDP(RoleSender, UDPConfig{Port: 19010}); err != nil {
+			return err
+		}
+		rcv, err = ListenUDP(RoleReceiver, UDPConfig{Port: 19010})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snd.Close()
+	defer rcv.Close()
+	if err := snd.Send([][]byte{[]byte("hello")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := collect(t, rcv, 1); string(got[0]) != "hello" {
+		t.Fatalf("got %q", got[0])
+	}
+}
+
+func TestListenUDPRejectsUnicast(t *testing.T) {
+	_, err := ListenUDP(RoleSender, UDPConfig{Group: netip.MustParseAddr("198.18.0.1")})
+	if err == nil {
+		t.Fatal("a unicast group was accepted")
+	}
+}
+
+func collect(t *testing.T, tr Transport, n int) [][]byte {
+	t.Helper()
+	var got [][]byte
+	timeout := time.After(5 * time.Second)
+	for len(got) < n {
+		select {
+		case b, ok := <-tr.Incoming():
+			if !ok {
+				t.Fatalf("transport closed: %v", tr.Err())
+			}
+			for _, p := range b.Pkts {
+				got = append(got, append([]byte(nil), p...))
+			}
+			tr.Release(b)
+		case <-timeout:
+			t.Fatalf("got %d of %d datagrams", len(got), n)
+		}
+	}
+	return got
+}
