@@ -1,0 +1,122 @@
+package mcast
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Machine is a protocol state machine as the owner loop sees it: Sender and
+// Receiver are Machines. It never blocks, owns no goroutine or timer, and
+// learns the time only from its arguments.
+type Machine interface {
+	Handle(pkt []byte, now time.Time)
+	Poll(now time.Time, emit func(pkt []byte)) (next time.Time)
+}
+
+// ErrTransportClosed is returned by Drive when the transport stops
+// delivering without an error of its own.
+var ErrTransportClosed = errors.New("mcast: transport closed")
+
+// Go's timers fire about a millisecond late on Linux; pacing needs finer
+// steps, so shorter waits sleep in the kernel instead (nanosleep on an
+// hrtimer, typically within 100 µs).
+const timerGranularity = time.Millisecond
+
+// maxDrain bounds how many queued batches one turn of the loop handles before
+// it polls again, so a flood of input cannot starve pacing and timers.
+const maxDrain = 16
+
+// Drive is the owner loop: it feeds the machine every datagram the transport
+// delivers and the current time, sends what the machine emits, and sleeps
+// until the machine's next deadline or the next datagram. It returns when
+// stop reports true or an error, when ctx ends, or when the transport fails.
+// All calls into m happen on the calling goroutine.
+func Drive(ctx context.Context, tr Transport, m Machine, stop func() (bool, error)) error {
+	var (
+		out   [][]byte
+		store [][]byte
+	)
+	emit := func(p []byte) {
+		i := len(out)
+		if i == len(store) {
+			store = append(store, make([]byte, 0, DefaultMaxDatagram))
+		}
+		store[i] = append(store[i][:0], p...)
+		out = append(out, store[i])
+	}
+	handle := func(b *Batch) {
+		now := time.Now()
+		for _, p := range b.Pkts {
+			m.Handle(p, now)
+		}
+		tr.Release(b)
+	}
+	in := tr.Incoming()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		now := time.Now()
+		next := m.Poll(now, emit)
+		if len(out) > 0 {
+			err := tr.Send(out)
+			out = out[:0]
+			if err != nil {
+				return err
+			}
+		}
+		if done, err := stop(); done || err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// Whatever is queued goes first: it may change what is due.
+		drained := 0
+	drain:
+		for drained < maxDrain {
+			select {
+			case b, ok := <-in:
+				if !ok {
+					return closedErr(tr)
+				}
+				handle(b)
+				drained++
+			default:
+				break drain
+			}
+		}
+		if drained > 0 {
+			continue
+		}
+		d := time.Until(next)
+		switch {
+		case d <= 0:
+			continue
+		case d < timerGranularity:
+			ts := unix.NsecToTimespec(int64(d))
+			_ = unix.Nanosleep(&ts, nil)
+			continue
+		}
+		timer.Reset(d)
+		select {
+		case b, ok := <-in:
+			if !ok {
+				return closedErr(tr)
+			}
+			handle(b)
+		case <-timer.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func closedErr(tr Transport) error {
+	if err := tr.Err(); err != nil {
+		return err
+	}
+	return ErrTransportClosed
+}
