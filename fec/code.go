@@ -1,0 +1,110 @@
+package fec
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/klauspost/reedsolomon"
+)
+
+// symbolGroup is the leopard GF(2^16) storage unit: 32 symbols stored as 32
+// low bytes followed by 32 high bytes. Shards must be multiples of it.
+const symbolGroup = 64
+
+// code is the resolved geometry of one chunk's code.
+//
+// A block of bs bytes is split in two parts that are coded separately by the
+// same (K, M) leopard code: the main part, the largest multiple of 64 bytes,
+// is coded in place (zero-copy slices of the block), and the tail part
+// (bs mod 64 bytes, even) is packed into a 64-byte shard as whole symbols:
+// its first half becomes the low bytes and its second half the high bytes of
+// symbols 0..tail/2-1. The unused symbols of every tail shard are zero in
+// every data shard, hence zero in every parity shard (the code is linear and
+// acts column by column), so parity blocks are exactly bs bytes like data
+// blocks: nothing beyond the block size ever goes on the wire.
+type code struct {
+	k, m     int
+	bs       int
+	chunkLen int
+	mainLen  int // bytes of each block coded in place
+	tailLen  int // bytes of each block coded through a packed shard
+}
+
+func newCode(p Params, chunkLen int) (code, error) {
+	if err := p.Validate(chunkLen); err != nil {
+		return code{}, err
+	}
+	bs := p.blockSize()
+	c := code{
+		k:        p.Blocks(chunkLen),
+		bs:       bs,
+		chunkLen: chunkLen,
+		mainLen:  bs &^ (symbolGroup - 1),
+	}
+	c.m = p.Parity(c.k)
+	c.tailLen = bs - c.mainLen
+	if c.m <= 0 {
+		return code{}, fmt.Errorf("%w: no parity fits %d blocks", ErrChunkLen, c.k)
+	}
+	return c, nil
+}
+
+// lastLen is the number of meaningful bytes in the last data block.
+func (c code) lastLen() int {
+	return c.chunkLen - (c.k-1)*c.bs
+}
+
+// rs builds the leopard GF(2^16) coder. GF(2^16) is used for every K, even
+// small ones, so one code and one set of rules covers all chunks.
+func (c code) rs() (reedsolomon.Encoder, error) {
+	enc, err := reedsolomon.New(c.k, c.m,
+		reedsolomon.WithLeopardGF16(true),
+		reedsolomon.WithWorkAllocator(sharedWork))
+	if err != nil {
+		return nil, fmt.Errorf("fec: building code k=%d m=%d: %w", c.k, c.m, err)
+	}
+	return enc, nil
+}
+
+// packTail stores the tail bytes of a block (len even, < 64) into a zeroed
+// 64-byte shard as whole GF(2^16) symbols.
+func packTail(shard, tail []byte) {
+	h := len(tail) / 2
+	copy(shard[:h], tail[:h])
+	copy(shard[32:32+h], tail[h:])
+}
+
+// unpackTail is the inverse of packTail.
+func unpackTail(tail, shard []byte) {
+	h := len(tail) / 2
+	copy(tail[:h], shard[:h])
+	copy(tail[h:], shard[32:32+h])
+}
+
+// sharedWork shares leopard's scratch buffers across all coders: the
+// library's default allocator is per coder, so short-lived coders would
+// allocate megabytes of scratch on every call.
+var sharedWork = &workPool{}
+
+type workPool struct{ pool sync.Pool }
+
+func (a *workPool) Get(n, size int) [][]byte {
+	work, _ := a.pool.Get().([][]byte)
+	if cap(work) >= n {
+		work = work[:n]
+	} else {
+		grown := make([][]byte, n)
+		copy(grown, work[:cap(work)])
+		work = grown
+	}
+	for i := range work {
+		if cap(work[i]) < size {
+			work[i] = reedsolomon.AllocAligned(1, size)[0]
+		} else {
+			work[i] = work[i][:size]
+		}
+	}
+	return work
+}
+
+func (a *workPool) Put(work [][]byte) { a.pool.Put(work) } //nolint:staticcheck // slice header boxing is fine here

@@ -1,0 +1,63 @@
+// Package fec is the erasure code of Discus: it cuts a chunk into K data
+// blocks, makes up to M parity blocks on demand, and rebuilds the chunk from
+// any K distinct blocks.
+//
+// # The problem
+//
+// A chunk (at most 16 MiB, typically 1 MiB) travels as K data blocks of
+// BlockSize bytes, one per packet; the last block is zero-padded. Receivers
+// lose different blocks. Rather than resending each receiver's losses, the
+// sender answers with fresh parity blocks — index 0, 1, 2, ... never repeating
+// one — as many as the largest deficit reported. Because any K of the K+M
+// blocks rebuild the chunk, one parity packet repairs a different loss at
+// every receiver that needed one.
+//
+// # Why GF(2^16) and not interleaved GF(2^8) groups
+//
+// A GF(2^8) Reed-Solomon code has at most 256 blocks, but a 1 MiB chunk of
+// 1400-byte blocks has 749 and a 16 MiB chunk about 12000. Splitting the
+// chunk into interleaved groups of at most ~200 blocks would work, but a
+// parity packet then repairs only its own group: a receiver short by one block
+// in each of four groups needs four specific packets, and to serve many
+// receivers with different loss patterns the sender must send the largest
+// deficit of every group separately, which for random losses is well above
+// the largest total deficit divided by the number of groups. With one code
+// over GF(2^16) (up to 65536 blocks) every parity packet repairs any loss of
+// any receiver, so the sender sends exactly max(deficit) packets. The
+// leopard FFT algorithm (github.com/klauspost/reedsolomon, WithLeopardGF16)
+// encodes and decodes in O(n log n), so the large field costs little speed.
+// The same code is used for every K, so there is one rule to reason about.
+//
+// # Fixing M
+//
+// Leopard places the data after ceilPow2(M) parity positions, so parity
+// block j depends on M (through ceilPow2(M)): a code with M=128 and one with
+// M=256 disagree. Parity is therefore not an open-ended stream; each chunk has
+// a fixed number of parity indexes, Params.Parity(K), which every party
+// derives from the announced Params: by default max(MinParity, ceil(K/4)),
+// i.e. a quarter of the chunk, enough for a receiver losing 20 % of its
+// packets, lowered if K+M would not fit the field. The Encoder computes all M
+// parity blocks in one pass the first time any is requested (the cost is
+// dominated by transforming the K data blocks, not by M) and caches them, so
+// parity fetched in several lazy batches is the same as parity fetched at
+// once. When a chunk's M indexes are used up the sender can only repeat
+// blocks; repeating parity from index 0 is still useful to receivers that
+// lost those packets.
+//
+// # Blocks that are not a multiple of 64 bytes
+//
+// Leopard works on 64-byte groups of 32 two-byte symbols. A block of
+// BlockSize bytes (which must be even) is coded in two parts with the same
+// code: the largest 64-byte multiple in place, and the remaining bytes packed
+// as whole symbols into a 64-byte shard. The unused symbols are zero in every
+// data shard and hence in every parity shard, so parity blocks are exactly
+// BlockSize bytes: the default 1400-byte block needs no extra wire bytes.
+//
+// # Memory
+//
+// The Encoder references the caller's chunk (copying only a padded last
+// block) and holds M*BlockSize bytes of parity once asked. A Decoder
+// allocates its K*BlockSize data buffer on the first block and copies parity
+// blocks only as they arrive, so a receiver can keep partial decoders for a
+// window of chunks; Bytes rebuilds lost data blocks in place in that buffer.
+package fec
