@@ -1,0 +1,102 @@
+package fsmap
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// extCheck makes an ext filesystem with mkfs args on a random-filled file
+// holding a generated tree, scans it, re-randomises every byte the map
+// calls free, then requires a clean e2fsck and identical files.
+func extCheck(t *testing.T, mkfs string, size int64, wantFS string, args ...string) {
+	t.Helper()
+	needTool(t, mkfs)
+	needTool(t, "e2fsck")
+	needTool(t, "debugfs")
+	img := newRandomFile(t, size)
+	src := t.TempDir()
+	total := writeTree(t, src, uint64(size)+uint64(len(args)), 150, 48<<10)
+	args = append(append([]string{"-q", "-F", "-E", "nodiscard", "-d", src}, args...), img)
+	run(t, mkfs, args...)
+	m := scanFile(t, img)
+	if len(m.Partitions) != 1 || m.Partitions[0].FS != wantFS || m.Partitions[0].Warning != "" {
+		t.Fatalf("partitions: %+v", m.Partitions)
+	}
+	if m.UsedBytes() < total || m.UsedBytes() > size/2 {
+		t.Errorf("used %d bytes of %d for %d bytes of files", m.UsedBytes(), size, total)
+	}
+	extVerify(t, img, 0, m, src)
+}
+
+// extVerify scrubs img outside m.Used and checks the ext filesystem at
+// byte off against the tree src.
+func extVerify(t *testing.T, img string, off int64, m *Map, src string) {
+	t.Helper()
+	scrub := scrubbed(t, img, m.Used)
+	dev := scrub
+	if off != 0 {
+		dev = extractPart(t, scrub, off, m)
+	}
+	if out, err := runStatus(t, "e2fsck", "-fn", dev); err != nil {
+		t.Fatalf("e2fsck on scrubbed copy: %v\n%s", err, out)
+	}
+	dst := t.TempDir()
+	run(t, "debugfs", "-R", "rdump / "+dst, dev)
+	compareTrees(t, src, dst)
+}
+
+// extractPart copies the partition starting at off out of a disk image,
+// for tools that take no offset.
+func extractPart(t *testing.T, img string, off int64, m *Map) string {
+	t.Helper()
+	for _, p := range m.Partitions {
+		if p.Start == off {
+			out := filepath.Join(t.TempDir(), "part.img")
+			run(t, "dd", "if="+img, "of="+out, "bs=4096", "iflag=skip_bytes,count_bytes",
+				"skip="+itoa(off), "count="+itoa(p.Size), "status=none")
+			return out
+		}
+	}
+	t.Fatalf("no partition at %d", off)
+	return ""
+}
+
+func TestExt4Default(t *testing.T) { extCheck(t, "mkfs.ext4", 64<<20, "ext4") }
+
+func TestExt4No64Bit1K(t *testing.T) {
+	// 1 KiB blocks (first data block 1), small groups: many groups, sparse
+	// superblock backups and BLOCK_UNINIT groups.
+	extCheck(t, "mkfs.ext4", 48<<20, "ext4", "-O", "^64bit", "-b", "1024", "-g", "2048")
+}
+
+func TestExt4Bigalloc(t *testing.T) {
+	extCheck(t, "mkfs.ext4", 128<<20, "ext4", "-O", "bigalloc", "-C", "65536")
+}
+
+func TestExt4MetaBG(t *testing.T) {
+	extCheck(t, "mkfs.ext4", 64<<20, "ext4", "-O", "meta_bg,^resize_inode", "-b", "1024", "-g", "1024")
+}
+
+func TestExt4SparseSuper2Desc128(t *testing.T) {
+	extCheck(t, "mkfs.ext4", 64<<20, "ext4", "-O", "sparse_super2,^flex_bg", "-E", "num_backup_sb=1,desc_size=128")
+}
+
+func TestExt2(t *testing.T) { extCheck(t, "mkfs.ext2", 32<<20, "ext2") }
+
+func TestExt3(t *testing.T) {
+	// ext3's journal is block-mapped: exercises the indirect-block walk.
+	extCheck(t, "mkfs.ext3", 32<<20, "ext3", "-b", "1024")
+}
+
+func TestExtTruncatedIsWarned(t *testing.T) {
+	needTool(t, "mkfs.ext4")
+	img := newRandomFile(t, 16<<20)
+	run(t, "mkfs.ext4", "-q", "-F", "-E", "nodiscard", img)
+	run(t, "truncate", "-s", "8M", img)
+	m := scanFile(t, img)
+	p := m.Partitions[0]
+	if p.FS != "ext4" || !strings.Contains(p.Warning, "larger than its partition") || m.UsedBytes() != m.Size {
+		t.Fatalf("truncated ext4: %+v used %d", p, m.UsedBytes())
+	}
+}
