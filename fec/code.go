@@ -66,6 +66,27 @@ func (c code) rs() (reedsolomon.Encoder, error) {
 	return enc, nil
 }
 
+// stride is the leopard shard size: the block size rounded up to 64 bytes.
+// Decoder buffers keep blocks at this stride with packed tails, so a single
+// leopard call covers whole blocks.
+func (c code) stride() int {
+	if c.tailLen == 0 {
+		return c.bs
+	}
+	return c.mainLen + symbolGroup
+}
+
+// store writes block b (bs bytes, or fewer for a cut last block, the rest
+// being zero) into a zeroed stride-sized shard.
+func (c code) store(shard, b []byte) {
+	n := copy(shard[:c.mainLen], b)
+	if c.tailLen > 0 && len(b) > n {
+		var tail [symbolGroup]byte
+		copy(tail[:c.tailLen], b[n:])
+		packTail(shard[c.mainLen:], tail[:c.tailLen])
+	}
+}
+
 // packTail stores the tail bytes of a block (len even, < 64) into a zeroed
 // 64-byte shard as whole GF(2^16) symbols.
 func packTail(shard, tail []byte) {

@@ -8,8 +8,8 @@ import (
 // Decoder collects the blocks of one chunk whose length is known and rebuilds
 // it from any K distinct blocks.
 //
-// Memory grows with what arrives: the data buffer (K blocks, contiguous) is
-// allocated on the first block, and parity blocks are copied only as they
+// Memory grows with what arrives: the data buffer (K blocks, contiguous, each
+// rounded up to 64 bytes) is allocated on the first block, and parity blocks are copied only as they
 // arrive and only while they can still help. A Decoder is not safe for
 // concurrent use.
 type Decoder struct {
@@ -20,6 +20,9 @@ type Decoder struct {
 	nData  int
 	nPar   int
 	solved bool // data holds every data block
+	// compacted: data is in the chunk's layout (block i at i*bs) rather than
+	// the stride layout (block i at i*stride, tail packed) used for decoding.
+	compacted bool
 }
 
 // NewDecoder prepares to collect a chunk of chunkLen bytes.
@@ -65,16 +68,18 @@ func (d *Decoder) Add(i int, b []byte) (complete bool, err error) {
 	d.seen[i/64] |= 1 << (i % 64)
 	if i < c.k {
 		if d.data == nil {
-			d.data = make([]byte, c.k*c.bs)
+			d.data = make([]byte, c.k*c.stride())
 		}
-		copy(d.data[i*c.bs:i*c.bs+n], b[:n])
+		c.store(d.data[i*c.stride():(i+1)*c.stride()], b[:n])
 		d.nData++
 		d.solved = d.nData == c.k
 	} else {
 		if d.parity == nil {
 			d.parity = make([][]byte, c.m)
 		}
-		d.parity[i-c.k] = append([]byte(nil), b...)
+		p := make([]byte, c.stride())
+		c.store(p, b)
+		d.parity[i-c.k] = p
 		d.nPar++
 	}
 	return d.complete(), nil
@@ -112,6 +117,7 @@ func (d *Decoder) Bytes() ([]byte, error) {
 			return nil, err
 		}
 	}
+	d.compact()
 	return d.data[:d.c.chunkLen:d.c.chunkLen], nil
 }
 
@@ -123,9 +129,13 @@ func (d *Decoder) Reset() {
 	d.parity = nil
 	d.nData, d.nPar = 0, 0
 	d.solved = false
+	d.compacted = false
 }
 
-// reconstruct rebuilds the missing data blocks in place.
+// reconstruct rebuilds the missing data blocks in place. It makes a single
+// leopard call over the stride-layout shards: every GF(2^16) decode pays a
+// fixed cost for evaluating the error locator over the whole field, so one
+// call instead of one per block part halves that cost.
 func (d *Decoder) reconstruct() error {
 	c := d.c
 	rs, err := c.rs()
@@ -133,64 +143,27 @@ func (d *Decoder) reconstruct() error {
 		return err
 	}
 	if d.data == nil {
-		d.data = make([]byte, c.k*c.bs)
+		d.data = make([]byte, c.k*c.stride())
 	}
+	st := c.stride()
 	shards := make([][]byte, c.k+c.m)
-	if c.mainLen > 0 {
-		for i := 0; i < c.k; i++ {
-			off := i * c.bs
-			if d.has(i) {
-				shards[i] = d.data[off : off+c.mainLen]
-			} else {
-				// Empty but with room: leopard writes the rebuilt block here.
-				shards[i] = d.data[off : off : off+c.mainLen]
-			}
-		}
-		for j, p := range d.parity {
-			if p != nil {
-				shards[c.k+j] = p[:c.mainLen]
-			}
-		}
-		if err := rs.ReconstructData(shards); err != nil {
-			return fmt.Errorf("fec: rebuilding: %w", err)
+	for i := 0; i < c.k; i++ {
+		off := i * st
+		if d.has(i) {
+			shards[i] = d.data[off : off+st]
+		} else {
+			// Empty but with room: leopard writes the rebuilt block here.
+			shards[i] = d.data[off : off : off+st]
 		}
 	}
-	if c.tailLen > 0 {
-		tails := make([]byte, (c.k+d.nPar)*symbolGroup)
-		clear(shards)
-		next := 0
-		take := func() []byte {
-			s := tails[next*symbolGroup : (next+1)*symbolGroup]
-			next++
-			return s
-		}
-		for i := 0; i < c.k; i++ {
-			s := take()
-			if d.has(i) {
-				packTail(s, d.data[i*c.bs+c.mainLen:(i+1)*c.bs])
-				shards[i] = s
-			} else {
-				shards[i] = s[:0]
-			}
-		}
-		for j, p := range d.parity {
-			if p != nil {
-				s := take()
-				packTail(s, p[c.mainLen:])
-				shards[c.k+j] = s
-			}
-		}
-		if err := rs.ReconstructData(shards); err != nil {
-			return fmt.Errorf("fec: rebuilding tails: %w", err)
-		}
-		for i := 0; i < c.k; i++ {
-			if !d.has(i) {
-				unpackTail(d.data[i*c.bs+c.mainLen:(i+1)*c.bs], shards[i])
-			}
+	for j, p := range d.parity {
+		if p != nil {
+			shards[c.k+j] = p
 		}
 	}
-	// Padding past the chunk is zero by definition, whatever the math said.
-	clear(d.data[c.chunkLen:])
+	if err := rs.ReconstructData(shards); err != nil {
+		return fmt.Errorf("fec: rebuilding: %w", err)
+	}
 	for i := 0; i < c.k; i++ {
 		d.seen[i/64] |= 1 << (i % 64)
 	}
@@ -199,6 +172,30 @@ func (d *Decoder) reconstruct() error {
 	d.parity = nil
 	d.nPar = 0
 	return nil
+}
+
+// compact turns the stride layout into the chunk's own contiguous layout,
+// in place: block i moves from i*stride down to i*bs, never over a block not
+// yet moved.
+func (d *Decoder) compact() {
+	c := d.c
+	if d.compacted {
+		return
+	}
+	d.compacted = true
+	st := c.stride()
+	if st != c.bs {
+		var tail [symbolGroup]byte
+		for i := 0; i < c.k; i++ {
+			src := d.data[i*st : (i+1)*st]
+			copy(tail[:], src[c.mainLen:])
+			dst := d.data[i*c.bs : (i+1)*c.bs]
+			copy(dst[:c.mainLen], src[:c.mainLen])
+			unpackTail(dst[c.mainLen:], tail[:])
+		}
+	}
+	// Padding past the chunk is zero by definition, whatever the math said.
+	clear(d.data[c.chunkLen:])
 }
 
 // count is used by tests to cross-check the bitset.

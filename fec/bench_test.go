@@ -1,0 +1,82 @@
+package fec
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// benchLoss is the loss rate the benchmarks repair: 5 % of the data blocks.
+const benchLoss = 0.05
+
+// BenchmarkEncode measures a sender answering 5 % loss on a 1 MiB chunk:
+// building the Encoder and fetching ceil(5 % of K) parity blocks, which
+// computes and caches all M of them.
+func BenchmarkEncode(b *testing.B) {
+	for _, bs := range []int{1400, 8900} {
+		b.Run(sizeName(bs), func(b *testing.B) {
+			p := Params{BlockSize: bs}
+			chunk := randChunk(rand.New(rand.NewPCG(1, 2)), 1<<20)
+			b.SetBytes(int64(len(chunk)))
+			b.ReportAllocs()
+			for b.Loop() {
+				enc, err := NewEncoder(p, chunk)
+				if err != nil {
+					b.Fatal(err)
+				}
+				need := int(float64(enc.K())*benchLoss + 0.999)
+				for j := range need {
+					if _, err := enc.Block(enc.K() + j); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDecode measures a receiver rebuilding a 1 MiB chunk that lost 5 %
+// of its data blocks: adding the K blocks it has (copies) and Bytes.
+func BenchmarkDecode(b *testing.B) {
+	for _, bs := range []int{1400, 8900} {
+		b.Run(sizeName(bs), func(b *testing.B) {
+			p := Params{BlockSize: bs}
+			r := rand.New(rand.NewPCG(3, 4))
+			chunk := randChunk(r, 1<<20)
+			enc, _ := NewEncoder(p, chunk)
+			k := enc.K()
+			lose := int(float64(k)*benchLoss + 0.999)
+			var idx []int
+			for _, i := range r.Perm(k)[lose:] {
+				idx = append(idx, i)
+			}
+			for j := range lose {
+				idx = append(idx, k+j)
+			}
+			blocks := make([][]byte, len(idx))
+			for n, i := range idx {
+				blocks[n], _ = enc.Block(i)
+			}
+			b.SetBytes(int64(len(chunk)))
+			b.ReportAllocs()
+			for b.Loop() {
+				dec, err := NewDecoder(p, len(chunk))
+				if err != nil {
+					b.Fatal(err)
+				}
+				for n, i := range idx {
+					dec.Add(i, blocks[n])
+				}
+				if _, err := dec.Bytes(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func sizeName(bs int) string {
+	if bs == 1400 {
+		return "block1400"
+	}
+	return "block8900"
+}
