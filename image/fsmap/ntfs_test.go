@@ -1,0 +1,169 @@
+package fsmap
+
+import (
+	"bytes"
+	"encoding/binary"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNTFS(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"4K-clusters", nil},
+		{"512-clusters", []string{"-c", "512"}},
+		{"64K-clusters-4K-sectors", []string{"-c", "65536", "-s", "4096"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fsbNeedTool(t, "mkfs.ntfs")
+			fsbNeedTool(t, "ntfsfix")
+			fsbNeedTool(t, "ntfs-3g")
+			fsbNeedRoot(t)
+			const size = 64 << 20
+			img := fsbRandomFile(t, size, 3)
+			fsbRun(t, "mkfs.ntfs", append(append([]string{"-F", "-Q", "-q"}, tc.args...), img)...)
+			tree := fsbTree(t, 80, 300<<10)
+			dir := ntfsMount(t, img, false)
+			fsbRun(t, "cp", "-r", filepath.Join(tree, "d", "gone"), filepath.Join(dir, "gone"))
+			fsbRun(t, "cp", "-r", filepath.Join(tree, "d"), dir)
+			fsbRun(t, "rm", "-r", filepath.Join(dir, "gone"), filepath.Join(dir, "d", "gone"))
+			ntfsUnmount(t, dir)
+			if err := os.RemoveAll(filepath.Join(tree, "d", "gone")); err != nil {
+				t.Fatal(err)
+			}
+
+			used := fsbUsed(t, "ntfs", img)
+			fsbLogRatio(t, used, size)
+			if n := fsbTotal(used); n > size/2 {
+				t.Errorf("keeps %d of %d bytes for about 9 MiB of files", n, size)
+			}
+			scrubbed := fsbScrub(t, img, used)
+			out := fsbRun(t, "ntfsfix", "-n", scrubbed)
+			if !strings.Contains(out, "processed successfully") {
+				t.Fatalf("ntfsfix -n on the scrubbed copy:\n%s", out)
+			}
+			ro := ntfsMount(t, scrubbed, true)
+			fsbSameTree(t, filepath.Join(tree, "d"), filepath.Join(ro, "d"))
+			ntfsUnmount(t, ro)
+		})
+	}
+}
+
+func TestNTFSRunlist(t *testing.T) {
+	// 0x21: 1-byte length, 2-byte offset; a negative delta; a hole (0x01).
+	b := []byte{0x21, 0x10, 0x00, 0x01, 0x21, 0x08, 0xF0, 0xFF, 0x01, 0x04, 0x11, 0x02, 0x20, 0x00}
+	runs, err := ntfsDecodeRuns(b, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ntfsRun{{0, 256, 16}, {16, 240, 8}, {24, -1, 4}, {28, 272, 2}}
+	if len(runs) != len(want) {
+		t.Fatalf("runs %v, want %v", runs, want)
+	}
+	for i := range want {
+		if runs[i] != want[i] {
+			t.Fatalf("runs %v, want %v", runs, want)
+		}
+	}
+	if _, err := ntfsDecodeRuns([]byte{0x11, 0x10, 0xF0, 0x00}, 1000); err == nil {
+		t.Error("run before LCN 0 accepted")
+	}
+	if _, err := ntfsDecodeRuns([]byte{0x11, 0x80, 0x01, 0x00}, 1000); err == nil {
+		t.Error("negative run length accepted")
+	}
+}
+
+func TestNTFSTornRecord(t *testing.T) {
+	g := &ntfsGeom{recordSize: 1024, clusterSize: 4096}
+	rec := make([]byte, 1024)
+	copy(rec, "FILE")
+	binary.LittleEndian.PutUint16(rec[4:], 0x30)
+	binary.LittleEndian.PutUint16(rec[6:], 3)
+	copy(rec[0x30:], []byte{7, 0, 0xAA, 0xBB, 0xCC, 0xDD})
+	copy(rec[510:], []byte{7, 0})
+	copy(rec[1022:], []byte{7, 0})
+	got, err := ntfsReadRecord(bytes.NewReader(rec), g, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got[510:512], []byte{0xAA, 0xBB}) || !bytes.Equal(got[1022:], []byte{0xCC, 0xDD}) {
+		t.Errorf("fixups not applied: % x % x", got[510:512], got[1022:])
+	}
+	rec[1022] = 8
+	if _, err := ntfsReadRecord(bytes.NewReader(rec), g, 0); err == nil {
+		t.Error("torn record accepted")
+	}
+}
+
+func FuzzNTFS(f *testing.F) {
+	fsbFuzzSeeds(f, "ntfs")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fsbFuzzOne(t, "ntfs", data)
+	})
+}
+
+// ntfsMount mounts img with ntfs-3g in the foreground so that unmounting can
+// wait for it to finish writing.
+func ntfsMount(t *testing.T, img string, readOnly bool) string {
+	t.Helper()
+	dir := t.TempDir()
+	opts := "no_detach"
+	if readOnly {
+		opts += ",ro"
+	}
+	cmd := exec.Command("ntfs-3g", "-o", opts, img, dir)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	ntfsDaemons[dir] = ntfsDaemon{cmd, done}
+	t.Cleanup(func() { ntfsUnmount(t, dir) })
+	for start := time.Now(); !ntfsMounted(dir); time.Sleep(20 * time.Millisecond) {
+		select {
+		case <-done:
+			t.Skipf("ntfs-3g could not mount %s: %s", img, out.String())
+		default:
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("ntfs-3g did not mount %s in 10 s: %s", img, out.String())
+		}
+	}
+	return dir
+}
+
+type ntfsDaemon struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// ntfsDaemons maps mount points to their ntfs-3g; tests using it are not
+// parallel.
+var ntfsDaemons = map[string]ntfsDaemon{}
+
+func ntfsUnmount(t *testing.T, dir string) {
+	t.Helper()
+	d, ok := ntfsDaemons[dir]
+	if !ok {
+		return
+	}
+	delete(ntfsDaemons, dir)
+	if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+		t.Errorf("umount %s: %v\n%s", dir, err, out)
+		d.cmd.Process.Kill()
+	}
+	<-d.done // ntfs-3g has written everything once it exits
+}
+
+func ntfsMounted(dir string) bool {
+	b, err := os.ReadFile("/proc/self/mounts")
+	return err == nil && bytes.Contains(b, []byte(" "+dir+" "))
+}
