@@ -20,9 +20,6 @@ type Decoder struct {
 	nData  int
 	nPar   int
 	solved bool // data holds every data block
-	// compacted: data is in the chunk's layout (block i at i*bs) rather than
-	// the stride layout (block i at i*stride, tail packed) used for decoding.
-	compacted bool
 }
 
 // NewDecoder prepares to collect a chunk of chunkLen bytes.
@@ -70,7 +67,7 @@ func (d *Decoder) Add(i int, b []byte) (complete bool, err error) {
 		if d.data == nil {
 			d.data = make([]byte, c.k*c.stride())
 		}
-		c.store(d.data[i*c.stride():(i+1)*c.stride()], b[:n])
+		copy(d.data[i*c.bs:], b[:n])
 		d.nData++
 		d.solved = d.nData == c.k
 	} else {
@@ -117,7 +114,6 @@ func (d *Decoder) Bytes() ([]byte, error) {
 			return nil, err
 		}
 	}
-	d.compact()
 	return d.data[:d.c.chunkLen:d.c.chunkLen], nil
 }
 
@@ -129,13 +125,15 @@ func (d *Decoder) Reset() {
 	d.parity = nil
 	d.nData, d.nPar = 0, 0
 	d.solved = false
-	d.compacted = false
 }
 
-// reconstruct rebuilds the missing data blocks in place. It makes a single
-// leopard call over the stride-layout shards: every GF(2^16) decode pays a
-// fixed cost for evaluating the error locator over the whole field, so one
-// call instead of one per block part halves that cost.
+// reconstruct rebuilds the missing data blocks in place. Blocks are kept in
+// the chunk's layout (block i at i*bs), so a loss-free chunk costs no extra
+// copy; for decoding they are spread to the leopard stride layout, rebuilt
+// with a single leopard call, and compacted back. One call matters: every
+// GF(2^16) decode pays a fixed cost for evaluating the error locator over the
+// whole field, so coding the 64-byte-multiple part and the tail separately
+// would pay it twice.
 func (d *Decoder) reconstruct() error {
 	c := d.c
 	rs, err := c.rs()
@@ -145,6 +143,7 @@ func (d *Decoder) reconstruct() error {
 	if d.data == nil {
 		d.data = make([]byte, c.k*c.stride())
 	}
+	d.spread()
 	st := c.stride()
 	shards := make([][]byte, c.k+c.m)
 	for i := 0; i < c.k; i++ {
@@ -161,7 +160,9 @@ func (d *Decoder) reconstruct() error {
 			shards[c.k+j] = p
 		}
 	}
-	if err := rs.ReconstructData(shards); err != nil {
+	err = rs.ReconstructData(shards)
+	d.compact()
+	if err != nil {
 		return fmt.Errorf("fec: rebuilding: %w", err)
 	}
 	for i := 0; i < c.k; i++ {
@@ -174,15 +175,34 @@ func (d *Decoder) reconstruct() error {
 	return nil
 }
 
-// compact turns the stride layout into the chunk's own contiguous layout,
-// in place: block i moves from i*stride down to i*bs, never over a block not
-// yet moved.
-func (d *Decoder) compact() {
+// spread moves block i from i*bs up to i*stride with its tail packed, in
+// place: going down from the last block, a block only moves over space no
+// lower block occupies.
+func (d *Decoder) spread() {
 	c := d.c
-	if d.compacted {
+	st := c.stride()
+	if st == c.bs {
 		return
 	}
-	d.compacted = true
+	var tail [symbolGroup]byte
+	for i := c.k - 1; i >= 0; i-- {
+		dst := d.data[i*st : (i+1)*st]
+		if !d.has(i) {
+			clear(dst)
+			continue
+		}
+		src := d.data[i*c.bs : (i+1)*c.bs]
+		copy(tail[:c.tailLen], src[c.mainLen:])
+		copy(dst[:c.mainLen], src[:c.mainLen])
+		clear(dst[c.mainLen:])
+		packTail(dst[c.mainLen:], tail[:c.tailLen])
+	}
+}
+
+// compact is the inverse of spread: going up from block 0, block i moves
+// from i*stride down to i*bs, never over a block not yet moved.
+func (d *Decoder) compact() {
+	c := d.c
 	st := c.stride()
 	if st != c.bs {
 		var tail [symbolGroup]byte
