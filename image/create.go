@@ -1,0 +1,274 @@
+package image
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// CreateConfig configures image creation. The zero value means: random
+// image ID, 1 MiB chunks, fastest zstd level, one worker per CPU, every
+// byte of the source considered in use.
+type CreateConfig struct {
+	ID        ID  // zero: random
+	ChunkSize int // 0: DefaultChunkSize; else MinChunkSize..MaxChunkSize
+	Level     int // zstd level 1..22; 0: 1 (fastest)
+	Workers   int // compression goroutines; 0: GOMAXPROCS
+
+	// Used lists the source bytes that matter, sorted; everything else is
+	// skipped unread and becomes a gap. nil means all bytes. Filesystem
+	// readers (package image/fsmap) fill it.
+	Used []Range
+
+	Source string       // Header.Source; "" uses the source's own description
+	Logger *slog.Logger // nil: silent
+
+	// Start, if set, is called once with the preliminary header before the
+	// first chunk is emitted (an image file writes it first; a multicast
+	// sender can announce it).
+	Start func(*Header) error
+	// Progress, if set, is called after each emitted chunk.
+	Progress func(CreateStats)
+}
+
+// CreateStats counts a creation's work. Bytes are target bytes unless
+// named otherwise.
+type CreateStats struct {
+	Position    int64 // target bytes covered by the chunks emitted so far
+	ReadBytes   int64 // bytes read from the source
+	DataBytes   int64 // bytes stored in chunks (uncompressed)
+	ZeroBytes   int64 // all-zero blocks skipped
+	UnusedBytes int64 // holes and unused space skipped unread
+	StoredBytes int64 // encoded chunk bytes emitted
+	Chunks      int   // chunks emitted
+	RawChunks   int   // of which stored uncompressed
+	Elapsed     time.Duration
+}
+
+// NewID returns a random image ID.
+func NewID() ID {
+	var id ID
+	rand.Read(id[:])
+	return id
+}
+
+type createParams struct {
+	chunkSize int
+	maxRaw    int
+	maxRanges int
+	workers   int
+}
+
+func (cfg *CreateConfig) params() (createParams, error) {
+	p := createParams{chunkSize: cfg.ChunkSize, workers: cfg.Workers}
+	if p.chunkSize == 0 {
+		p.chunkSize = DefaultChunkSize
+	}
+	if p.chunkSize < MinChunkSize || p.chunkSize > MaxChunkSize {
+		return p, fmt.Errorf("image: chunk size %d outside %d..%d", p.chunkSize, MinChunkSize, MaxChunkSize)
+	}
+	if cfg.Level < 0 || cfg.Level > 22 {
+		return p, fmt.Errorf("image: compression level %d outside 1..22", cfg.Level)
+	}
+	if p.workers <= 0 {
+		p.workers = runtime.GOMAXPROCS(0)
+	}
+	p.maxRaw = MaxRawLen(uint32(p.chunkSize))
+	// Keep a chunk's range list under an eighth of the chunk, and within
+	// the 16-bit header length.
+	p.maxRanges = min((p.chunkSize/8-chunkMinLen)/rangeLen, 3500)
+	return p, nil
+}
+
+// CreateChunks reads src and produces the image's chunks, calling emit in
+// index order (emit may keep the slice). It reads sequentially, skips
+// holes, unused ranges and all-zero blocks, and compresses on
+// cfg.Workers goroutines. It returns the complete header.
+func CreateChunks(ctx context.Context, src *Source, cfg CreateConfig, emit func(index int, chunk []byte) error) (*Header, CreateStats, error) {
+	start := time.Now()
+	p, err := cfg.params()
+	if err != nil {
+		return nil, CreateStats{}, err
+	}
+	regions, err := src.regions(cfg.Used)
+	if err != nil {
+		return nil, CreateStats{}, err
+	}
+	level := cfg.Level
+	if level == 0 {
+		level = 1
+	}
+	h := &Header{
+		ID:         cfg.ID,
+		TargetSize: src.size,
+		SectorSize: src.sector,
+		ChunkSize:  uint32(p.chunkSize),
+		Created:    time.Now().UTC().Truncate(time.Second),
+		Source:     cfg.Source,
+		Codec:      CodecZstd,
+		Level:      level,
+	}
+	if h.ID.IsZero() {
+		h.ID = NewID()
+	}
+	if h.Source == "" {
+		h.Source = src.desc
+	}
+	h.Source = truncateUTF8(h.Source, MaxSourceLen)
+	if err := h.validate(); err != nil {
+		return nil, CreateStats{}, fmt.Errorf("image: bad source or config: %w", err)
+	}
+	if cfg.Start != nil {
+		if err := cfg.Start(h.clone()); err != nil {
+			return nil, CreateStats{}, err
+		}
+	}
+	enc, err := zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)),
+		zstd.WithEncoderConcurrency(p.workers),
+		zstd.WithEncoderCRC(false),
+		zstd.WithSingleSegment(true))
+	if err != nil {
+		return nil, CreateStats{}, err
+	}
+	defer enc.Close()
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	ct := newCutter(src, regions, p, h.ID)
+	jobs := make(chan *job, p.workers)
+	results := make(chan *result, p.workers)
+	slots := make(chan struct{}, 2*p.workers+2)
+	go func() {
+		defer close(jobs)
+		if err := ct.run(ctx, jobs, slots); err != nil {
+			cancel(err)
+		}
+	}()
+	var wg sync.WaitGroup
+	for range p.workers {
+		wg.Go(func() {
+			pk := packer{enc: enc, p: p, id: h.ID, ratio: &ct.ratio}
+			for j := range jobs {
+				r := pk.pack(j)
+				ct.putBuf(j.buf)
+				select {
+				case results <- r:
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	}
+	go func() { wg.Wait(); close(results) }()
+
+	var st CreateStats
+	em := emitter{pending: map[int]*result{}}
+	for r := range results {
+		if ctx.Err() != nil {
+			continue // drain so the workers can finish
+		}
+		err := em.add(r, func(index int, c []byte, last bool, span Range, raw int, stored bool) error {
+			if index >= MaxChunkCount {
+				return fmt.Errorf("image: more than %d chunks; use a larger chunk size", MaxChunkCount)
+			}
+			count := uint32(0)
+			if last {
+				count = uint32(index) + 1
+			}
+			setChunkIndex(c, uint32(index), count, last)
+			if err := emit(index, c); err != nil {
+				return err
+			}
+			st.Chunks++
+			st.Position = span.End()
+			st.DataBytes += int64(raw)
+			st.StoredBytes += int64(len(c))
+			if stored {
+				st.RawChunks++
+			}
+			if cfg.Progress != nil {
+				st.ReadBytes, st.ZeroBytes = ct.progress()
+				st.Elapsed = time.Since(start)
+				cfg.Progress(st)
+			}
+			return nil
+		}, slots)
+		if err != nil {
+			cancel(err)
+		}
+	}
+	if err := context.Cause(ctx); err != nil {
+		return nil, st, err
+	}
+	if !em.sawLast {
+		return nil, st, errors.New("image: internal error: creation ended without a last chunk")
+	}
+	st.ReadBytes, st.ZeroBytes = ct.progress()
+	h.TargetSize = ct.size
+	st.UnusedBytes = h.TargetSize - st.ReadBytes
+	st.Elapsed = time.Since(start)
+	h.Complete = true
+	h.ChunkCount = uint32(st.Chunks)
+	h.DataBytes, h.ZeroBytes, h.UnusedBytes, h.StoredBytes = st.DataBytes, st.ZeroBytes, st.UnusedBytes, st.StoredBytes
+	if err := h.validate(); err != nil {
+		return nil, st, fmt.Errorf("image: internal error: %w", err)
+	}
+	if l := cfg.Logger; l != nil {
+		l.Info("image created", "id", h.ID, "target", h.TargetSize, "chunks", h.ChunkCount,
+			"stored", h.StoredBytes, "zero", h.ZeroBytes, "unused", h.UnusedBytes, "elapsed", st.Elapsed)
+	}
+	return h, st, nil
+}
+
+func (h *Header) clone() *Header { c := *h; return &c }
+
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
+// emitter puts the workers' results back in job order and numbers chunks.
+type emitter struct {
+	next    int
+	index   int
+	pending map[int]*result
+	sawLast bool
+}
+
+type emitFunc func(index int, c []byte, last bool, span Range, raw int, stored bool) error
+
+func (e *emitter) add(r *result, emit emitFunc, slots chan struct{}) error {
+	e.pending[r.seq] = r
+	for {
+		r, ok := e.pending[e.next]
+		if !ok {
+			return nil
+		}
+		delete(e.pending, e.next)
+		e.next++
+		<-slots
+		for i, c := range r.chunks {
+			last := r.last && i == len(r.chunks)-1
+			if err := emit(e.index, c.data, last, c.span, c.raw, c.stored); err != nil {
+				return err
+			}
+			e.index++
+			if last {
+				e.sawLast = true
+			}
+		}
+	}
+}

@@ -1,0 +1,104 @@
+package image
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// compressible returns n bytes that compress about 3:1 and contain no
+// all-zero 4 KiB block.
+func compressible(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, 1))
+	words := []string{"disk ", "image ", "chunk ", "multicast ", "zstd ", "sector ", "range ", "block ", "\n"}
+	b := make([]byte, 0, n+16)
+	for len(b) < n {
+		if r.IntN(8) == 0 {
+			b = append(b, byte(r.IntN(256)), byte(r.IntN(256)))
+		}
+		b = append(b, words[r.IntN(len(words))]...)
+	}
+	return b[:n]
+}
+
+func randomBytes(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, 2))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// createImage makes an image file of data in memory.
+func createImage(t testing.TB, src *Source, cfg CreateConfig) ([]byte, *Header, CreateStats) {
+	t.Helper()
+	var buf bytes.Buffer
+	h, st, err := Create(context.Background(), src, &buf, cfg)
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	return buf.Bytes(), h, st
+}
+
+// installImage installs an in-memory image file onto a new file and
+// returns the file's bytes.
+func installImage(t testing.TB, img []byte, cfg InstallConfig, order func([]int)) []byte {
+	t.Helper()
+	r, err := Open(bytes.NewReader(img), int64(len(img)))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "target")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cfg.Grow = true
+	in, err := NewInstaller(f, r.Header(), cfg)
+	if err != nil {
+		t.Fatalf("NewInstaller: %v", err)
+	}
+	idx := make([]int, r.NumChunks())
+	for i := range idx {
+		idx[i] = i
+	}
+	if order != nil {
+		order(idx)
+	}
+	for _, i := range idx {
+		c, err := r.Chunk(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := in.Put(context.Background(), c); err != nil {
+			t.Fatalf("Put chunk %d: %v", i, err)
+		}
+	}
+	if err := in.Close(); err != nil {
+		t.Fatalf("installer Close: %v", err)
+	}
+	out, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func mustEqual(t testing.TB, got, want []byte) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("installed %d bytes, want %d", len(got), len(want))
+	}
+	if !bytes.Equal(got, want) {
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("installed bytes differ first at offset %d", i)
+			}
+		}
+	}
+}

@@ -1,0 +1,392 @@
+package image
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// InstallConfig configures an Installer. The zero value means one worker
+// per CPU, a window of 2×workers+2 chunks, gaps left untouched, a target
+// that must already be large enough, and no logging.
+type InstallConfig struct {
+	Workers int     // decompress-and-write goroutines; 0: GOMAXPROCS
+	Window  int     // chunks accepted but not yet written, at most; 0: 2*Workers+2
+	Gaps    GapMode // what to do with gaps; default GapLeave
+	// Grow lets a regular file smaller than the image be extended to the
+	// image's size instead of being refused.
+	Grow   bool
+	Logger *slog.Logger
+}
+
+// InstallStats is a snapshot of an installation's progress.
+type InstallStats struct {
+	Accepted    int   // chunks verified and queued (or written)
+	Written     int   // chunks decompressed and written
+	Duplicates  int   // chunks received again and ignored
+	Rejected    int   // chunks refused (corrupt, foreign, out of bounds)
+	ChunkBytes  int64 // encoded bytes of accepted chunks
+	DataBytes   int64 // bytes written from chunks
+	GapBytes    int64 // gap bytes zeroed or discarded
+	Elapsed     time.Duration
+	TotalChunks int // chunk count if known, else 0
+}
+
+// Installer writes an image's chunks to a target as they arrive, in any
+// order. Put verifies each chunk at once and hands it to a worker; memory
+// is bounded by the window of chunks in flight.
+type Installer struct {
+	target io.WriterAt
+	name   string
+	cfg    InstallConfig
+	dec    *zstd.Decoder
+	jobs   chan []byte
+	slots  chan struct{}
+	bufs   sync.Pool
+	wg     sync.WaitGroup
+	start  time.Time
+	reg    *os.File // target if it is a regular file (for Grow)
+	size   int64    // target size if known, else -1
+
+	mu      sync.Mutex
+	h       *Header
+	have    bitset // accepted
+	done    bitset // written
+	fatal   error
+	closed  bool
+	stats   InstallStats
+	written atomic.Int64
+}
+
+// NewInstaller prepares to install the image described by h onto target.
+// It refuses a target smaller than the image before writing anything: the
+// size comes from a Size() int64 method, a regular file's length or a
+// block device's BLKGETSIZE64. h may be preliminary (from an announcement
+// or a streamed image); give the final one with SetHeader before Close.
+func NewInstaller(target io.WriterAt, h *Header, cfg InstallConfig) (*Installer, error) {
+	if err := h.validate(); err != nil {
+		return nil, err
+	}
+	if !h.DeltaBase.IsZero() {
+		return nil, fmt.Errorf("%w: delta images", ErrVersion)
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = 2*cfg.Workers + 2
+	}
+	in := &Installer{target: target, name: targetName(target), cfg: cfg, h: h.clone(), start: time.Now(), size: -1}
+	size, known, reg, err := targetSize(target)
+	if err != nil {
+		return nil, fmt.Errorf("image: %s: %w", in.name, err)
+	}
+	if known {
+		in.size = size
+	}
+	in.reg = reg
+	if err := in.checkSize(h.TargetSize); err != nil {
+		return nil, err
+	}
+	maxRaw := uint64(h.MaxRawLen())
+	in.dec, err = zstd.NewReader(nil,
+		zstd.WithDecoderConcurrency(cfg.Workers),
+		zstd.WithDecoderMaxMemory(maxRaw),
+		zstd.WithDecoderMaxWindow(max(maxRaw, zstd.MinWindowSize)),
+		zstd.WithDecodeAllCapLimit(true))
+	if err != nil {
+		return nil, err
+	}
+	chunkSize := int(h.ChunkSize)
+	in.bufs.New = func() any { b := make([]byte, chunkSize); return &b }
+	in.jobs = make(chan []byte, cfg.Window)
+	in.slots = make(chan struct{}, cfg.Window)
+	for range cfg.Workers {
+		in.wg.Go(in.work)
+	}
+	return in, nil
+}
+
+// checkSize refuses (or grows, with Grow) a target smaller than need.
+func (in *Installer) checkSize(need int64) error {
+	if need < 0 || in.size < 0 || in.size >= need {
+		return nil
+	}
+	if in.reg != nil && in.cfg.Grow {
+		if err := in.reg.Truncate(need); err != nil {
+			return fmt.Errorf("image: growing %s to %d bytes: %w", in.name, need, err)
+		}
+		in.size = need
+		return nil
+	}
+	return fmt.Errorf("%w: %s holds %d bytes, the image needs %d", ErrTargetTooSmall, in.name, in.size, need)
+}
+
+// SetHeader replaces a preliminary header with the image's final one (same
+// image, now with its chunk count and size).
+func (in *Installer) SetHeader(h *Header) error {
+	if err := h.validate(); err != nil {
+		return err
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	old := in.h
+	if h.ID != old.ID || h.ChunkSize != old.ChunkSize ||
+		(old.TargetSize != SizeUnknown && old.TargetSize != h.TargetSize) ||
+		(old.Complete && (!h.Complete || old.ChunkCount != h.ChunkCount)) {
+		return fmt.Errorf("%w: new header does not match the image being installed", ErrForeignImage)
+	}
+	if h.Complete && in.have.max() >= int(h.ChunkCount) {
+		return corruptf("a chunk beyond the image's %d chunks was installed", h.ChunkCount)
+	}
+	if err := in.checkSize(h.TargetSize); err != nil {
+		return err
+	}
+	in.h = h.clone()
+	return nil
+}
+
+// Header returns the header the installer works with.
+func (in *Installer) Header() *Header {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.h.clone()
+}
+
+// Put verifies one encoded chunk and queues it for writing. A bad chunk
+// gets a *ChunkError (wrapping ErrCorrupt, ErrForeignImage, ...) and
+// nothing of it is written, so the caller can fetch it again. Duplicates
+// are ignored. Put blocks while the window is full. chunk may be reused
+// once Put returns. Put is safe for concurrent use, but not concurrently
+// with Close.
+func (in *Installer) Put(ctx context.Context, chunk []byte) error {
+	ch, _, err := ParseChunk(chunk)
+	in.mu.Lock()
+	if in.closed || in.fatal != nil {
+		err := in.fatal
+		in.mu.Unlock()
+		if err == nil {
+			err = ErrClosed
+		}
+		return err
+	}
+	if err == nil {
+		err = checkChunkInImage(ch, in.h)
+		if err == nil && in.size >= 0 && ch.Span.End() > in.size {
+			err = fmt.Errorf("%w: chunk reaches byte %d, %s holds %d", ErrTargetTooSmall, ch.Span.End(), in.name, in.size)
+		}
+		if err != nil {
+			err = &ChunkError{Index: int(ch.Index), Offset: -1, Err: err}
+		}
+	}
+	if err != nil {
+		in.stats.Rejected++
+		in.mu.Unlock()
+		return err
+	}
+	i := int(ch.Index)
+	if in.have.get(i) {
+		in.stats.Duplicates++
+		in.mu.Unlock()
+		return nil
+	}
+	in.have.set(i)
+	in.stats.Accepted++
+	in.stats.ChunkBytes += int64(len(chunk))
+	in.mu.Unlock()
+
+	select {
+	case in.slots <- struct{}{}:
+	case <-ctx.Done():
+		in.mu.Lock()
+		in.have.clear(i)
+		in.stats.Accepted--
+		in.stats.ChunkBytes -= int64(len(chunk))
+		in.mu.Unlock()
+		return context.Cause(ctx)
+	}
+	b := in.bufs.Get().(*[]byte)
+	in.jobs <- append((*b)[:0], chunk...)
+	return nil
+}
+
+// Have reports whether chunk i has been accepted (verified and queued or
+// written).
+func (in *Installer) Have(i int) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.have.get(i)
+}
+
+// Missing lists up to max chunk indexes not accepted yet (all if max <= 0).
+// With a preliminary header it can only list gaps below the highest index
+// seen.
+func (in *Installer) Missing(max int) []int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.have.missing(in.count(), max)
+}
+
+func (in *Installer) count() int {
+	if in.h.Complete {
+		return int(in.h.ChunkCount)
+	}
+	return in.have.max() + 1
+}
+
+// Stats returns a snapshot of the installation's progress.
+func (in *Installer) Stats() InstallStats {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	s := in.stats
+	s.Elapsed = time.Since(in.start)
+	if in.h.Complete {
+		s.TotalChunks = int(in.h.ChunkCount)
+	}
+	return s
+}
+
+func (in *Installer) work() {
+	var raw []byte
+	for c := range in.jobs {
+		err := in.install(c, &raw)
+		b := c[:0]
+		in.bufs.Put(&b)
+		<-in.slots
+		if err != nil {
+			in.mu.Lock()
+			if in.fatal == nil {
+				in.fatal = err
+			}
+			in.mu.Unlock()
+		}
+	}
+}
+
+// install decompresses and writes one verified chunk. A payload that will
+// not decompress (its checksum matched, so the creator made it so) is
+// dropped and may be Put again; a write error is fatal.
+func (in *Installer) install(c []byte, rawBuf *[]byte) error {
+	ch, payload, err := ParseChunk(c)
+	if err != nil {
+		return err // cannot happen: Put parsed the same bytes
+	}
+	raw := payload
+	if ch.Codec == CodecZstd {
+		if cap(*rawBuf) < int(ch.RawLen) {
+			*rawBuf = make([]byte, ch.RawLen)
+		}
+		raw, err = in.dec.DecodeAll(payload, (*rawBuf)[:0:ch.RawLen])
+		if err == nil && len(raw) != int(ch.RawLen) {
+			err = fmt.Errorf("decompressed %d bytes, expected %d", len(raw), ch.RawLen)
+		}
+	}
+	if err == nil && ch.SHA256 != nil && sha256.Sum256(raw) != *ch.SHA256 {
+		err = errors.New("SHA-256 mismatch")
+	}
+	if err != nil {
+		in.mu.Lock()
+		in.have.clear(int(ch.Index))
+		in.stats.Accepted--
+		in.stats.Rejected++
+		in.mu.Unlock()
+		if l := in.cfg.Logger; l != nil {
+			l.Warn("chunk does not decompress; dropped", "chunk", ch.Index, "err", err)
+		}
+		return nil
+	}
+	var gap int64
+	pos := ch.Span.Off
+	for _, r := range ch.Ranges {
+		if err := fillGap(in.target, in.cfg.Gaps, pos, r.Off-pos); err != nil {
+			return in.writeErr(ch, pos, err)
+		}
+		gap += r.Off - pos
+		if _, err := in.target.WriteAt(raw[:r.Len], r.Off); err != nil {
+			return in.writeErr(ch, r.Off, err)
+		}
+		raw = raw[r.Len:]
+		pos = r.End()
+	}
+	if err := fillGap(in.target, in.cfg.Gaps, pos, ch.Span.End()-pos); err != nil {
+		return in.writeErr(ch, pos, err)
+	}
+	gap += ch.Span.End() - pos
+	in.mu.Lock()
+	in.done.set(int(ch.Index))
+	in.stats.Written++
+	in.stats.DataBytes += int64(ch.RawLen)
+	if in.cfg.Gaps != GapLeave {
+		in.stats.GapBytes += gap
+	}
+	in.mu.Unlock()
+	return nil
+}
+
+func (in *Installer) writeErr(ch *ChunkHeader, off int64, err error) error {
+	return fmt.Errorf("image: writing chunk %d to %s at byte %d: %w", ch.Index, in.name, off, err)
+}
+
+// Close waits for the queued chunks to be written, flushes the target if
+// it can (Sync), and reports success only if every chunk of the image was
+// verified and written; otherwise the error names the missing chunks or
+// the failed write.
+func (in *Installer) Close() error {
+	in.mu.Lock()
+	if in.closed {
+		in.mu.Unlock()
+		return ErrClosed
+	}
+	in.closed = true
+	in.mu.Unlock()
+	close(in.jobs)
+	in.wg.Wait()
+	in.dec.Close()
+
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.fatal != nil {
+		return in.fatal
+	}
+	if !in.h.Complete {
+		return fmt.Errorf("%w: the image's final header (chunk count) never arrived", ErrIncomplete)
+	}
+	if miss := in.done.missing(int(in.h.ChunkCount), 0); len(miss) > 0 {
+		return fmt.Errorf("%w: %d of %d chunks missing (%s)", ErrIncomplete, len(miss), in.h.ChunkCount, listInts(miss, 10))
+	}
+	if s, ok := in.target.(interface{ Sync() error }); ok {
+		if err := s.Sync(); err != nil {
+			return fmt.Errorf("image: flushing %s: %w", in.name, err)
+		}
+	}
+	if l := in.cfg.Logger; l != nil {
+		l.Info("image installed", "target", in.name, "chunks", in.h.ChunkCount, "elapsed", time.Since(in.start))
+	}
+	return nil
+}
+
+func listInts(v []int, n int) string {
+	var sb strings.Builder
+	for i, x := range v {
+		if i == n {
+			sb.WriteString(", ...")
+			break
+		}
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		fmt.Fprint(&sb, x)
+	}
+	return sb.String()
+}
