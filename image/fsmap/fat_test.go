@@ -356,7 +356,9 @@ func fsbRun(t testing.TB, name string, args ...string) string {
 	return string(out)
 }
 
-// fsbRandomFile makes a file of random bytes, as a used disk's free space is.
+// fsbRandomFile makes a file of random-looking bytes, as a used disk's free
+// space is. A random pattern of odd length repeats, which costs little
+// even under -race and matches no filesystem's block size.
 func fsbRandomFile(t testing.TB, size int64, seed uint64) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "fs.img")
@@ -365,21 +367,34 @@ func fsbRandomFile(t testing.TB, size int64, seed uint64) string {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if _, err := io.Copy(f, io.LimitReader(fsbRandReader(seed), size)); err != nil {
+	pat := fsbPattern(seed)
+	for off := int64(0); off < size; {
+		n, err := f.Write(pat[:min(int64(len(pat)), size-off)])
+		if err != nil {
+			t.Fatal(err)
+		}
+		off += int64(n)
+	}
+	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return path
 }
 
-type fsbRand struct{ rng *rand.ChaCha8 }
-
-func fsbRandReader(seed uint64) io.Reader {
+func fsbPattern(seed uint64) []byte {
 	var s [32]byte
 	s[0], s[1] = byte(seed), byte(seed>>8)
-	return fsbRand{rand.NewChaCha8(s)}
+	pat := make([]byte, 1<<20+4099)
+	rand.NewChaCha8(s).Read(pat)
+	return pat
 }
 
-func (r fsbRand) Read(p []byte) (int, error) { return r.rng.Read(p) }
+// fsbFillPattern fills b with pat as if pat repeated from device offset 0.
+func fsbFillPattern(b, pat []byte, off int64) {
+	for i := 0; i < len(b); {
+		i += copy(b[i:], pat[(off+int64(i))%int64(len(pat)):])
+	}
+}
 
 // fsbUsed runs the named reader on an image file and returns its map sorted,
 // merged and clipped to the file, as the dispatcher would.
@@ -426,24 +441,44 @@ func fsbLogRatio(t testing.TB, used []image.Range, size int64) {
 	t.Logf("kept %d of %d bytes (%.1f%%) in %d ranges", n, size, 100*float64(n)/float64(size), len(used))
 }
 
-// fsbScrub copies img, replacing every byte outside used with fresh random
+// fsbScrub copies img, replacing every byte outside used with other random
 // bytes: if the filesystem still checks clean and reads back the same
 // files, the dropped bytes did not matter.
 func fsbScrub(t testing.TB, img string, used []image.Range) string {
 	t.Helper()
-	src, err := os.ReadFile(img)
+	src, err := os.Open(img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dst := make([]byte, len(src))
-	if _, err := io.ReadFull(fsbRandReader(99), dst); err != nil {
+	defer src.Close()
+	st, err := src.Stat()
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range used {
-		copy(dst[u.Off:u.End()], src[u.Off:u.End()])
-	}
 	path := filepath.Join(t.TempDir(), "scrubbed.img")
-	if err := os.WriteFile(path, dst, 0o644); err != nil {
+	dst, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	pat := fsbPattern(99)
+	buf := make([]byte, 1<<20)
+	for off := int64(0); off < st.Size(); off += int64(len(buf)) {
+		chunk := buf[:min(int64(len(buf)), st.Size()-off)]
+		fsbFillPattern(chunk, pat, off)
+		for _, u := range used {
+			lo, hi := max(u.Off, off), min(u.End(), off+int64(len(chunk)))
+			if lo < hi {
+				if _, err := src.ReadAt(chunk[lo-off:hi-off], lo); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if _, err := dst.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := dst.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return path

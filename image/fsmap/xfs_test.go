@@ -1,0 +1,217 @@
+package fsmap
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// xfsSize is mkfs.xfs's minimum: the one slow filesystem of these tests.
+const xfsSize = 300 << 20
+
+func TestXFS(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		block int
+		mount bool // false: filled from a protofile, checked without mounting
+	}{
+		{"v5", nil, 4096, true},
+		{"v5-1K-blocks", []string{"-b", "size=1024"}, 1024, true},
+		{"v4", []string{"-m", "crc=0"}, 4096, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if testing.Short() && tc.name != "v5" {
+				t.Skip("one 300 MiB XFS is enough in -short mode")
+			}
+			fsbNeedTool(t, "mkfs.xfs")
+			fsbNeedTool(t, "xfs_repair")
+			fsbNeedTool(t, "xfs_db")
+			img := fsbRandomFile(t, xfsSize, 4)
+			tree := fsbTree(t, 60, 300<<10)
+			if tc.mount {
+				fsbNeedRoot(t)
+				fsbRun(t, "mkfs.xfs", append(append([]string{"-q", "-f"}, tc.args...), img)...)
+				xfsFill(t, img, tree, tc.block)
+			} else {
+				if err := os.RemoveAll(filepath.Join(tree, "d", "gone")); err != nil {
+					t.Fatal(err)
+				}
+				proto := xfsProtofile(t, filepath.Join(tree, "d"))
+				fsbRun(t, "mkfs.xfs", append(append([]string{"-q", "-f", "-p", proto}, tc.args...), img)...)
+			}
+			levels := xfsBnoLevels(t, img)
+			t.Logf("bnobt levels per AG: %v", levels)
+			if tc.mount && !strings.ContainsAny(fmt.Sprint(levels), "23456789") {
+				t.Errorf("no AG has a multi-level bnobt; the fragmentation step did not work")
+			}
+
+			used := fsbUsed(t, "xfs", img)
+			fsbLogRatio(t, used, xfsSize)
+			if n := fsbTotal(used); n > xfsSize/4 {
+				t.Errorf("keeps %d of %d bytes for about 9 MiB of files", n, xfsSize)
+			}
+			scrubbed := fsbScrub(t, img, used)
+			fsbRun(t, "xfs_repair", "-n", "-f", scrubbed)
+			if tc.mount {
+				dir := xfsMount(t, scrubbed, "ro,nouuid")
+				fsbSameTree(t, filepath.Join(tree, "d"), filepath.Join(dir, "d"))
+				xfsUnmount(t, dir)
+			}
+		})
+	}
+}
+
+func TestXFSEmptyIsSmall(t *testing.T) {
+	fsbNeedTool(t, "mkfs.xfs")
+	img := fsbRandomFile(t, xfsSize, 5)
+	fsbRun(t, "mkfs.xfs", "-q", "-f", img)
+	used := fsbUsed(t, "xfs", img)
+	fsbLogRatio(t, used, xfsSize)
+	// The internal log (64 MiB with recent mkfs.xfs) is most of what an empty
+	// XFS keeps; it is allocated space that must be kept whole.
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sb := make([]byte, 512)
+	if _, err := f.ReadAt(sb, 0); err != nil {
+		t.Fatal(err)
+	}
+	logBytes := int64(binary.BigEndian.Uint32(sb[96:])) * int64(binary.BigEndian.Uint32(sb[4:]))
+	if n := fsbTotal(used); n-logBytes > 4<<20 {
+		t.Errorf("empty XFS keeps %d of %d bytes, %d beyond its %d-byte log", n, xfsSize, n-logBytes, logBytes)
+	}
+}
+
+func FuzzXFS(f *testing.F) {
+	fsbFuzzSeeds(f, "xfs")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fsbFuzzOne(t, "xfs", data)
+	})
+}
+
+// xfsFill mounts img, copies tree/d into it after a directory that is then
+// deleted, and fragments free space (many one-block files, every other one
+// deleted) so that the free space btree needs more than one level.
+func xfsFill(t *testing.T, img, tree string, block int) {
+	t.Helper()
+	frag := filepath.Join(tree, "d", "frag")
+	if err := os.MkdirAll(frag, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1400 {
+		data := []byte(strings.Repeat(fmt.Sprintf("block %d ", i), block)[:block])
+		if err := os.WriteFile(filepath.Join(frag, fmt.Sprintf("%04d", i)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := xfsMount(t, img, "")
+	fsbRun(t, "cp", "-r", filepath.Join(tree, "d", "gone"), filepath.Join(dir, "gone"))
+	fsbRun(t, "cp", "-r", filepath.Join(tree, "d"), dir)
+	syscall.Sync() // allocate the delayed blocks before deleting
+	fsbRun(t, "rm", "-r", filepath.Join(dir, "gone"), filepath.Join(dir, "d", "gone"))
+	for i := 0; i < 1400; i += 2 {
+		name := fmt.Sprintf("%04d", i)
+		for _, p := range []string{filepath.Join(dir, "d", "frag", name), filepath.Join(frag, name)} {
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(tree, "d", "gone")); err != nil {
+		t.Fatal(err)
+	}
+	xfsUnmount(t, dir)
+}
+
+var xfsMounts = map[string]bool{}
+
+func xfsMount(t *testing.T, img, opts string) string {
+	t.Helper()
+	dir := t.TempDir()
+	o := "loop"
+	if opts != "" {
+		o += "," + opts
+	}
+	if out, err := exec.Command("mount", "-t", "xfs", "-o", o, img, dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount XFS %s (kernel support?): %v\n%s", img, err, out)
+	}
+	xfsMounts[dir] = true
+	t.Cleanup(func() { xfsUnmount(t, dir) })
+	return dir
+}
+
+func xfsUnmount(t *testing.T, dir string) {
+	t.Helper()
+	if !xfsMounts[dir] {
+		return
+	}
+	delete(xfsMounts, dir)
+	if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+		t.Errorf("umount %s: %v\n%s", dir, err, out)
+	}
+}
+
+// xfsProtofile describes src for mkfs.xfs -p, which fills a filesystem
+// without mounting it (the kernel may no longer mount V4 XFS).
+func xfsProtofile(t *testing.T, src string) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("/dev/null\n0 0\nd--755 0 0\n")
+	b.WriteString("d d--755 0 0\n")
+	var walk func(dir, indent string)
+	walk = func(dir, indent string) {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			p := filepath.Join(dir, e.Name())
+			if e.IsDir() {
+				fmt.Fprintf(&b, "%s%s d--755 0 0\n", indent, e.Name())
+				walk(p, indent+" ")
+				fmt.Fprintf(&b, "%s$\n", indent)
+			} else {
+				fmt.Fprintf(&b, "%s%s ---644 0 0 %s\n", indent, e.Name(), p)
+			}
+		}
+	}
+	walk(src, " ")
+	b.WriteString(" $\n$\n")
+	path := filepath.Join(t.TempDir(), "proto")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// xfsBnoLevels asks xfs_db for each AG's bnobt height.
+func xfsBnoLevels(t *testing.T, img string) []int {
+	t.Helper()
+	out := fsbRun(t, "xfs_db", "-r", "-c", "sb 0", "-c", "p agcount", img)
+	m := regexp.MustCompile(`agcount = (\d+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("xfs_db: no agcount in %q", out)
+	}
+	n, _ := strconv.Atoi(m[1])
+	var levels []int
+	for ag := range n {
+		out := fsbRun(t, "xfs_db", "-r", "-c", fmt.Sprintf("agf %d", ag), "-c", "p bnolevel", img)
+		m := regexp.MustCompile(`bnolevel = (\d+)`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("xfs_db: no bnolevel in %q", out)
+		}
+		l, _ := strconv.Atoi(m[1])
+		levels = append(levels, l)
+	}
+	return levels
+}
