@@ -80,3 +80,58 @@ func sizeName(bs int) string {
 	}
 	return "block8900"
 }
+
+// BenchmarkChunk16MiB shows the same work on a maximum-size chunk, where the
+// decoder's fixed per-call cost is amortized over 16 times more data.
+func BenchmarkChunk16MiB(b *testing.B) {
+	p := Params{BlockSize: 1400}
+	r := rand.New(rand.NewPCG(5, 6))
+	chunk := randChunk(r, 16<<20)
+	enc, _ := NewEncoder(p, chunk)
+	k := enc.K()
+	lose := int(float64(k)*benchLoss + 0.999)
+	b.Run("encode", func(b *testing.B) {
+		b.SetBytes(int64(len(chunk)))
+		for b.Loop() {
+			e, _ := NewEncoder(p, chunk)
+			if _, err := e.Block(k); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		b.SetBytes(int64(len(chunk)))
+		for b.Loop() {
+			dec, _ := NewDecoder(p, len(chunk))
+			for i := lose; i < k; i++ {
+				blk, _ := enc.Block(i)
+				dec.Add(i, blk)
+			}
+			for j := range lose {
+				blk, _ := enc.Block(k + j)
+				dec.Add(k+j, blk)
+			}
+			if _, err := dec.Bytes(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkDecodeNoLoss is the common case: every data block arrives.
+func BenchmarkDecodeNoLoss(b *testing.B) {
+	p := Params{BlockSize: 1400}
+	chunk := randChunk(rand.New(rand.NewPCG(7, 8)), 1<<20)
+	enc, _ := NewEncoder(p, chunk)
+	b.SetBytes(int64(len(chunk)))
+	for b.Loop() {
+		dec, _ := NewDecoder(p, len(chunk))
+		for i := range enc.K() {
+			blk, _ := enc.Block(i)
+			dec.Add(i, blk)
+		}
+		if _, err := dec.Bytes(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -82,6 +82,12 @@ func (d *Decoder) Add(i int, b []byte) (complete bool, err error) {
 	return d.complete(), nil
 }
 
+// Has reports whether block i is held (false for out-of-range indexes).
+// After a rebuild every data block is held and parity blocks are dropped.
+func (d *Decoder) Has(i int) bool {
+	return i >= 0 && i < d.c.k+d.c.m && d.has(i)
+}
+
 func (d *Decoder) has(i int) bool {
 	return d.seen != nil && d.seen[i/64]&(1<<(i%64)) != 0
 }
