@@ -364,6 +364,9 @@ func TestBadInput(t *testing.T) {
 	if dec.Have() != 1 || dec.Missing() != enc.K()-1 {
 		t.Fatalf("duplicate counted: Have %d", dec.Have())
 	}
+	if !dec.Has(0) || dec.Has(1) || dec.Has(-1) || dec.Has(enc.K()+enc.M()) {
+		t.Fatal("Has disagrees with what was added")
+	}
 	// Reset forgets, and a wrong block then a right rebuild works.
 	dec.Reset()
 	if dec.Have() != 0 {
