@@ -1,0 +1,129 @@
+package mcast
+
+import (
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/discuscast/discus/fec"
+)
+
+// ChunkSource is what a Sender serves: an opaque session description and numbered chunks.
+type ChunkSource interface {
+	// Meta is the opaque session description (the image header, at most 1 KiB). It may
+	// change until the chunk count is final.
+	Meta() []byte
+	// ChunkCount is the number of chunks known so far and whether that number is final.
+	ChunkCount() (n int, final bool)
+	// Chunk returns chunk i. The sender may keep the slice until it asks again.
+	Chunk(i int) ([]byte, error)
+}
+
+// Defaults for the zero values of SenderConfig and ReceiverConfig.
+const (
+	DefaultBlockSize        = fec.DefaultBlockSize // 1400 + 56 header bytes fit a 1500-byte MTU
+	DefaultMaxChunk         = 1 << 20
+	MaxChunkLimit           = 16 << 20
+	DefaultMaxRate          = 1250_000_000 // adaptive ceiling: 10 Gbit/s
+	DefaultStartRate        = 12_500_000   // adaptive start: 100 Mbit/s
+	DefaultMinRate          = 125_000      // adaptive floor: 1 Mbit/s
+	DefaultAnnounceInterval = 200 * time.Millisecond
+	DefaultSideShare        = 0.05
+	DefaultEncoderCache     = 8
+	DefaultWindow           = 8
+)
+
+// ErrConfig reports an unusable configuration.
+var ErrConfig = errors.New("mcast: invalid configuration")
+
+// SenderConfig configures a Sender. The zero value (plus a SessionID) is a working
+// adaptive sender for a 1500-byte MTU.
+type SenderConfig struct {
+	SessionID [16]byte // the image ID; receivers ignore every other session
+	NodeID    uint64   // this node on the wire; 0 = random from Rand
+
+	BlockSize int // bytes per block; 0 = DefaultBlockSize (use ~8900 for 9000-byte jumbo frames)
+	MaxParity int // parity indexes per chunk; 0 = the fec default rule
+	MaxChunk  int // largest chunk in bytes; 0 = DefaultMaxChunk, at most MaxChunkLimit
+
+	// MaxRate caps the wire rate in bytes/s, counting headers and parity; 0 = DefaultMaxRate.
+	MaxRate int64
+	// FixedRate paces at exactly MaxRate instead of adapting to reported loss.
+	FixedRate bool
+	StartRate int64 // adaptive start rate; 0 = min(DefaultStartRate, MaxRate)
+	MinRate   int64 // adaptive floor; 0 = DefaultMinRate
+
+	AnnounceInterval time.Duration // 0 = DefaultAnnounceInterval
+	// SideShare is the fraction of packets that may serve repairs for outlier receivers
+	// (very lossy or slow) while others still need data; 0 = DefaultSideShare.
+	SideShare    float64
+	EncoderCache int // chunks whose parity is kept; 0 = DefaultEncoderCache
+
+	// Paused starts the sender holding data back (announces and acks still go out), e.g.
+	// until enough receivers have said hello; see Sender.SetPaused.
+	Paused bool
+
+	Rand   *rand.Rand   // nil = seeded from the runtime's random source
+	Logger *slog.Logger // nil = silent
+}
+
+// SessionInfo is what a receiver learns from the sender's announce.
+type SessionInfo struct {
+	SessionID [16]byte
+	Sender    uint64 // node ID of the sender
+	Meta      []byte // the opaque session description; valid only during the callback
+	Chunks    int    // chunk count known so far
+	Final     bool   // Chunks is final
+	BlockSize int
+	MaxParity int
+	MaxChunk  int
+	Rate      int64 // the sender's current rate, bytes/s
+}
+
+// ReceiverConfig configures a Receiver.
+type ReceiverConfig struct {
+	SessionID [16]byte // zero = join the first session heard
+	NodeID    uint64   // 0 = random from Rand
+
+	// Window is how many chunks the receiver asks for ahead; 0 = DefaultWindow.
+	Window int
+	// MaxPartial bounds partly received chunks held in memory; 0 = 2*Window+4.
+	MaxPartial int
+
+	// OnSession is called once, when the first announce is accepted and before any
+	// Deliver; an error aborts the receiver (Err returns it).
+	OnSession func(SessionInfo) error
+	// OnUpdate, if set, is called when a later announce changes the chunk count,
+	// finality or meta; an error aborts the receiver.
+	OnUpdate func(SessionInfo) error
+	// Deliver is called with each rebuilt chunk, only valid during the call. A non-nil
+	// error means the chunk is corrupt: it is dropped and fetched again.
+	Deliver func(index int, chunk []byte) error
+
+	Rand   *rand.Rand   // nil = seeded from the runtime's random source
+	Logger *slog.Logger // nil = silent
+}
+
+func newRand(r *rand.Rand) *rand.Rand {
+	if r != nil {
+		return r
+	}
+	return rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+}
+
+func nodeID(id uint64, r *rand.Rand) uint64 {
+	for id == 0 {
+		id = r.Uint64()
+	}
+	return id
+}
+
+var discard = slog.New(slog.DiscardHandler)
+
+func logger(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return discard
+	}
+	return l
+}

@@ -1,0 +1,142 @@
+package mcast
+
+import "time"
+
+// candidate is a need that may go into the next request.
+type candidate struct {
+	n  need
+	p  *partial // nil for a whole chunk
+	at int64    // when it is due
+}
+
+// Poll emits the requests and reports due at now and returns when it wants to be called
+// again. Between Handle calls that change nothing it is cheap: it returns the cached
+// deadline.
+func (r *Receiver) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
+	t := r.ns(now)
+	if r.err != nil || !r.joined {
+		return now.Add(time.Duration(idleWake))
+	}
+	if !r.dirty && t < r.wake {
+		return r.at(r.wake)
+	}
+	r.dirty = false
+	wake := t + idleWake
+	if !r.Complete() {
+		wake = min(wake, r.pollRequests(t, emit))
+		wake = min(wake, r.pollReport(t, emit))
+	} else if !r.acked {
+		if t >= r.doneAt {
+			r.sendReport(t, true, emit)
+			r.doneTries++
+			r.doneAt = t + min(max(4*r.rtt.srtt, int64(20*time.Millisecond))<<min(r.doneTries, 8), maxDoneBackoff)
+		}
+		wake = min(wake, r.doneAt)
+	}
+	r.wake = wake
+	return r.at(wake)
+}
+
+// pollRequests asks for what is due: partial chunks whose blocks stopped arriving, then
+// whole chunks of the window (from a random start, so receivers differ). It returns the
+// earliest time something else becomes due.
+func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
+	wake := t + idleWake
+	cs := r.candidates[:0]
+	first := int64(1<<63 - 1)
+	gap := r.gap()
+	for _, p := range r.partials {
+		m := p.dec.Missing()
+		if m == 0 {
+			continue
+		}
+		at := max(p.due, p.last+gap+r.repairBackoff(m, p.dec.K(), p.u))
+		cs = append(cs, candidate{n: need{chunk: p.chunk, missing: uint32(m), nextParity: p.nextParity}, p: p, at: at})
+		first = min(first, at)
+	}
+	if n := len(r.done); n > 0 && r.nDone < n {
+		for r.done[r.cursor] {
+			r.cursor = (r.cursor + 1) % n
+		}
+		count := 0
+		for i := 0; i < n && count < r.cfg.Window; i++ {
+			c := (r.cursor + i) % n
+			if r.done[c] || r.byChunk[uint32(c)] != nil {
+				continue
+			}
+			count++
+			if r.due[c] == 0 {
+				r.due[c] = t + int64(r.rng.Float64()*float64(r.suppressWindow()))
+			}
+			cs = append(cs, candidate{n: need{chunk: uint32(c)}, at: r.due[c]})
+			first = min(first, r.due[c])
+		}
+	}
+	r.candidates = cs
+	if first > t {
+		return min(wake, first)
+	}
+	// Something is due: send it, and everything due soon with it (one packet, not many).
+	horizon := t + r.suppressWindow()/2
+	r.needs = r.needs[:0]
+	for i := range cs {
+		c := &cs[i]
+		if c.at > horizon {
+			wake = min(wake, c.at)
+			continue
+		}
+		r.needs = append(r.needs, c.n)
+		if c.p != nil {
+			c.p.due = t + r.rtoPartial(int(c.n.missing))
+			c.p.u = r.rng.Float64()
+			c.p.reqAt, c.p.reqSeq, c.p.reqQueue, c.p.sampling = t, r.lastSeq, r.repairQ, true
+			wake = min(wake, c.p.due)
+		} else {
+			r.due[c.n.chunk] = t + r.rtoFull()
+			wake = min(wake, r.due[c.n.chunk])
+		}
+	}
+	for len(r.needs) > 0 {
+		k := min(len(r.needs), maxNeeds)
+		q := request{progress: r.progress(), outlier: r.isOutlier(), needs: r.needs[:k]}
+		r.buf = appendRequest(r.buf[:0], r.hdr, &q)
+		r.stats.Requests++
+		r.stats.NeedsSent += uint64(k)
+		emit(r.buf)
+		r.needs = r.needs[k:]
+	}
+	r.lastSent = t
+	r.helloSent = true
+	return wake
+}
+
+// pollReport sends the hello or progress report when due, with RTCP-style
+// reconsideration: when the timer fires the interval is recomputed from the membership
+// heard by then, and the report is postponed if the group turned out larger.
+func (r *Receiver) pollReport(t int64, emit func([]byte)) int64 {
+	if t < r.reportAt {
+		return r.reportAt
+	}
+	at := r.lastSent + int64(float64(r.reportInterval())*r.reportU)
+	if at > t {
+		r.reportAt = at
+		return at
+	}
+	r.sendReport(t, false, emit)
+	r.reportU = 0.5 + r.rng.Float64()
+	r.reportAt = t + int64(float64(r.reportInterval())*r.reportU)
+	return r.reportAt
+}
+
+func (r *Receiver) sendReport(t int64, done bool, emit func([]byte)) {
+	rep := report{progress: r.progress(), hello: !r.helloSent, done: done}
+	r.helloSent = true
+	r.buf = appendReport(r.buf[:0], r.hdr, &rep)
+	r.stats.Reports++
+	r.lastSent = t
+	emit(r.buf)
+}
+
+func (r *Receiver) progress() progress {
+	return progress{done: uint32(r.nDone), known: uint32(len(r.done)), loss: lossWire(r.lm.loss)}
+}

@@ -1,0 +1,140 @@
+package mcast
+
+import (
+	"math"
+	"math/bits"
+	"time"
+)
+
+const (
+	initialRTT        = int64(10 * time.Millisecond)
+	minRTT            = int64(100 * time.Microsecond)
+	minGap            = int64(2 * time.Millisecond)
+	minReportInterval = int64(time.Second)
+	reportShare       = 0.0025 // of the sender's packet rate, for all receivers' reports together
+	idleWake          = int64(time.Second)
+	maxDoneBackoff    = int64(2 * time.Second)
+	lossWindow        = 256 // packets per loss sample
+)
+
+// rttEstimator smooths request-to-repair delays the way TCP smooths RTT (RFC 6298).
+type rttEstimator struct {
+	srtt, rttvar int64
+	samples      int
+}
+
+func (e *rttEstimator) init() { e.srtt, e.rttvar = initialRTT, initialRTT/2 }
+
+// sample takes a delay with the sender's queueing removed (net) and the raw one; the net
+// value is used unless it looks implausibly small against the raw one.
+func (e *rttEstimator) sample(net, raw int64) {
+	s := max(net, raw/4, minRTT)
+	if e.samples == 0 {
+		e.srtt, e.rttvar = s, s/2
+	} else {
+		d := e.srtt - s
+		if d < 0 {
+			d = -d
+		}
+		e.rttvar += (d - e.rttvar) / 4
+		e.srtt += (s - e.srtt) / 8
+	}
+	e.samples++
+}
+
+// lossMeter measures loss from the sender's packet sequence numbers: every lossWindow
+// expected packets give a sample, smoothed with weight 1/4.
+type lossMeter struct {
+	next      uint32
+	init      bool
+	got, lost int
+	lostTotal uint64
+	loss      float64
+	windows   int
+}
+
+func (m *lossMeter) reset() { m.init, m.got, m.lost = false, 0, 0 }
+
+func (m *lossMeter) add(seq uint32) {
+	if !m.init {
+		m.init, m.next = true, seq+1
+		m.got++
+		return
+	}
+	d := int32(seq - m.next)
+	if d < 0 {
+		return // late or duplicate: not new information
+	}
+	m.lost += int(d)
+	m.lostTotal += uint64(d)
+	m.got++
+	m.next = seq + 1
+	if n := m.got + m.lost; n >= lossWindow {
+		s := float64(m.lost) / float64(n)
+		if m.windows == 0 {
+			m.loss = s
+		} else {
+			m.loss += (s - m.loss) / 4
+		}
+		m.windows++
+		m.got, m.lost = 0, 0
+	}
+}
+
+// The timers below scale with the measured delay (srtt), the sender's packet time and
+// its reported backlog, so nothing is a fixed second.
+
+// suppressWindow is how long a receiver waits, at most, before asking, to hear whether
+// someone else asks first.
+func (r *Receiver) suppressWindow() int64 {
+	return max(2*r.rtt.srtt, 4*r.pktTime, int64(time.Millisecond))
+}
+
+// gap is how long a chunk's blocks must stop before its deficit counts as final.
+func (r *Receiver) gap() int64 {
+	return max(16*r.pktTime, minGap, r.rtt.srtt/2)
+}
+
+// rtoPartial is how long a repair of n blocks may take before asking again.
+func (r *Receiver) rtoPartial(n int) int64 {
+	return 2*r.rtt.srtt + 4*r.rtt.rttvar + (int64(r.repairQ)+int64(n))*r.pktTime*3/2 + r.suppressWindow() + r.gap()
+}
+
+// rtoFull is how long a whole chunk may take: it may be queued behind everything.
+func (r *Receiver) rtoFull() int64 {
+	return 2*r.rtt.srtt + 4*r.rtt.rttvar + (int64(r.queue)+int64(r.kEst))*r.pktTime*3/2 + r.suppressWindow() + r.gap()
+}
+
+// repairBackoff draws the wait before asking for a repair of missing out of k blocks.
+// Receivers missing more than their loss rate predicts go first, so the largest deficit
+// is usually heard before the others ask and they all hold back.
+func (r *Receiver) repairBackoff(missing, k int, u float64) int64 {
+	s := float64(r.suppressWindow())
+	mu := max(r.lm.loss, 0.002) * float64(k)
+	z := (float64(missing) - mu) / math.Sqrt(mu)
+	q := 0.5 * math.Erfc(z/math.Sqrt2) // chance a receiver misses this many or more
+	f := min(max(1+math.Log10(max(q, 1e-12))/4, 0), 1)
+	return int64(s * (0.8*f + 0.2*u))
+}
+
+// reportInterval spaces hello and progress reports RTCP-style: all receivers together
+// use about reportShare of the sender's packet rate, at least minReportInterval apart.
+func (r *Receiver) reportInterval() int64 {
+	n := float64(max(r.members, r.heardCount()) + 1)
+	if r.pktTime <= 0 {
+		return minReportInterval
+	}
+	pktRate := 1e9 / float64(r.pktTime)
+	return max(minReportInterval, int64(n/(reportShare*pktRate)*1e9))
+}
+
+func (r *Receiver) heardCount() int {
+	zeros := 0
+	for _, w := range r.heardBits {
+		zeros += 64 - bits.OnesCount64(w)
+	}
+	if zeros == 0 {
+		return 8192
+	}
+	return int(-1024*math.Log(float64(zeros)/1024) + 0.5)
+}

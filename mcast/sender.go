@@ -1,0 +1,319 @@
+package mcast
+
+import (
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/discuscast/discus/fec"
+)
+
+// Sender is the sending side of a session as a state machine: received datagrams and
+// the time go in through Handle, packets come out of Poll. It owns no goroutine, timer
+// or socket and is not safe for concurrent use; one owner loop (Drive, or a simulated
+// network) calls it.
+type Sender struct {
+	cfg    SenderConfig
+	src    ChunkSource
+	log    *slog.Logger
+	rng    *rand.Rand
+	hdr    header
+	params fec.Params
+	pktLen int // bytes of one data packet on the wire (UDP payload)
+
+	chunks int
+	final  bool
+	cursor []uint32 // per chunk: blocks sent so far; selects the next fresh block
+	kOf    []uint32 // per chunk: K once the chunk was loaded (0 = unknown)
+
+	repairs, fulls, side lane
+	cur, curSide         *job
+	sideCredit           float64
+	enc                  encCache
+	pace                 pacer
+	rc                   rateControl
+	seq                  uint32
+	paused               bool
+
+	peers    map[uint64]*peer
+	peerList []*peer
+	lossRef  float64
+	ackQ     []uint64
+
+	nextAnnounce, nextAck, nextTick, lastCountCheck time.Time
+
+	buf     []byte
+	needBuf []need
+	stats   SenderStats
+}
+
+// SenderStats is a snapshot of a Sender's counters.
+type SenderStats struct {
+	Packets, Bytes  uint64 // everything sent
+	Announces, Acks uint64 // control packets sent
+	DataBlocks      uint64 // data packets carrying a data block (index < K)
+	ParityBlocks    uint64 // data packets carrying a parity block
+	SideBlocks      uint64 // of those, sent from the side queue for outlier receivers
+	Requests        uint64 // request packets received
+	Needs           uint64 // chunk needs in them
+	NeedsMerged     uint64 // needs folded into work already queued
+	Reports         uint64 // report packets received
+	ChunkErrors     uint64 // chunks the source failed to produce
+	Drops           Drops
+	Rate            int64   // current pacing rate, bytes/s
+	Queued          int     // blocks queued (estimate)
+	Receivers       int     // receivers heard from
+	ReceiversDone   int     // of those, done
+	Outliers        int     // of those, currently outliers
+	LossRef         float64 // median recent loss of receivers
+}
+
+// NewSender prepares a sender for src. It sends nothing until Poll.
+func NewSender(cfg SenderConfig, src ChunkSource, now time.Time) (*Sender, error) {
+	if cfg.BlockSize == 0 {
+		cfg.BlockSize = DefaultBlockSize
+	}
+	if cfg.MaxChunk == 0 {
+		cfg.MaxChunk = DefaultMaxChunk
+	}
+	if cfg.MaxRate == 0 {
+		cfg.MaxRate = DefaultMaxRate
+	}
+	if cfg.MinRate == 0 {
+		cfg.MinRate = DefaultMinRate
+	}
+	if cfg.StartRate == 0 {
+		cfg.StartRate = min(DefaultStartRate, cfg.MaxRate)
+	}
+	if cfg.AnnounceInterval == 0 {
+		cfg.AnnounceInterval = DefaultAnnounceInterval
+	}
+	if cfg.SideShare == 0 {
+		cfg.SideShare = DefaultSideShare
+	}
+	if cfg.EncoderCache == 0 {
+		cfg.EncoderCache = DefaultEncoderCache
+	}
+	params := fec.Params{BlockSize: cfg.BlockSize, MaxParity: cfg.MaxParity}
+	switch {
+	case src == nil:
+		return nil, fmt.Errorf("%w: nil ChunkSource", ErrConfig)
+	case cfg.MaxChunk < 0 || cfg.MaxChunk > MaxChunkLimit:
+		return nil, fmt.Errorf("%w: MaxChunk %d not in (0, %d]", ErrConfig, cfg.MaxChunk, MaxChunkLimit)
+	case cfg.MaxRate < 0 || cfg.MinRate < 0 || cfg.StartRate < 0 || cfg.MinRate > cfg.MaxRate:
+		return nil, fmt.Errorf("%w: rates", ErrConfig)
+	case cfg.SideShare < 0 || cfg.SideShare > 0.5:
+		return nil, fmt.Errorf("%w: SideShare %v not in [0, 0.5]", ErrConfig, cfg.SideShare)
+	case cfg.MaxParity < 0:
+		return nil, fmt.Errorf("%w: MaxParity %d", ErrConfig, cfg.MaxParity)
+	}
+	if err := params.Validate(cfg.MaxChunk); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if headerLen+dataBody+cfg.BlockSize > 65507 {
+		return nil, fmt.Errorf("%w: BlockSize %d does not fit a datagram", ErrConfig, cfg.BlockSize)
+	}
+	if len(src.Meta()) > maxMeta {
+		return nil, fmt.Errorf("%w: meta is %d bytes, at most %d", ErrConfig, len(src.Meta()), maxMeta)
+	}
+	rng := newRand(cfg.Rand)
+	s := &Sender{
+		cfg:    cfg,
+		src:    src,
+		log:    logger(cfg.Logger),
+		rng:    rng,
+		hdr:    header{session: cfg.SessionID, node: nodeID(cfg.NodeID, rng)},
+		params: params,
+		pktLen: headerLen + dataBody + cfg.BlockSize,
+		paused: cfg.Paused,
+		peers:  make(map[uint64]*peer),
+		enc:    encCache{max: cfg.EncoderCache},
+	}
+	s.repairs.init()
+	s.fulls.init()
+	s.side.init()
+	rate := cfg.StartRate
+	if cfg.FixedRate {
+		rate = cfg.MaxRate
+	}
+	s.pace.init(float64(rate), s.pktLen, now)
+	s.rc.init(s, now)
+	s.nextAnnounce, s.nextTick, s.nextAck = now, now, now
+	s.refreshCount()
+	return s, nil
+}
+
+// NodeID is this sender's node ID on the wire.
+func (s *Sender) NodeID() uint64 { return s.hdr.node }
+
+// SetPaused holds data back (true) or lets it flow (false). While paused the sender
+// still announces, acknowledges and queues requests, so tools can wait for receivers.
+func (s *Sender) SetPaused(p bool) { s.paused = p }
+
+// Handle takes one received datagram. It never retains or modifies pkt.
+func (s *Sender) Handle(pkt []byte, now time.Time) {
+	h, body, err := parseHeader(pkt)
+	if err != nil {
+		s.stats.Drops[parseDrop(err)]++
+		return
+	}
+	if h.session != s.hdr.session {
+		s.stats.Drops[DropForeign]++
+		return
+	}
+	if h.node == s.hdr.node {
+		s.stats.Drops[DropSelf]++
+		return
+	}
+	switch h.typ {
+	case typeRequest:
+		q, err := parseRequest(h, body, s.needBuf)
+		if err != nil {
+			s.stats.Drops[DropMalformed]++
+			return
+		}
+		s.needBuf = q.needs
+		s.stats.Requests++
+		p := s.heard(h.node, q.progress, now)
+		p.requests++
+		s.refreshCount()
+		for _, n := range q.needs {
+			s.stats.Needs++
+			s.addNeed(n, q.outlier || p.outlier)
+		}
+	case typeReport:
+		r, err := parseReport(h, body)
+		if err != nil {
+			s.stats.Drops[DropMalformed]++
+			return
+		}
+		s.stats.Reports++
+		p := s.heard(h.node, r.progress, now)
+		p.reports++
+		if r.done {
+			s.receiverDone(p, now)
+		}
+	default:
+		// Announces, data and acks come from senders; another sender on our session is
+		// an operator mistake or our replacement, and never our input.
+		s.stats.Drops[DropRole]++
+	}
+}
+
+// Poll emits every packet due at now (emit must copy pkt before returning) and returns
+// when it wants to be called again, even if no packet arrives. The returned time is
+// always after now unless more packets are due at once.
+func (s *Sender) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
+	s.pace.refill(now)
+	if now.Sub(s.lastCountCheck) >= time.Millisecond {
+		s.lastCountCheck = now
+		if s.refreshCount() && s.nextAnnounce.Sub(now) > 20*time.Millisecond {
+			s.nextAnnounce = now.Add(20 * time.Millisecond)
+		}
+	}
+	if !now.Before(s.nextTick) {
+		s.tick(now)
+		s.nextTick = now.Add(controlInterval)
+	}
+	if !now.Before(s.nextAnnounce) {
+		s.emitAnnounce(emit)
+		s.nextAnnounce = now.Add(s.cfg.AnnounceInterval)
+	}
+	if len(s.ackQ) > 0 && !now.Before(s.nextAck) {
+		s.emitAcks(emit)
+		s.nextAck = now.Add(ackDelay)
+	}
+	for !s.paused && s.pace.ready() {
+		pkt := s.nextPacket()
+		if pkt == nil {
+			break
+		}
+		s.send(pkt, emit)
+	}
+	next = earliest(s.nextAnnounce, s.nextTick)
+	if len(s.ackQ) > 0 {
+		next = earliest(next, s.nextAck)
+	}
+	if !s.paused && s.hasWork() {
+		next = earliest(next, s.pace.readyAt(now))
+	}
+	return next
+}
+
+func (s *Sender) send(pkt []byte, emit func([]byte)) {
+	s.pace.spend(len(pkt))
+	s.stats.Packets++
+	s.stats.Bytes += uint64(len(pkt))
+	emit(pkt)
+}
+
+func (s *Sender) emitAnnounce(emit func([]byte)) {
+	a := announce{
+		final:     s.final,
+		rate:      uint64(s.pace.rate),
+		chunks:    uint32(s.chunks),
+		maxChunk:  uint32(s.cfg.MaxChunk),
+		blockSize: uint32(s.cfg.BlockSize),
+		maxParity: uint32(s.cfg.MaxParity),
+		members:   uint32(len(s.peerList)),
+		lossRef:   lossWire(s.lossRef),
+		meta:      s.src.Meta(),
+	}
+	if len(a.meta) > maxMeta {
+		s.log.Error("mcast: meta too large, truncated in announce", "len", len(a.meta))
+		a.meta = a.meta[:maxMeta]
+	}
+	s.buf = appendAnnounce(s.buf[:0], s.hdr, &a)
+	s.stats.Announces++
+	s.send(s.buf, emit)
+}
+
+// refreshCount follows a growing source; it reports whether anything changed.
+func (s *Sender) refreshCount() bool {
+	n, final := s.src.ChunkCount()
+	if n < s.chunks {
+		n = s.chunks // a source may not shrink; keep what receivers were told
+	}
+	if n == s.chunks && final == s.final {
+		return false
+	}
+	for len(s.cursor) < n {
+		s.cursor = append(s.cursor, 0)
+		s.kOf = append(s.kOf, 0)
+	}
+	s.chunks, s.final = n, final
+	return true
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Sender) Stats() SenderStats {
+	st := s.stats
+	st.Rate = int64(s.pace.rate)
+	st.Queued = s.repairs.total + s.fulls.total + s.side.total
+	if s.cur != nil && s.cur.lane == nil {
+		st.Queued += s.cur.remaining
+	}
+	st.Receivers = len(s.peerList)
+	st.LossRef = s.lossRef
+	for _, p := range s.peerList {
+		if p.complete {
+			st.ReceiversDone++
+		}
+		if p.outlier {
+			st.Outliers++
+		}
+	}
+	return st
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func lossWire(l float64) uint16 {
+	return uint16(min(max(l, 0), 1)*10000 + 0.5)
+}

@@ -1,0 +1,124 @@
+package mcast
+
+import (
+	"slices"
+	"time"
+)
+
+const (
+	controlInterval = 50 * time.Millisecond // rate control and outlier classification
+	ackDelay        = 2 * time.Millisecond  // acks wait this long to batch done reports
+	peerFresh       = time.Second           // loss reports older than this are not used
+)
+
+// pacer is a token bucket in wire bytes. It lets the sender go one packet into debt and
+// then waits for the debt to clear, so packets leave evenly spaced at the rate; the
+// bucket holds at most half a millisecond of credit, enough to absorb a late wake-up
+// without bursting.
+type pacer struct {
+	rate   float64 // bytes/s
+	tokens float64
+	burst  float64
+	last   time.Time
+	pkt    int
+}
+
+func (p *pacer) init(rate float64, pkt int, now time.Time) {
+	p.pkt = pkt
+	p.last = now
+	p.setRate(rate)
+	p.tokens = p.burst
+}
+
+func (p *pacer) setRate(rate float64) {
+	p.rate = rate
+	p.burst = max(2*float64(p.pkt), rate*0.0005)
+	p.tokens = min(p.tokens, p.burst)
+}
+
+func (p *pacer) refill(now time.Time) {
+	if dt := now.Sub(p.last); dt > 0 {
+		p.tokens = min(p.burst, p.tokens+dt.Seconds()*p.rate)
+		p.last = now
+	}
+}
+
+func (p *pacer) ready() bool { return p.tokens >= 0 }
+func (p *pacer) spend(n int) { p.tokens -= float64(n) }
+func (p *pacer) readyAt(now time.Time) time.Time {
+	if p.tokens >= 0 {
+		return now
+	}
+	d := time.Duration(-p.tokens / p.rate * float64(time.Second))
+	return now.Add(max(d, time.Microsecond))
+}
+
+// rateControl is the adaptive mode: a loss-driven AIMD that treats a steady loss floor as
+// noise. See docs/PROTOCOL.md, "Adaptive rate".
+//
+// Every control interval it takes L, the 90th percentile of the loss that non-outlier
+// receivers reported since the last decrease (and within peerFresh). The floor F follows
+// L downwards at once and creeps up slowly (it is the random loss the path has anyway,
+// capped at 10 %). L > F + max(2 %, F/2) is congestion: the rate drops to 80 % and
+// reports from before the drop are ignored from then on. Otherwise the rate grows by 2 %
+// per interval (about ×1.5 per second) up to MaxRate.
+type rateControl struct {
+	s            *Sender
+	floor        float64
+	haveFloor    bool
+	lastDecrease time.Time
+	lastTick     time.Time
+	scratch      []float64
+	Decreases    uint64
+}
+
+const (
+	rcIncrease   = 1.02
+	rcDecrease   = 0.80
+	rcFloorCreep = 0.005 // per second
+	rcFloorMax   = 0.10
+	rcMinExcess  = 0.02
+)
+
+func (rc *rateControl) init(s *Sender, now time.Time) {
+	rc.s = s
+	rc.lastDecrease = now
+	rc.lastTick = now
+}
+
+func (rc *rateControl) tick(now time.Time) {
+	s := rc.s
+	dt := now.Sub(rc.lastTick).Seconds()
+	rc.lastTick = now
+	if s.cfg.FixedRate || s.paused || !s.hasWork() {
+		return
+	}
+	rc.scratch = rc.scratch[:0]
+	for _, p := range s.peerList {
+		if p.outlier || p.complete || !p.lastLoss.After(rc.lastDecrease) || now.Sub(p.lastLoss) > peerFresh {
+			continue
+		}
+		rc.scratch = append(rc.scratch, p.loss)
+	}
+	rate := s.pace.rate
+	if len(rc.scratch) > 0 {
+		slices.Sort(rc.scratch)
+		l := rc.scratch[len(rc.scratch)*9/10]
+		if !rc.haveFloor {
+			rc.floor, rc.haveFloor = min(l, rcFloorMax/2), true
+		}
+		rc.floor = min(rc.floor+rcFloorCreep*dt, l, rcFloorMax)
+		if l > rc.floor+max(rcMinExcess, rc.floor/2) {
+			rate *= rcDecrease
+			rc.lastDecrease = now
+			rc.Decreases++
+			s.log.Debug("mcast: congestion, rate down", "loss", l, "floor", rc.floor, "rate", int64(rate))
+		} else {
+			rate *= rcIncrease
+		}
+	} else {
+		rate *= rcIncrease
+	}
+	rate = min(max(rate, float64(s.cfg.MinRate)), float64(s.cfg.MaxRate))
+	s.pace.setRate(rate)
+}

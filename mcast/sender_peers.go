@@ -1,0 +1,117 @@
+package mcast
+
+import (
+	"slices"
+	"time"
+)
+
+// peer is what the sender knows about one receiver.
+type peer struct {
+	id          uint64
+	first, last time.Time
+	lastLoss    time.Time // when loss was last reported
+	done, known uint32
+	loss        float64
+	complete    bool
+	outlier     bool
+	ackQueued   bool
+	requests    uint64
+	reports     uint64
+}
+
+// ReceiverInfo describes one receiver as the sender knows it.
+type ReceiverInfo struct {
+	NodeID      uint64
+	FirstHeard  time.Time
+	LastHeard   time.Time
+	ChunksDone  int
+	ChunksKnown int
+	Done        bool    // reported every chunk delivered
+	Loss        float64 // last reported loss rate (0..1)
+	Outlier     bool    // much lossier or slower than the others: served from the side queue
+	Requests    uint64  // request packets heard
+	Reports     uint64  // report packets heard
+}
+
+// Receivers lists every receiver heard from, in the order first heard.
+func (s *Sender) Receivers() []ReceiverInfo {
+	out := make([]ReceiverInfo, 0, len(s.peerList))
+	for _, p := range s.peerList {
+		out = append(out, ReceiverInfo{
+			NodeID: p.id, FirstHeard: p.first, LastHeard: p.last,
+			ChunksDone: int(p.done), ChunksKnown: int(p.known), Done: p.complete,
+			Loss: p.loss, Outlier: p.outlier, Requests: p.requests, Reports: p.reports,
+		})
+	}
+	return out
+}
+
+func (s *Sender) heard(id uint64, pr progress, now time.Time) *peer {
+	p := s.peers[id]
+	if p == nil {
+		p = &peer{id: id, first: now}
+		s.peers[id] = p
+		s.peerList = append(s.peerList, p)
+		s.log.Debug("mcast: receiver joined", "node", id)
+	}
+	p.last = now
+	p.done, p.known = pr.done, pr.known
+	p.loss = float64(pr.loss) / 10000
+	p.lastLoss = now
+	return p
+}
+
+func (s *Sender) receiverDone(p *peer, now time.Time) {
+	if !p.complete {
+		p.complete = true
+		s.log.Debug("mcast: receiver done", "node", p.id)
+	}
+	if !p.ackQueued {
+		p.ackQueued = true
+		if len(s.ackQ) == 0 {
+			s.nextAck = now.Add(ackDelay)
+		}
+		s.ackQ = append(s.ackQ, p.id)
+	}
+}
+
+func (s *Sender) emitAcks(emit func([]byte)) {
+	for len(s.ackQ) > 0 {
+		n := min(len(s.ackQ), maxAckNodes)
+		s.buf = appendAck(s.buf[:0], s.hdr, &ack{nodes: s.ackQ[:n]})
+		for _, id := range s.ackQ[:n] {
+			if p := s.peers[id]; p != nil {
+				p.ackQueued = false
+			}
+		}
+		s.ackQ = s.ackQ[n:]
+		s.stats.Acks++
+		s.send(s.buf, emit)
+	}
+	s.ackQ = s.ackQ[:0]
+}
+
+// isOutlier is the one rule both sides use: a receiver whose loss is well above the
+// median of all receivers is served from the side queue and ignored by rate control.
+func isOutlier(loss, ref float64) bool {
+	return loss > max(2*ref, ref+0.05)
+}
+
+// tick runs the periodic work: the median loss, outlier marks, rate control.
+func (s *Sender) tick(now time.Time) {
+	losses := s.rc.scratch[:0]
+	for _, p := range s.peerList {
+		if !p.complete && now.Sub(p.lastLoss) <= 5*time.Second {
+			losses = append(losses, p.loss)
+		}
+	}
+	if len(losses) > 0 {
+		slices.Sort(losses)
+		s.lossRef = losses[(len(losses)-1)/2]
+	}
+	s.rc.scratch = losses
+	for _, p := range s.peerList {
+		p.outlier = len(losses) > 1 && isOutlier(p.loss, s.lossRef)
+	}
+	s.rc.tick(now)
+}

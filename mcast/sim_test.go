@@ -1,0 +1,242 @@
+package mcast_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/mcast/simnet"
+)
+
+// testSource is a deterministic in-memory image: chunk i is pseudo-random bytes of a
+// length that varies around chunkLen.
+type testSource struct {
+	meta   []byte
+	chunks [][]byte
+	sums   []uint64
+	count  int // chunks announced so far (for a growing source)
+	final  bool
+}
+
+func newTestSource(seed uint64, n, chunkLen int) *testSource {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	s := &testSource{meta: []byte(fmt.Sprintf("test image seed=%d chunks=%d", seed, n)), count: n, final: true}
+	for i := range n {
+		l := chunkLen - rng.IntN(chunkLen/8+1)
+		if i == n-1 {
+			l = 1 + rng.IntN(chunkLen)
+		}
+		b := make([]byte, l)
+		for j := 0; j < l; j += 8 {
+			v := rng.Uint64()
+			for k := 0; k < 8 && j+k < l; k++ {
+				b[j+k] = byte(v >> (8 * k))
+			}
+		}
+		s.chunks = append(s.chunks, b)
+		s.sums = append(s.sums, xxhash.Sum64(b))
+	}
+	return s
+}
+
+func (s *testSource) Meta() []byte                { return s.meta }
+func (s *testSource) ChunkCount() (int, bool)     { return s.count, s.final }
+func (s *testSource) Chunk(i int) ([]byte, error) { return s.chunks[i], nil }
+
+func (s *testSource) blocks(blockSize int) int {
+	n := 0
+	for _, c := range s.chunks {
+		n += (len(c) + blockSize - 1) / blockSize
+	}
+	return n
+}
+
+// simCase describes one simulation.
+type simCase struct {
+	seed      uint64
+	receivers int
+	chunks    int
+	chunkLen  int
+	blockSize int
+	rate      int64 // fixed rate; 0 = adaptive
+	maxRate   int64
+	link      simnet.Link // every receiver's link
+	special   *simnet.Link
+	delay     time.Duration
+	lateUntil time.Duration // receivers join at random times in [0, lateUntil)
+	replaceAt time.Duration // the sender dies and a new one takes over
+	limit     time.Duration // virtual time allowed
+}
+
+// simResult is what a simulation measured.
+type simResult struct {
+	c            simCase
+	src          *testSource
+	sender       mcast.SenderStats
+	senders      []*mcast.Sender
+	recvs        []*mcast.Receiver
+	finished     []time.Duration // per receiver: when it completed (-1 = never)
+	senderPkts   uint64
+	receiverPkts uint64
+	end          time.Duration
+	net          *simnet.Network
+}
+
+func (r *simResult) lastFinish(skip int) time.Duration {
+	var m time.Duration
+	for i, f := range r.finished {
+		if i != skip && f > m {
+			m = f
+		}
+	}
+	return m
+}
+
+func runSim(t testing.TB, c simCase) *simResult {
+	t.Helper()
+	if c.blockSize == 0 {
+		c.blockSize = 128
+	}
+	if c.chunkLen == 0 {
+		c.chunkLen = 750 * c.blockSize
+	}
+	if c.limit == 0 {
+		c.limit = 10 * time.Minute
+	}
+	if c.delay == 0 {
+		c.delay = 500 * time.Microsecond
+	}
+	src := newTestSource(c.seed, c.chunks, c.chunkLen)
+	net := simnet.New(simnet.Config{Seed: c.seed})
+	start := net.Now()
+	sid := [16]byte{1, 2, 3, byte(c.seed)}
+	res := &simResult{c: c, src: src, net: net, finished: make([]time.Duration, c.receivers)}
+	newSender := func(seed uint64) *mcast.Sender {
+		s, err := mcast.NewSender(mcast.SenderConfig{
+			SessionID: sid, BlockSize: c.blockSize, MaxChunk: c.chunkLen,
+			MaxRate: max(c.rate, c.maxRate), FixedRate: c.rate > 0,
+			Rand: rand.New(rand.NewPCG(seed, 2)),
+		}, src, net.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.senders = append(res.senders, s)
+		return s
+	}
+	sp := net.Add(newSender(c.seed), simnet.Link{Delay: c.delay})
+	ports := []*simnet.Port{sp}
+	if c.replaceAt > 0 {
+		sp.KillAt(start.Add(c.replaceAt))
+		ports = append(ports, net.AddAt(newSender(c.seed+1000), simnet.Link{Delay: c.delay}, start.Add(c.replaceAt+50*time.Millisecond)))
+	}
+	jr := rand.New(rand.NewPCG(c.seed, 3))
+	bad := 0
+	var rports []*simnet.Port
+	for i := range c.receivers {
+		res.finished[i] = -1
+		got := make([]bool, c.chunks)
+		var rc *mcast.Receiver
+		rc = mcast.NewReceiver(mcast.ReceiverConfig{
+			Rand: rand.New(rand.NewPCG(c.seed, uint64(100+i))),
+			OnSession: func(si mcast.SessionInfo) error {
+				if string(si.Meta) != string(src.meta) {
+					return fmt.Errorf("meta %q", si.Meta)
+				}
+				return nil
+			},
+			Deliver: func(idx int, chunk []byte) error {
+				if xxhash.Sum64(chunk) != src.sums[idx] || len(chunk) != len(src.chunks[idx]) {
+					bad++
+					return fmt.Errorf("chunk %d corrupt", idx)
+				}
+				if got[idx] {
+					t.Errorf("receiver %d: chunk %d delivered twice", i, idx)
+				}
+				got[idx] = true
+				return nil
+			},
+		}, net.Now())
+		res.recvs = append(res.recvs, rc)
+		link := c.link
+		link.Delay = c.delay
+		if i == 0 && c.special != nil {
+			link = *c.special
+			link.Delay = c.delay
+		}
+		join := start
+		if c.lateUntil > 0 {
+			join = start.Add(time.Duration(jr.Int64N(int64(c.lateUntil))))
+		}
+		rports = append(rports, net.AddAt(rc, link, join))
+	}
+	done := 0
+	stop := func() bool {
+		for done < len(res.recvs) && res.recvs[done].Done() {
+			done++
+		}
+		for i, r := range res.recvs {
+			if res.finished[i] < 0 && r.Complete() {
+				res.finished[i] = net.Now().Sub(start)
+			}
+		}
+		return done == len(res.recvs)
+	}
+	net.Run(start.Add(c.limit), stop)
+	res.end = net.Now().Sub(start)
+	for _, p := range ports {
+		res.senderPkts += p.Stats().Sent
+	}
+	for _, p := range rports {
+		res.receiverPkts += p.Stats().Sent
+	}
+	res.sender = res.senders[len(res.senders)-1].Stats()
+	if bad > 0 {
+		t.Errorf("%d corrupt chunk deliveries", bad)
+	}
+	for i, r := range res.recvs {
+		if !r.Complete() || !r.Done() {
+			st := r.Stats()
+			t.Errorf("receiver %d not done after %v: complete=%v chunks %d/%d partials=%d err=%v stats=%+v",
+				i, res.end, r.Complete(), st.ChunksDone, st.ChunksTotal, st.Partials, r.Err(), st)
+			if i > 5 {
+				break
+			}
+		}
+	}
+	return res
+}
+
+func logResult(t testing.TB, name string, r *simResult) {
+	t.Helper()
+	c := r.c
+	var reqs, reports, supp, lost uint64
+	for _, rc := range r.recvs {
+		st := rc.Stats()
+		reqs += st.Requests
+		reports += st.Reports
+		supp += st.NeedsSuppressed
+		lost += st.Lost
+	}
+	s := r.sender
+	blocks := r.src.blocks(c.blockSize)
+	var dataParity uint64
+	for _, snd := range r.senders {
+		st := snd.Stats()
+		dataParity += st.DataBlocks + st.ParityBlocks
+	}
+	t.Logf("%s: %d receivers, %d chunks, %d data blocks; finished in %v (virtual), sim events %d",
+		name, c.receivers, c.chunks, blocks, r.lastFinish(-1).Round(time.Millisecond), r.net.Events)
+	t.Logf("  sender: %d packets (data+parity %d = %.4f x data blocks; data %d parity %d side %d announces %d acks %d) rate %d B/s; needs %d merged %d; drops %s",
+		r.senderPkts, dataParity, float64(dataParity)/float64(blocks), s.DataBlocks, s.ParityBlocks, s.SideBlocks, s.Announces, s.Acks, s.Rate, s.Needs, s.NeedsMerged, s.Drops.String())
+	t.Logf("  receivers: %d packets = %.3f%% of sender's (requests %d, reports %d, suppressed needs %d), lost %d",
+		r.receiverPkts, 100*float64(r.receiverPkts)/float64(r.senderPkts), reqs, reports, supp, lost)
+}
+
+func TestSimSmoke(t *testing.T) {
+	c := simCase{seed: 1, receivers: 10, chunks: 8, rate: 10_000_000, link: simnet.Link{Loss: 0.05}}
+	r := runSim(t, c)
+	logResult(t, t.Name(), r)
+}

@@ -1,0 +1,240 @@
+package mcast
+
+import "encoding/binary"
+
+// Type-specific flag bits (header byte 6, bits 0..3).
+const (
+	flagFinal = 0x01 // announce: the chunk count is final
+	flagSide  = 0x01 // data: sent from the side queue (repairs for outlier receivers)
+	flagDone  = 0x01 // report: every chunk delivered
+	flagHello = 0x02 // report: first report of this receiver
+	flagOut   = 0x01 // request: from a receiver that counts itself an outlier (served from the side queue)
+)
+
+// Limits that keep every packet within one datagram and every parser cheap.
+const (
+	maxMeta      = 1024 // announce meta bytes
+	maxNeeds     = 64   // entries in one request
+	maxAckNodes  = 128  // node IDs in one ack
+	announceBody = 8 + 4*5 + 2 + 2
+	dataBody     = 6 * 4
+	progressBody = 4 + 4 + 2
+	needLen      = 12
+)
+
+// announce describes the session; sent periodically so receivers can join at any time.
+type announce struct {
+	final     bool
+	rate      uint64 // current pacing rate, bytes/s on the wire
+	chunks    uint32 // chunk count (may grow until final)
+	maxChunk  uint32 // largest chunk length in bytes
+	blockSize uint32 // bytes per block
+	maxParity uint32 // fec.Params.MaxParity (0 = fec default rule)
+	members   uint32 // receivers the sender currently knows
+	lossRef   uint16 // median recent loss of receivers, parts per 10000
+	meta      []byte // opaque session description (image header)
+}
+
+func appendAnnounce(b []byte, h header, a *announce) []byte {
+	h.typ = typeAnnounce
+	if a.final {
+		h.flags |= flagFinal
+	}
+	b = appendHeader(b, h)
+	b = binary.BigEndian.AppendUint64(b, a.rate)
+	b = binary.BigEndian.AppendUint32(b, a.chunks)
+	b = binary.BigEndian.AppendUint32(b, a.maxChunk)
+	b = binary.BigEndian.AppendUint32(b, a.blockSize)
+	b = binary.BigEndian.AppendUint32(b, a.maxParity)
+	b = binary.BigEndian.AppendUint32(b, a.members)
+	b = binary.BigEndian.AppendUint16(b, a.lossRef)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(a.meta)))
+	return append(b, a.meta...)
+}
+
+func parseAnnounce(h header, body []byte) (a announce, err error) {
+	r := reader{b: body}
+	a.final = h.flags&flagFinal != 0
+	a.rate = r.u64()
+	a.chunks = r.u32()
+	a.maxChunk = r.u32()
+	a.blockSize = r.u32()
+	a.maxParity = r.u32()
+	a.members = r.u32()
+	a.lossRef = r.u16()
+	n := int(r.u16())
+	if n > maxMeta {
+		return a, errMalformed
+	}
+	a.meta = r.take(n)
+	if err := r.done(); err != nil {
+		return a, err
+	}
+	if a.blockSize == 0 || a.maxChunk == 0 {
+		return a, errMalformed
+	}
+	return a, nil
+}
+
+// data carries one block (data or parity) of one chunk, with everything a receiver needs
+// to place it: chunk index and length, block index. Queue lengths let receivers scale
+// their re-request timers to the sender's backlog.
+type data struct {
+	side        bool
+	seq         uint32 // per-sender packet sequence; gaps measure loss
+	chunk       uint32
+	chunkLen    uint32
+	block       uint32 // < K: data block; >= K: parity index block-K
+	queue       uint32 // packets queued at the sender (all work)
+	repairQueue uint32 // packets queued ahead of a new repair
+	payload     []byte
+}
+
+func appendData(b []byte, h header, d *data) []byte {
+	h.typ = typeData
+	if d.side {
+		h.flags |= flagSide
+	}
+	b = appendHeader(b, h)
+	b = binary.BigEndian.AppendUint32(b, d.seq)
+	b = binary.BigEndian.AppendUint32(b, d.chunk)
+	b = binary.BigEndian.AppendUint32(b, d.chunkLen)
+	b = binary.BigEndian.AppendUint32(b, d.block)
+	b = binary.BigEndian.AppendUint32(b, d.queue)
+	b = binary.BigEndian.AppendUint32(b, d.repairQueue)
+	return append(b, d.payload...)
+}
+
+func parseData(h header, body []byte) (d data, err error) {
+	if len(body) <= dataBody {
+		return d, errMalformed
+	}
+	d.side = h.flags&flagSide != 0
+	d.seq = binary.BigEndian.Uint32(body[0:])
+	d.chunk = binary.BigEndian.Uint32(body[4:])
+	d.chunkLen = binary.BigEndian.Uint32(body[8:])
+	d.block = binary.BigEndian.Uint32(body[12:])
+	d.queue = binary.BigEndian.Uint32(body[16:])
+	d.repairQueue = binary.BigEndian.Uint32(body[20:])
+	d.payload = body[dataBody:]
+	if d.chunkLen == 0 {
+		return d, errMalformed
+	}
+	return d, nil
+}
+
+// progress is the receiver state every request and report carries, so the sender learns
+// about a receiver from whatever it sends.
+type progress struct {
+	done  uint32 // chunks delivered
+	known uint32 // chunks the receiver knows of (announce count)
+	loss  uint16 // recent loss, parts per 10000
+}
+
+func appendProgress(b []byte, p progress) []byte {
+	b = binary.BigEndian.AppendUint32(b, p.done)
+	b = binary.BigEndian.AppendUint32(b, p.known)
+	return binary.BigEndian.AppendUint16(b, p.loss)
+}
+
+func (r *reader) progress() progress {
+	return progress{done: r.u32(), known: r.u32(), loss: r.u16()}
+}
+
+// need is one entry of a request: a whole chunk (missing == 0) or "I miss n blocks".
+type need struct {
+	chunk      uint32
+	missing    uint32 // 0 = the whole chunk
+	nextParity uint32 // lowest parity index the receiver does not hold above all it holds
+}
+
+type request struct {
+	progress
+	outlier bool
+	needs   []need
+}
+
+func appendRequest(b []byte, h header, q *request) []byte {
+	h.typ = typeRequest
+	if q.outlier {
+		h.flags |= flagOut
+	}
+	b = appendHeader(b, h)
+	b = appendProgress(b, q.progress)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(q.needs)))
+	for _, n := range q.needs {
+		b = binary.BigEndian.AppendUint32(b, n.chunk)
+		b = binary.BigEndian.AppendUint32(b, n.missing)
+		b = binary.BigEndian.AppendUint32(b, n.nextParity)
+	}
+	return b
+}
+
+// parseRequest appends the entries to buf (to reuse its storage).
+func parseRequest(h header, body []byte, buf []need) (q request, err error) {
+	r := reader{b: body}
+	q.progress = r.progress()
+	q.outlier = h.flags&flagOut != 0
+	n := int(r.u16())
+	if r.bad || n == 0 || n > maxNeeds || len(r.b) != n*needLen {
+		return q, errMalformed
+	}
+	q.needs = buf[:0]
+	for range n {
+		q.needs = append(q.needs, need{chunk: r.u32(), missing: r.u32(), nextParity: r.u32()})
+	}
+	return q, r.done()
+}
+
+type report struct {
+	progress
+	hello, done bool
+}
+
+func appendReport(b []byte, h header, p *report) []byte {
+	h.typ = typeReport
+	if p.done {
+		h.flags |= flagDone
+	}
+	if p.hello {
+		h.flags |= flagHello
+	}
+	b = appendHeader(b, h)
+	return appendProgress(b, p.progress)
+}
+
+func parseReport(h header, body []byte) (p report, err error) {
+	r := reader{b: body}
+	p.progress = r.progress()
+	p.done = h.flags&flagDone != 0
+	p.hello = h.flags&flagHello != 0
+	return p, r.done()
+}
+
+// ack confirms done reports: the receivers listed stop repeating theirs.
+type ack struct {
+	nodes []uint64
+}
+
+func appendAck(b []byte, h header, a *ack) []byte {
+	h.typ = typeAck
+	b = appendHeader(b, h)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(a.nodes)))
+	for _, n := range a.nodes {
+		b = binary.BigEndian.AppendUint64(b, n)
+	}
+	return b
+}
+
+func parseAck(h header, body []byte, buf []uint64) (a ack, err error) {
+	r := reader{b: body}
+	n := int(r.u16())
+	if r.bad || n == 0 || n > maxAckNodes || len(r.b) != 8*n {
+		return a, errMalformed
+	}
+	a.nodes = buf[:0]
+	for range n {
+		a.nodes = append(a.nodes, r.u64())
+	}
+	return a, r.done()
+}
