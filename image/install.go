@@ -183,7 +183,7 @@ func (in *Installer) Put(ctx context.Context, chunk []byte) error {
 	}
 	if err == nil {
 		err = checkChunkInImage(ch, in.h)
-		if err == nil && in.size >= 0 && ch.Span.End() > in.size {
+		if err == nil && in.size >= 0 && !(in.reg != nil && in.cfg.Grow) && ch.Span.End() > in.size {
 			err = fmt.Errorf("%w: chunk reaches byte %d, %s holds %d", ErrTargetTooSmall, ch.Span.End(), in.name, in.size)
 		}
 		if err != nil {
