@@ -22,7 +22,7 @@ type sizedTarget struct {
 	written bool
 }
 
-func (s *sizedTarget) Size() int64 { return int64(len(s.buf)) }
+func (s *sizedTarget) Size() int64  { return int64(len(s.buf)) }
 func (s *sizedTarget) Name() string { return "test-disk" }
 func (s *sizedTarget) WriteAt(p []byte, off int64) (int, error) {
 	s.written = true
