@@ -27,13 +27,20 @@ const (
 	ntfsMaxCluster    = 2 << 20
 	ntfsMaxRecord     = 64 << 10
 	ntfsBitmapChunk   = 1 << 20
+	ntfsAttrVolInfo   = 0x70
 	ntfsAttrData      = 0x80
 	ntfsAttrEnd       = 0xFFFFFFFF
+	ntfsRecordVolume  = 3
 	ntfsRecordBitmap  = 6
+	ntfsVolumeDirty   = 0x0001
 	ntfsBootFileBytes = 8192 // $Boot is 8 KiB whatever the cluster size
 )
 
 var errNTFSBoot = errors.New("fsmap: not an NTFS boot sector")
+
+// errNTFSDirty reports a volume that was not cleanly unmounted: $LogFile may
+// hold allocations that $Bitmap does not show yet, so it is kept whole.
+var errNTFSDirty = errors.New("fsmap: NTFS volume is marked dirty (not cleanly unmounted; run chkdsk)")
 
 type ntfsGeom struct {
 	sectorSize   int64
@@ -125,6 +132,9 @@ func ntfsUsed(r io.ReaderAt, size int64) ([]image.Range, error) {
 	mftRuns, _, err := ntfsDataRuns(mft, g)
 	if err != nil {
 		return nil, fmt.Errorf("fsmap: $MFT: %w", err)
+	}
+	if err := ntfsCheckClean(r, g, mftRuns); err != nil {
+		return nil, err
 	}
 	bmOff, err := ntfsRunsOffset(mftRuns, g, ntfsRecordBitmap*g.recordSize)
 	if err != nil {
@@ -349,4 +359,59 @@ func ntfsBitmapRanges(r io.ReaderAt, g *ntfsGeom, runs []ntfsRun, need int64) ([
 		return nil, fmt.Errorf("fsmap: $Bitmap runs cover %d of %d bytes", done, need)
 	}
 	return used, nil
+}
+
+// ntfsCheckClean refuses a volume marked dirty in $Volume: Windows sets the
+// flag while the volume is in use or needs chkdsk, when $LogFile may hold
+// allocations that $Bitmap does not show yet.
+func ntfsCheckClean(r io.ReaderAt, g *ntfsGeom, mftRuns []ntfsRun) error {
+	off, err := ntfsRunsOffset(mftRuns, g, ntfsRecordVolume*g.recordSize)
+	if err != nil {
+		return fmt.Errorf("fsmap: locating $Volume: %w", err)
+	}
+	rec, err := ntfsReadRecord(r, g, off)
+	if err != nil {
+		return fmt.Errorf("fsmap: $Volume record: %w", err)
+	}
+	v, err := ntfsResidentValue(rec, ntfsAttrVolInfo)
+	if err != nil {
+		return fmt.Errorf("fsmap: $Volume: %w", err)
+	}
+	if len(v) < 12 {
+		return fmt.Errorf("fsmap: $VOLUME_INFORMATION of %d bytes", len(v))
+	}
+	if flags := binary.LittleEndian.Uint16(v[10:]); flags&ntfsVolumeDirty != 0 {
+		return fmt.Errorf("%w: $Volume flags %#04x", errNTFSDirty, flags)
+	}
+	return nil
+}
+
+// ntfsResidentValue returns the value of the record's first resident
+// attribute of type typ.
+func ntfsResidentValue(rec []byte, typ uint32) ([]byte, error) {
+	le := binary.LittleEndian
+	inUse := min(int64(le.Uint32(rec[0x18:])), int64(len(rec)))
+	for off := int64(le.Uint16(rec[0x14:])); off+24 <= inUse; {
+		t, alen := le.Uint32(rec[off:]), int64(le.Uint32(rec[off+4:]))
+		if t == ntfsAttrEnd {
+			break
+		}
+		if alen < 24 || off+alen > inUse {
+			return nil, fmt.Errorf("attribute at %d has bad length %d", off, alen)
+		}
+		a := rec[off : off+alen]
+		off += alen
+		if t != typ {
+			continue
+		}
+		if a[8] != 0 {
+			return nil, fmt.Errorf("attribute %#x is not resident", typ)
+		}
+		vlen, voff := int64(le.Uint32(a[0x10:])), int64(le.Uint16(a[0x14:]))
+		if voff+vlen > alen {
+			return nil, fmt.Errorf("attribute %#x value outside the attribute", typ)
+		}
+		return a[voff : voff+vlen], nil
+	}
+	return nil, fmt.Errorf("no attribute %#x", typ)
 }

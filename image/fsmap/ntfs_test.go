@@ -3,6 +3,7 @@ package fsmap
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,6 +99,56 @@ func TestNTFSTornRecord(t *testing.T) {
 	rec[1022] = 8
 	if _, err := ntfsReadRecord(bytes.NewReader(rec), g, 0); err == nil {
 		t.Error("torn record accepted")
+	}
+}
+
+func TestNTFSDirtyIsKeptWhole(t *testing.T) {
+	fsbNeedTool(t, "mkfs.ntfs")
+	img := fsbRandomFile(t, 16<<20, 6)
+	fsbRun(t, "mkfs.ntfs", "-F", "-Q", "-q", img)
+	fsbUsed(t, "ntfs", img) // clean: fine
+
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	boot := make([]byte, 512)
+	if _, err := f.ReadAt(boot, 0); err != nil {
+		t.Fatal(err)
+	}
+	g, err := ntfsParse(boot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mft, err := ntfsReadRecord(f, g, g.mftLCN*g.clusterSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, _, err := ntfsDataRuns(mft, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	volOff, err := ntfsRunsOffset(runs, g, ntfsRecordVolume*g.recordSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := ntfsReadRecord(f, g, volOff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := ntfsResidentValue(rec, ntfsAttrVolInfo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagsAt := volOff + int64(cap(rec)-cap(v)) + 10
+	if _, err := f.WriteAt([]byte{byte(v[10] | ntfsVolumeDirty)}, flagsAt); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = ntfsUsed(f, 16<<20)
+	if !errors.Is(err, errNTFSDirty) {
+		t.Fatalf("dirty volume: err = %v, want errNTFSDirty", err)
 	}
 }
 
