@@ -184,24 +184,54 @@ func TestRandomLoss(t *testing.T) {
 // unused symbols of packed tail shards stay zero in parity.
 func TestParityZeroOutsideTail(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	k, m := 300, 80
-	rs, err := reedsolomon.New(k, m, reedsolomon.WithLeopardGF16(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	shards := make([][]byte, k+m)
-	for i := range shards {
-		shards[i] = make([]byte, symbolGroup)
-		if i < k {
-			packTail(shards[i], randChunk(r, 24))
+	for _, tc := range []struct {
+		k, m  int
+		field reedsolomon.Option
+	}{
+		{300, 80, reedsolomon.WithLeopardGF16(true)},
+		{100, 30, reedsolomon.WithLeopardGF(true)},
+	} {
+		rs, err := reedsolomon.New(tc.k, tc.m, tc.field)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shards := make([][]byte, tc.k+tc.m)
+		for i := range shards {
+			shards[i] = make([]byte, symbolGroup)
+			if i < tc.k {
+				packTail(shards[i], randChunk(r, 24))
+			}
+		}
+		if err := rs.Encode(shards); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range shards[tc.k:] {
+			if !isZero(s[12:32]) || !isZero(s[44:]) {
+				t.Fatalf("k=%d: parity has bytes outside the packed symbols: %x", tc.k, s)
+			}
 		}
 	}
-	if err := rs.Encode(shards); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range shards[k:] {
-		if !isZero(s[12:32]) || !isZero(s[44:]) {
-			t.Fatalf("parity has bytes outside the packed symbols: %x", s)
+}
+
+// TestFieldChoice pins which field a chunk uses: changing it changes the
+// code on the wire.
+func TestFieldChoice(t *testing.T) {
+	for _, tc := range []struct {
+		len, bs int
+		small   bool
+	}{
+		{1, 1400, true},
+		{1 << 20, 8900, true},    // K 118, M 30
+		{150 * 1400, 1400, true}, // K 150, M 38
+		{200 * 1400, 1400, false},
+		{1 << 20, 1400, false},
+	} {
+		c, err := newCode(Params{BlockSize: tc.bs}, tc.len)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.small() != tc.small {
+			t.Errorf("len %d bs %d (K %d M %d): GF(2^8) = %v", tc.len, tc.bs, c.k, c.m, c.small())
 		}
 	}
 }
@@ -294,14 +324,14 @@ func TestParams(t *testing.T) {
 		t.Fatalf("Parity(1) = %d", p.Parity(1))
 	}
 	for _, k := range []int{1, 255, 256, 1000, 12000, MaxBlocks} {
-		if m := p.Parity(k); !fits(k, m) {
+		if m := p.Parity(k); !fitsField(k, m, fieldOrder) {
 			t.Fatalf("Parity(%d) = %d does not fit", k, m)
 		}
 		if _, err := reedsolomon.New(k, p.Parity(k), reedsolomon.WithLeopardGF16(true)); err != nil {
 			t.Fatalf("k=%d: %v", k, err)
 		}
 	}
-	if m := (Params{MaxParity: 60000}).Parity(30000); !fits(30000, m) || m < 16384 {
+	if m := (Params{MaxParity: 60000}).Parity(30000); !fitsField(30000, m, fieldOrder) || m < 16384 {
 		t.Fatalf("capped parity %d", m)
 	}
 	bad := []struct {

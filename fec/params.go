@@ -81,22 +81,23 @@ func (p Params) Parity(k int) (m int) {
 		m = max(MinParity, (k+3)/4)
 	}
 	m = min(m, fieldOrder-k)
-	for m > 0 && !fits(k, m) {
+	for m > 0 && !fitsField(k, m, fieldOrder) {
 		// Fit depends on the power of two above m: halve it.
 		m = ceilPow2(m) / 2
 	}
 	return m
 }
 
-// fits mirrors the leopard GF(2^16) layout rule: data occupies whole groups
-// of ceilPow2(m) positions after the m parity positions, inside the field.
-func fits(k, m int) bool {
-	if k <= 0 || m <= 0 || k > fieldOrder || m > fieldOrder {
+// fitsField mirrors the leopard layout rule: data occupies whole groups of
+// ceilPow2(m) positions after the ceilPow2(m) parity positions, all inside a
+// field of order elements.
+func fitsField(k, m, order int) bool {
+	if k <= 0 || m <= 0 || k > order || m > order {
 		return false
 	}
 	pm := ceilPow2(m)
 	groups := (k + pm - 1) / pm
-	return groups*pm <= fieldOrder-pm
+	return groups*pm <= order-pm
 }
 
 func ceilPow2(n int) int {
