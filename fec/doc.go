@@ -12,21 +12,30 @@
 // blocks rebuild the chunk, one parity packet repairs a different loss at
 // every receiver that needed one.
 //
-// # Why GF(2^16) and not interleaved GF(2^8) groups
+// # Why one big-field code and not interleaved GF(2^8) groups
 //
 // A GF(2^8) Reed-Solomon code has at most 256 blocks, but a 1 MiB chunk of
 // 1400-byte blocks has 749 and a 16 MiB chunk about 12000. Splitting the
 // chunk into interleaved groups of at most ~200 blocks would work, but a
-// parity packet then repairs only its own group: a receiver short by one block
-// in each of four groups needs four specific packets, and to serve many
-// receivers with different loss patterns the sender must send the largest
-// deficit of every group separately, which for random losses is well above
-// the largest total deficit divided by the number of groups. With one code
-// over GF(2^16) (up to 65536 blocks) every parity packet repairs any loss of
-// any receiver, so the sender sends exactly max(deficit) packets. The
-// leopard FFT algorithm (github.com/klauspost/reedsolomon, WithLeopardGF16)
-// encodes and decodes in O(n log n), so the large field costs little speed.
-// The same code is used for every K, so there is one rule to reason about.
+// parity packet then repairs only its own group: the sender must send the
+// largest deficit of every group separately. With 1000 receivers at 1 % loss
+// and four groups of ~190 blocks, the worst receiver of each group misses
+// about 7 of its blocks, so the sender sends ~30 parity packets; one code
+// over the whole chunk needs only the worst total deficit, about 18
+// (simulated for a 749-block chunk): 2.4 % overhead instead of 4 %. With one code per
+// chunk every parity packet repairs any loss of any receiver, so the sender
+// sends exactly max(deficit) packets.
+//
+// Such a code needs GF(2^16) (up to 65536 blocks) once K+M passes 256. The
+// leopard FFT algorithm (github.com/klauspost/reedsolomon) encodes and
+// decodes in O(n log n), so the large field costs little. Chunks whose K and
+// M fit GF(2^8) (up to about 200 blocks: small chunks, or 1 MiB in 8900-byte
+// jumbo blocks) use leopard GF(2^8) instead: same properties, but without the
+// fixed costs of GF(2^16) — every GF(2^16) decode evaluates the error
+// locator over all 65536 field elements (about 1 ms), and the first use of
+// GF(2^16) in a process builds ~40 MB of tables (~0.3 s, much longer under
+// the race detector). The field is a function of (K, M), so every party
+// agrees on it.
 //
 // # Fixing M
 //
@@ -52,6 +61,16 @@
 // as whole symbols into a 64-byte shard. The unused symbols are zero in every
 // data shard and hence in every parity shard, so parity blocks are exactly
 // BlockSize bytes: the default 1400-byte block needs no extra wire bytes.
+//
+// # Speed
+//
+// Encoding is dominated by the transform of the K data blocks (K log M work)
+// and runs at over 1 GB/s per core for a 1 MiB chunk. Decoding does two
+// transforms over ceilPow2(K+M) positions plus, in GF(2^16), the fixed
+// error-locator cost, so a 1 MiB chunk of 1400-byte blocks decodes at roughly
+// 400-500 MB/s per core; larger chunks amortize the fixed part. Decoders of
+// different chunks are independent, so a receiver can rebuild chunks on
+// several cores. A loss-free chunk needs no decoding at all.
 //
 // # Memory
 //
