@@ -1,4 +1,69 @@
 // Package fsmap finds the bytes of a disk that matter: it reads partition
 // tables and filesystem metadata and returns the ranges in use, so that an
 // image skips free space.
+//
+// Free space is rarely empty: it holds whatever files used to be there,
+// which costs as much to compress and send as live data. A filesystem knows
+// exactly which of its blocks are free, so asking it (as Frisbee did) makes
+// images far smaller and faster to make and install.
+//
+// # Using it
+//
+// [Scan] takes the disk as an [io.ReaderAt] and its size, and returns a
+// [Map]: the sorted, merged byte ranges to keep and, per partition, what was
+// found and how much is kept. An image creator copies Map.Used and nothing
+// else; a receiver that writes those ranges onto any disk gets filesystems
+// that mount and fsck clean with every file intact. Dropped bytes are not
+// zeroed on the target: they are free, so their content does not matter.
+//
+// # What is read
+//
+// Scan looks for, in this order:
+//
+//   - a GPT: a protective MBR (an entry of type 0xEE) and a header in LBA 1
+//     with valid CRC32s, trying 512- and 4096-byte sectors, and the backup
+//     header in the last LBA when the primary is damaged;
+//   - an MBR: four primary entries and the EBR chain of an extended
+//     partition (logical partitions are numbered from 5, as Linux does);
+//   - a bare filesystem (no partition table) starting at byte 0;
+//   - otherwise the disk is unknown and kept whole.
+//
+// Each partition is offered to every filesystem reader:
+//
+//   - ext2/3/4: the block bitmap of every group (bits are clusters with
+//     bigalloc), with descriptors of any s_desc_size and 64-bit block
+//     numbers, flex_bg, meta_bg and sparse_super/sparse_super2 layouts.
+//     Groups flagged BLOCK_UNINIT (honoured only with group descriptor
+//     checksums, as the kernel does) keep just their metadata. Superblock
+//     copies, descriptors, reserved GDT blocks, bitmaps, inode tables, the
+//     journal inode's blocks and the MMP block are always kept.
+//   - FAT12/16/32: the reserved area, every FAT, the FAT12/16 root directory
+//     and each cluster with a non-zero FAT entry.
+//   - NTFS: the clusters set in $Bitmap, found through $MFT, plus the boot
+//     sector, its backup, $MFT and $MFTMirr.
+//   - XFS: everything outside the free extents of each allocation group's
+//     by-block-number free space B+tree (v4 and v5 formats).
+//   - Linux swap: the header page only ("SWAPSPACE2"); swapped-out pages are
+//     worthless once the machine is off. A hibernation image has another
+//     signature and is kept whole.
+//
+// # Safety first
+//
+// Dropping a used block corrupts a disk; keeping a free one only costs
+// space. So everything Scan does not understand is kept: boot code,
+// partition tables, gaps between partitions, EBRs and free space inside an
+// extended partition, the backup GPT, bytes past a filesystem's end,
+// partitions of unknown type (the image creator still skips blocks that are
+// all zeros). A filesystem whose metadata is inconsistent (a size larger
+// than its partition, pointers past its end, loops) is kept whole, with
+// Partition.Warning set and a warning logged; a reader that panicked is
+// treated the same way. When two readers recognise the same partition (a
+// stale signature from an older filesystem), the union of their maps is
+// kept. Every reader is fuzzed and bounds what it allocates from on-disk
+// counts.
+//
+// Scan trusts the metadata it reads: the filesystem must not be mounted
+// read-write while it is scanned and copied, and a filesystem that needs
+// journal recovery should be recovered (mounted once, or fsck'd) first;
+// ext's journal itself is kept, so a replay still works after install.
 package fsmap
