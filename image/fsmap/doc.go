@@ -63,7 +63,8 @@
 // counts.
 //
 // Scan trusts the metadata it reads: the filesystem must not be mounted
-// read-write while it is scanned and copied, and a filesystem that needs
-// journal recovery should be recovered (mounted once, or fsck'd) first;
-// ext's journal itself is kept, so a replay still works after install.
+// read-write while it is scanned and copied. An ext filesystem whose
+// journal needs recovery (not cleanly unmounted) is kept whole, since its
+// bitmaps lag the journal; run fsck or mount and unmount it first to get
+// the smaller image.
 package fsmap

@@ -140,6 +140,11 @@ func extParseSuper(b []byte, size int64) (*extSuper, error) {
 	if s.incompat&extIncompatJournalDev != 0 {
 		return nil, fmt.Errorf("%w: external journal device", errExt)
 	}
+	if s.incompat&extIncompatRecover != 0 {
+		// The on-disk bitmaps lag the journal: a block they call free may
+		// hold data that a committed transaction already allocated.
+		return nil, fmt.Errorf("%w: journal needs recovery", errExt)
+	}
 	if le.Uint32(b[76:]) >= 1 { // dynamic revision: variable inode size
 		s.inodeSize = uint64(le.Uint16(b[88:]))
 	}

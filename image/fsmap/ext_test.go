@@ -1,6 +1,7 @@
 package fsmap
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -98,5 +99,21 @@ func TestExtTruncatedIsWarned(t *testing.T) {
 	p := m.Partitions[0]
 	if p.FS != "ext4" || !strings.Contains(p.Warning, "larger than its partition") || m.UsedBytes() != m.Size {
 		t.Fatalf("truncated ext4: %+v used %d", p, m.UsedBytes())
+	}
+}
+
+func TestExtNeedsRecoveryKeptWhole(t *testing.T) {
+	needTool(t, "mkfs.ext4")
+	img := newRandomFile(t, 16<<20)
+	run(t, "mkfs.ext4", "-q", "-F", "-E", "nodiscard", img)
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[1024+96] |= extIncompatRecover
+	writeAt(t, img, map[int64][]byte{1024 + 96: b[1024+96 : 1024+97]})
+	m := scanFile(t, img)
+	if p := m.Partitions[0]; p.FS != "ext4" || !strings.Contains(p.Warning, "recovery") || m.UsedBytes() != m.Size {
+		t.Fatalf("needs_recovery: %+v", p)
 	}
 }
