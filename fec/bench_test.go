@@ -18,6 +18,8 @@ func BenchmarkEncode(b *testing.B) {
 			chunk := randChunk(rand.New(rand.NewPCG(1, 2)), 1<<20)
 			b.SetBytes(int64(len(chunk)))
 			b.ReportAllocs()
+			cpu := startCPU(b)
+			defer cpu.report(b, len(chunk))
 			for b.Loop() {
 				enc, err := NewEncoder(p, chunk)
 				if err != nil {
@@ -35,7 +37,8 @@ func BenchmarkEncode(b *testing.B) {
 }
 
 // BenchmarkDecode measures a receiver rebuilding a 1 MiB chunk that lost 5 %
-// of its data blocks: adding the K blocks it has (copies) and Bytes.
+// of its data blocks: adding the K blocks it has (copies), Bytes, and
+// Release, as a receiver that recycles its buffers would.
 func BenchmarkDecode(b *testing.B) {
 	for _, bs := range []int{1400, 8900} {
 		b.Run(sizeName(bs), func(b *testing.B) {
@@ -58,6 +61,8 @@ func BenchmarkDecode(b *testing.B) {
 			}
 			b.SetBytes(int64(len(chunk)))
 			b.ReportAllocs()
+			cpu := startCPU(b)
+			defer cpu.report(b, len(chunk))
 			for b.Loop() {
 				dec, err := NewDecoder(p, len(chunk))
 				if err != nil {
@@ -69,6 +74,7 @@ func BenchmarkDecode(b *testing.B) {
 				if _, err := dec.Bytes(); err != nil {
 					b.Fatal(err)
 				}
+				dec.Release()
 			}
 		})
 	}
@@ -92,6 +98,8 @@ func BenchmarkChunk16MiB(b *testing.B) {
 	lose := int(float64(k)*benchLoss + 0.999)
 	b.Run("encode", func(b *testing.B) {
 		b.SetBytes(int64(len(chunk)))
+		cpu := startCPU(b)
+		defer cpu.report(b, len(chunk))
 		for b.Loop() {
 			e, _ := NewEncoder(p, chunk)
 			if _, err := e.Block(k); err != nil {
@@ -101,6 +109,8 @@ func BenchmarkChunk16MiB(b *testing.B) {
 	})
 	b.Run("decode", func(b *testing.B) {
 		b.SetBytes(int64(len(chunk)))
+		cpu := startCPU(b)
+		defer cpu.report(b, len(chunk))
 		for b.Loop() {
 			dec, _ := NewDecoder(p, len(chunk))
 			for i := lose; i < k; i++ {
@@ -114,6 +124,7 @@ func BenchmarkChunk16MiB(b *testing.B) {
 			if _, err := dec.Bytes(); err != nil {
 				b.Fatal(err)
 			}
+			dec.Release()
 		}
 	})
 }
@@ -124,6 +135,8 @@ func BenchmarkDecodeNoLoss(b *testing.B) {
 	chunk := randChunk(rand.New(rand.NewPCG(7, 8)), 1<<20)
 	enc, _ := NewEncoder(p, chunk)
 	b.SetBytes(int64(len(chunk)))
+	cpu := startCPU(b)
+	defer cpu.report(b, len(chunk))
 	for b.Loop() {
 		dec, _ := NewDecoder(p, len(chunk))
 		for i := range enc.K() {
@@ -133,5 +146,6 @@ func BenchmarkDecodeNoLoss(b *testing.B) {
 		if _, err := dec.Bytes(); err != nil {
 			b.Fatal(err)
 		}
+		dec.Release()
 	}
 }

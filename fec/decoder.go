@@ -65,9 +65,13 @@ func (d *Decoder) Add(i int, b []byte) (complete bool, err error) {
 	d.seen[i/64] |= 1 << (i % 64)
 	if i < c.k {
 		if d.data == nil {
-			d.data = make([]byte, c.k*c.stride())
+			d.data = getBuffer(c.k * c.stride())
 		}
 		copy(d.data[i*c.bs:], b[:n])
+		if n < c.bs {
+			// The buffer may be recycled: the padding must be zero to decode.
+			clear(d.data[i*c.bs+n : (i+1)*c.bs])
+		}
 		d.nData++
 		d.solved = d.nData == c.k
 	} else {
@@ -133,6 +137,20 @@ func (d *Decoder) Reset() {
 	d.solved = false
 }
 
+// Release is Reset that also hands the decoder's memory to a shared pool for
+// the next Decoder. The slice returned by Bytes must not be used afterwards.
+// Calling it is optional (the garbage collector reclaims unreleased
+// decoders), but it spares a receiver allocating and zeroing a chunk-sized
+// buffer per chunk.
+func (d *Decoder) Release() {
+	putBuffer(d.data)
+	d.data = nil
+	d.seen = nil
+	d.parity = nil
+	d.nData, d.nPar = 0, 0
+	d.solved = false
+}
+
 // reconstruct rebuilds the missing data blocks in place. Blocks are kept in
 // the chunk's layout (block i at i*bs), so a loss-free chunk costs no extra
 // copy; for decoding they are spread to the leopard stride layout, rebuilt
@@ -147,7 +165,7 @@ func (d *Decoder) reconstruct() error {
 		return err
 	}
 	if d.data == nil {
-		d.data = make([]byte, c.k*c.stride())
+		d.data = getBuffer(c.k * c.stride())
 	}
 	d.spread()
 	st := c.stride()
@@ -183,11 +201,17 @@ func (d *Decoder) reconstruct() error {
 
 // spread moves block i from i*bs up to i*stride with its tail packed, in
 // place: going down from the last block, a block only moves over space no
-// lower block occupies.
+// lower block occupies. Slots of missing blocks are zeroed (the buffer may be
+// recycled).
 func (d *Decoder) spread() {
 	c := d.c
 	st := c.stride()
 	if st == c.bs {
+		for i := 0; i < c.k; i++ {
+			if !d.has(i) {
+				clear(d.data[i*st : (i+1)*st])
+			}
+		}
 		return
 	}
 	var tail [symbolGroup]byte

@@ -410,3 +410,42 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("after Reset: %v", err)
 	}
 }
+
+// TestRecycledBuffer decodes into pooled buffers full of garbage: every byte
+// the decoder reads must have been written first.
+func TestRecycledBuffer(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, tc := range []struct{ len, bs int }{
+		{100000 - 3, 1400}, {100000 - 3, 1408}, {5000, 62}, {1, 1400},
+	} {
+		p := Params{BlockSize: tc.bs}
+		chunk := randChunk(r, tc.len)
+		enc, _ := NewEncoder(p, chunk)
+		k := enc.K()
+		for iter := range 4 {
+			garbage := bytes.Repeat([]byte{0xAB}, 2*k*enc.BlockSize()+64)
+			putBuffer(garbage)
+			dec, _ := NewDecoder(p, tc.len)
+			lose := min(k, iter)
+			for _, i := range r.Perm(k)[lose:] {
+				b, _ := enc.Block(i)
+				if i == k-1 && iter%2 == 0 {
+					b = b[:tc.len-(k-1)*tc.bs]
+				}
+				dec.Add(i, b)
+			}
+			for j := range lose {
+				b, _ := enc.Block(k + j)
+				dec.Add(k+j, b)
+			}
+			got, err := dec.Bytes()
+			if err != nil || !bytes.Equal(got, chunk) {
+				t.Fatalf("len %d bs %d iter %d: %v", tc.len, tc.bs, iter, err)
+			}
+			dec.Release()
+			if dec.Have() != 0 {
+				t.Fatal("Release kept blocks")
+			}
+		}
+	}
+}
