@@ -32,6 +32,11 @@ const (
 
 var errXFSSuper = errors.New("fsmap: not an XFS superblock")
 
+// errXFSDirty reports a log holding transactions not yet written back: the
+// free space trees on disk may show blocks as free that log recovery will
+// allocate, so such a filesystem is kept whole.
+var errXFSDirty = errors.New("fsmap: XFS log is dirty (not cleanly unmounted)")
+
 type xfsGeom struct {
 	blockSize  int64
 	sectSize   int64
@@ -97,6 +102,9 @@ func xfsUsed(r io.ReaderAt, size int64) ([]image.Range, error) {
 	}
 	if g.dblocks > size/g.blockSize {
 		return nil, fmt.Errorf("fsmap: XFS volume of %d blocks is larger than its %d-byte partition", g.dblocks, size)
+	}
+	if err := xfsCheckLogClean(r, g, b[:]); err != nil {
+		return nil, err
 	}
 	var used []image.Range
 	blk := make([]byte, g.blockSize)
@@ -197,6 +205,15 @@ func xfsAGFree(r io.ReaderAt, g *xfsGeom, agno int64, blk []byte) ([]image.Range
 			stack = append(stack, visit{int64(be.Uint32(blk[ptrs+i*xfsPtrSz:])), level - 1})
 		}
 	}
+	// The AGF's count of free blocks is what xfs_repair checks the tree
+	// against; a mismatch means a torn or stale read of the metadata.
+	var total int64
+	for _, f := range free {
+		total += f.Len
+	}
+	if want := int64(be.Uint32(agf[52:])); total != want {
+		return nil, 0, fmt.Errorf("bnobt holds %d free blocks, AGF says %d", total, want)
+	}
 	slices.SortFunc(free, func(a, b image.Range) int {
 		switch {
 		case a.Off < b.Off:
@@ -207,4 +224,111 @@ func xfsAGFree(r io.ReaderAt, g *xfsGeom, agno int64, blk []byte) ([]image.Range
 		return 0
 	})
 	return free, agLen, nil
+}
+
+const (
+	xfsBB           = 512 // log "basic blocks"
+	xfsLogMagic     = 0xFEEDBABE
+	xfsLogHdrCycle  = 32 << 10 // v2 logs use one header block per 32 KiB of record
+	xfsUnmountTrans = 0x20
+	xfsMaxLogBytes  = 2 << 30
+	xfsLogReadChunk = 1 << 20
+)
+
+// xfsCheckLogClean finds the log's head the way log recovery does (the
+// first basic block whose cycle number differs from the first block's) and
+// accepts the log only when the record just before the head is a lone
+// unmount record, as a clean unmount leaves it.
+func xfsCheckLogClean(r io.ReaderAt, g *xfsGeom, sb []byte) error {
+	be := binary.BigEndian
+	logStart := int64(be.Uint64(sb[48:]))
+	logBytes := int64(be.Uint32(sb[96:])) * g.blockSize
+	agBlkLog := uint(sb[124])
+	if logStart == 0 {
+		return fmt.Errorf("%w: external log, cannot check it", errXFSDirty)
+	}
+	if agBlkLog == 0 || agBlkLog > 31 || logBytes < 64*xfsBB || logBytes > xfsMaxLogBytes {
+		return fmt.Errorf("fsmap: XFS log geometry (agblklog %d, %d bytes) out of range", agBlkLog, logBytes)
+	}
+	agno, agbno := logStart>>agBlkLog, logStart&(1<<agBlkLog-1)
+	logOff := (agno*g.agBlocks + agbno) * g.blockSize
+	if agno >= g.agCount || agbno >= g.agBlocks || logOff+logBytes > g.dblocks*g.blockSize {
+		return fmt.Errorf("fsmap: XFS log at block %d outside the filesystem", logStart)
+	}
+
+	logBB := logBytes / xfsBB
+	head, lastHdr, firstCycle := int64(-1), int64(-1), uint32(0)
+	buf := make([]byte, min(logBytes, xfsLogReadChunk))
+	for pos := int64(0); pos < logBytes && head < 0; pos += int64(len(buf)) {
+		chunk := buf[:min(int64(len(buf)), logBytes-pos)]
+		if _, err := r.ReadAt(chunk, logOff+pos); err != nil {
+			return fmt.Errorf("fsmap: reading XFS log: %w", err)
+		}
+		for i := int64(0); i+xfsBB <= int64(len(chunk)); i += xfsBB {
+			bb := (pos + i) / xfsBB
+			cycle, isHdr := be.Uint32(chunk[i:]), false
+			if cycle == xfsLogMagic {
+				cycle, isHdr = be.Uint32(chunk[i+4:]), true
+			}
+			if bb == 0 {
+				firstCycle = cycle
+			}
+			if cycle != firstCycle {
+				head = bb
+				break
+			}
+			if isHdr {
+				lastHdr = bb
+			}
+		}
+	}
+	if head < 0 {
+		head = 0 // the whole log is one cycle: the head has just wrapped
+	}
+	if lastHdr < 0 && head > 0 {
+		// The last record began before the log wrapped: its header is near
+		// the log's end, at most one record (256 KiB) away.
+		tail := min(logBytes-head*xfsBB, xfsLogReadChunk)
+		chunk := buf[:tail]
+		if _, err := r.ReadAt(chunk, logOff+logBytes-tail); err != nil {
+			return fmt.Errorf("fsmap: reading XFS log: %w", err)
+		}
+		for i := tail - xfsBB; i >= 0; i -= xfsBB {
+			if be.Uint32(chunk[i:]) == xfsLogMagic {
+				lastHdr = (logBytes - tail + i) / xfsBB
+				break
+			}
+		}
+	}
+	if lastHdr < 0 {
+		return fmt.Errorf("%w: no log record before the head", errXFSDirty)
+	}
+
+	hdr := make([]byte, xfsBB)
+	if _, err := r.ReadAt(hdr, logOff+lastHdr*xfsBB); err != nil {
+		return fmt.Errorf("fsmap: reading XFS log record: %w", err)
+	}
+	version, recLen := be.Uint32(hdr[8:]), int64(be.Uint32(hdr[12:]))
+	numOps, iclogSize := be.Uint32(hdr[40:]), int64(be.Uint32(hdr[320:]))
+	hblks := int64(1)
+	if version&2 != 0 && iclogSize > xfsLogHdrCycle {
+		hblks = (iclogSize + xfsLogHdrCycle - 1) / xfsLogHdrCycle
+	}
+	if recLen <= 0 || recLen > logBytes {
+		return fmt.Errorf("%w: last log record has length %d", errXFSDirty, recLen)
+	}
+	dataBB := (lastHdr + hblks) % logBB
+	end := (dataBB + (recLen+xfsBB-1)/xfsBB) % logBB
+	if end != head || numOps != 1 {
+		return fmt.Errorf("%w: last log record (block %d, %d ops) does not end at the head (block %d)",
+			errXFSDirty, lastHdr, numOps, head)
+	}
+	op := make([]byte, 16)
+	if _, err := r.ReadAt(op, logOff+dataBB*xfsBB); err != nil {
+		return fmt.Errorf("fsmap: reading XFS log record: %w", err)
+	}
+	if op[9]&xfsUnmountTrans == 0 {
+		return fmt.Errorf("%w: last log record is not an unmount record", errXFSDirty)
+	}
+	return nil
 }

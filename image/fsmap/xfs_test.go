@@ -2,6 +2,7 @@ package fsmap
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -89,6 +90,32 @@ func TestXFSEmptyIsSmall(t *testing.T) {
 	logBytes := int64(binary.BigEndian.Uint32(sb[96:])) * int64(binary.BigEndian.Uint32(sb[4:]))
 	if n := fsbTotal(used); n-logBytes > 4<<20 {
 		t.Errorf("empty XFS keeps %d of %d bytes, %d beyond its %d-byte log", n, xfsSize, n-logBytes, logBytes)
+	}
+}
+
+func TestXFSDirtyLogIsKeptWhole(t *testing.T) {
+	fsbNeedTool(t, "mkfs.xfs")
+	fsbNeedTool(t, "xfs_io")
+	fsbNeedRoot(t)
+	img := fsbRandomFile(t, xfsSize, 7)
+	fsbRun(t, "mkfs.xfs", "-q", "-f", img)
+	dir := xfsMount(t, img, "")
+	tree := fsbTree(t, 20, 100<<10)
+	fsbRun(t, "cp", "-r", filepath.Join(tree, "d"), dir)
+	// Shut down with the log flushed but the metadata not written back, as
+	// a crash leaves it.
+	fsbRun(t, "xfs_io", "-x", "-c", "shutdown -f", dir)
+	xfsUnmount(t, dir)
+
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := xfsUsed(f, xfsSize); !errors.Is(err, errXFSDirty) {
+		t.Fatalf("dirty log: err = %v, want errXFSDirty", err)
+	} else {
+		t.Log(err)
 	}
 }
 
