@@ -64,6 +64,7 @@ type Installer struct {
 	have    bitset // accepted
 	done    bitset // written
 	fatal   error
+	badData error // the first chunk that passed its checksums but did not decompress
 	closed  bool
 	stats   InstallStats
 	written atomic.Int64
@@ -300,6 +301,9 @@ func (in *Installer) install(c []byte, rawBuf *[]byte) error {
 		in.have.clear(int(ch.Index))
 		in.stats.Accepted--
 		in.stats.Rejected++
+		if in.badData == nil {
+			in.badData = &ChunkError{Index: int(ch.Index), Offset: -1, Err: fmt.Errorf("%w: %v", ErrCorrupt, err)}
+		}
 		in.mu.Unlock()
 		if l := in.cfg.Logger; l != nil {
 			l.Warn("chunk does not decompress; dropped", "chunk", ch.Index, "err", err)
@@ -363,7 +367,11 @@ func (in *Installer) Close() error {
 		return fmt.Errorf("%w: the image's final header (chunk count) never arrived", ErrIncomplete)
 	}
 	if miss := in.done.missing(int(in.h.ChunkCount), 0); len(miss) > 0 {
-		return fmt.Errorf("%w: %d of %d chunks missing (%s)", ErrIncomplete, len(miss), in.h.ChunkCount, listInts(miss, 10))
+		err := fmt.Errorf("%w: %d of %d chunks missing (%s)", ErrIncomplete, len(miss), in.h.ChunkCount, listInts(miss, 10))
+		if in.badData != nil {
+			err = fmt.Errorf("%w; %w", err, in.badData)
+		}
+		return err
 	}
 	if s, ok := in.target.(interface{ Sync() error }); ok {
 		if err := s.Sync(); err != nil {

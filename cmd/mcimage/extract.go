@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/discuscast/discus/image"
+)
+
+func cmdExtract(ctx context.Context, args []string) error {
+	fset := flag.NewFlagSet("extract", flag.ContinueOnError)
+	gaps := fset.String("gaps", "leave", "gap bytes (zero/unused in the source): leave, zero or discard")
+	workers := fset.Int("workers", 0, "decompression goroutines (0: one per CPU)")
+	pos, err := parseFlags(fset, args, 2, "IMAGE TARGET")
+	if err != nil {
+		return err
+	}
+	mode, err := image.ParseGapMode(*gaps)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if pos[1] == "-" {
+		return fmt.Errorf("%w: TARGET must be a file or block device", errUsage)
+	}
+	target, fresh, err := openTarget(pos[1])
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	// A file target is recreated empty, so leaving gaps yields zeros there.
+	cfg := image.InstallConfig{Workers: *workers, Gaps: mode, Grow: fresh}
+	pr := newProgress("extract")
+	if pos[0] == "-" {
+		_, err = installStream(ctx, target, cfg, pr)
+	} else {
+		err = installFile(ctx, pos[0], target, cfg, pr)
+	}
+	pr.done()
+	if err != nil {
+		return err
+	}
+	return target.Close()
+}
+
+// openTarget opens a block device exclusively (so a mounted one is
+// refused), or creates / truncates a regular file (fresh is then true).
+func openTarget(path string) (f *os.File, fresh bool, err error) {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		return f, true, err
+	case err != nil:
+		return nil, false, err
+	case st.Mode().IsRegular():
+		f, err = os.OpenFile(path, os.O_RDWR|os.O_TRUNC, 0)
+		return f, true, err
+	case st.Mode()&os.ModeDevice != 0 && st.Mode()&os.ModeCharDevice == 0:
+		f, err = os.OpenFile(path, os.O_RDWR|os.O_EXCL, 0)
+		return f, false, err
+	}
+	return nil, false, fmt.Errorf("%s: not a regular file or block device", path)
+}
+
+func installFile(ctx context.Context, path string, target *os.File, cfg image.InstallConfig, pr *progress) error {
+	r, err := image.OpenFile(path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	h := r.Header()
+	in, err := image.NewInstaller(target, h, cfg)
+	if err != nil {
+		return err
+	}
+	var buf []byte
+	for i := range r.NumChunks() {
+		if buf, err = r.ReadChunk(i, buf); err == nil {
+			err = in.Put(ctx, buf)
+		}
+		if err != nil {
+			var ce *image.ChunkError
+			if errors.As(err, &ce) && ce.Offset < 0 {
+				ce.Offset, _ = r.ChunkOffset(i)
+			}
+			in.Close()
+			return err
+		}
+		pr.update(in.Stats().DataBytes, h.DataBytes)
+	}
+	return in.Close()
+}
+
+// installStream installs (or, with a nil target, verifies) an image file
+// read from stdin.
+func installStream(ctx context.Context, target *os.File, cfg image.InstallConfig, pr *progress) (*image.Header, error) {
+	if target == nil {
+		return image.VerifyStream(ctx, os.Stdin, cfg)
+	}
+	var in *image.Installer
+	h, err := image.ScanStream(ctx, os.Stdin, func(h *image.Header) error {
+		var err error
+		in, err = image.NewInstaller(target, h, cfg)
+		return err
+	}, func(i int, c []byte) error {
+		err := in.Put(ctx, c)
+		pr.update(in.Stats().ChunkBytes, -1)
+		return err
+	})
+	if in == nil {
+		return nil, err
+	}
+	if err == nil {
+		err = in.SetHeader(h)
+	}
+	if cerr := in.Close(); err == nil {
+		err = cerr
+	}
+	return h, err
+}

@@ -1,0 +1,91 @@
+// Command mcimage creates, inspects, verifies and installs Discus disk
+// images (docs/FORMAT.md).
+//
+//	mcimage create [--chunk-size N] [--level N] [--raw] SRC IMAGE
+//	mcimage info IMAGE
+//	mcimage verify IMAGE
+//	mcimage extract [--gaps leave|zero|discard] IMAGE TARGET
+//
+// SRC is a file, a block device or - (stdin); IMAGE may be - (stdout for
+// create, stdin otherwise). Exit status: 0 success, 1 failure, 2 usage.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage:
+  mcimage create [--chunk-size N] [--level N] [--raw] [--workers N] SRC IMAGE
+  mcimage info IMAGE
+  mcimage verify IMAGE
+  mcimage extract [--gaps leave|zero|discard] [--workers N] IMAGE TARGET
+
+SRC: file, block device or - (stdin). IMAGE: file or - (stdout for create, stdin otherwise).
+Sizes take K, M, G suffixes (binary).
+`
+
+// errUsage marks command-line mistakes (exit status 2).
+var errUsage = errors.New("usage")
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	if len(args) < 1 {
+		fmt.Fprint(os.Stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmds := map[string]func(context.Context, []string) error{
+		"create":  cmdCreate,
+		"info":    cmdInfo,
+		"verify":  cmdVerify,
+		"extract": cmdExtract,
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+			fmt.Print(usage)
+			return 0
+		}
+		fmt.Fprintf(os.Stderr, "mcimage: unknown command %q\n%s", args[0], usage)
+		return 2
+	}
+	err := cmd(ctx, args[1:])
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(os.Stderr, "mcimage %s: %v\n%s", args[0], err, usage)
+		return 2
+	default:
+		fmt.Fprintf(os.Stderr, "mcimage %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+// parseFlags parses fs and requires exactly n positional arguments.
+func parseFlags(fs *flag.FlagSet, args []string, n int, names string) ([]string, error) {
+	fs.SetOutput(os.Stderr)
+	fs.Usage = func() { fmt.Fprintf(os.Stderr, "usage: mcimage %s [flags] %s\n", fs.Name(), names); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() != n {
+		return nil, fmt.Errorf("%w: want %s", errUsage, names)
+	}
+	return fs.Args(), nil
+}

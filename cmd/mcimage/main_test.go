@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestCreateVerifyExtract(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	data := make([]byte, 3<<20+1234)
+	r := rand.New(rand.NewPCG(1, 1))
+	for i := 0; i < len(data); i += 8192 { // half random, half zero blocks
+		for j := i; j < min(i+4096, len(data)); j++ {
+			data[j] = byte(r.IntN(16))
+		}
+	}
+	os.WriteFile(src, data, 0o644)
+	img := filepath.Join(dir, "img")
+	out := filepath.Join(dir, "out")
+	for _, c := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"create", "--chunk-size", "64K", "--level", "3", src, img}, 0},
+		{[]string{"info", img}, 0},
+		{[]string{"verify", img}, 0},
+		{[]string{"extract", "--gaps", "zero", img, out}, 0},
+		{[]string{"extract", "--gaps", "sideways", img, out}, 2},
+		{[]string{"create", "--chunk-size", "1K", src, img + "2"}, 2},
+		{[]string{"create", src}, 2},
+		{[]string{"frobnicate"}, 2},
+		{[]string{"verify", src}, 1},
+		{[]string{"create", filepath.Join(dir, "missing"), img + "3"}, 1},
+	} {
+		if got := run(c.args); got != c.code {
+			t.Fatalf("mcimage %v: exit %d, want %d", c.args, got, c.code)
+		}
+	}
+	got, _ := os.ReadFile(out)
+	if !bytes.Equal(got, data) {
+		t.Fatal("extracted bytes differ from the source")
+	}
+	// A damaged image fails verification and extraction.
+	b, _ := os.ReadFile(img)
+	b[len(b)/2] ^= 1
+	os.WriteFile(img, b, 0o644)
+	if run([]string{"verify", img}) != 1 || run([]string{"extract", img, out}) != 1 {
+		t.Fatal("damaged image not refused")
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"65536": 65536, "64K": 64 << 10, "1M": 1 << 20, "16MiB": 16 << 20, "2g": 2 << 30} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "x", "-1", "1T"} {
+		if _, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) accepted", in)
+		}
+	}
+}
