@@ -79,4 +79,12 @@
 // allocates its K*BlockSize data buffer on the first block and copies parity
 // blocks only as they arrive, so a receiver can keep partial decoders for a
 // window of chunks; Bytes rebuilds lost data blocks in place in that buffer.
+// Release hands the buffer to a pool for the next Decoder once the caller is
+// done with the chunk, sparing an allocation and a page-zeroing per chunk.
+//
+// # Concurrency
+//
+// An Encoder may be shared by goroutines (parity is computed once under a
+// lock). A Decoder belongs to one goroutine; decoders of different chunks are
+// independent and may run in parallel.
 package fec

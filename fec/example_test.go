@@ -37,6 +37,7 @@ func Example() {
 	}
 	got, err := dec.Bytes()
 	fmt.Println(bytes.Equal(got, chunk), err)
+	dec.Release() // done with got: recycle the buffer
 	// Output:
 	// K 50 M 13 missing 3
 	// true <nil>
