@@ -33,7 +33,7 @@
 // jumbo blocks) use leopard GF(2^8) instead: same properties, but without the
 // fixed costs of GF(2^16) — every GF(2^16) decode evaluates the error
 // locator over all 65536 field elements (about 1 ms), and the first use of
-// GF(2^16) in a process builds ~40 MB of tables (~0.3 s, much longer under
+// GF(2^16) in a process builds ~74 MiB of tables (~0.3 s, much longer under
 // the race detector). The field is a function of (K, M), so every party
 // agrees on it.
 //
