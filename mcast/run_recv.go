@@ -1,0 +1,202 @@
+package mcast
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/discuscast/discus/image"
+)
+
+// ErrSenderLost: the sender fell silent for ReceiveTimeout mid-transfer.
+var ErrSenderLost = errors.New("mcast: sender lost")
+
+// ackGrace is how long a complete receiver waits for the sender's
+// acknowledgement before it ends anyway: its data is verified either way,
+// the acknowledgement only spares the sender a lost-receiver report.
+const ackGrace = 2 * time.Second
+
+// ReceiveConfig configures ReceiveImage. The zero value joins the first
+// session heard on the default UDP group and waits for ever.
+type ReceiveConfig struct {
+	// Receiver holds protocol settings (SessionID to pick one image, Window);
+	// its OnSession, OnUpdate and Deliver are set by ReceiveImage.
+	Receiver ReceiverConfig
+	// Transport to use; nil opens UDP multicast with UDP.
+	Transport Transport
+	UDP       UDPConfig
+
+	// StartTimeout gives up (ErrStartTimeout) when no sender is heard within
+	// it; ReceiveTimeout gives up (ErrSenderLost) when no data arrives for
+	// this long once data has begun to flow. 0 = wait for ever.
+	StartTimeout, ReceiveTimeout time.Duration
+
+	// Install configures the installer (workers, gap handling, Grow).
+	Install image.InstallConfig
+	// OnHeader, if set, sees the image header when the session is joined,
+	// before anything is written; an error aborts.
+	OnHeader func(*image.Header) error
+	// Progress, if set, is called about ten times a second from the loop.
+	Progress func(ReceiveProgress)
+	Logger   *slog.Logger
+}
+
+// ReceiveProgress is the running state of a ReceiveImage.
+type ReceiveProgress struct {
+	Joined  bool
+	Header  *image.Header // nil until joined
+	Elapsed time.Duration
+	Stats   ReceiverStats
+	Install image.InstallStats
+}
+
+// ReceiveResult sums up a finished ReceiveImage.
+type ReceiveResult struct {
+	ReceiveProgress
+	Acked     bool           // the sender acknowledged our completion
+	Transport TransportStats // zero unless the transport is a *UDPTransport
+}
+
+// ReceiveImage joins a session and installs the image it carries onto
+// target, writing each chunk as soon as it is rebuilt and verified. It
+// returns nil only when every chunk was verified and written (and the target
+// synced, if it has a Sync method); a chunk that fails its checksum is
+// fetched again.
+func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (ReceiveResult, error) {
+	log := logger(cfg.Logger)
+	if cfg.Receiver.Logger == nil {
+		cfg.Receiver.Logger = cfg.Logger
+	}
+	tr := cfg.Transport
+	if tr == nil {
+		u, err := ListenUDP(RoleReceiver, cfg.UDP)
+		if err != nil {
+			return ReceiveResult{}, err
+		}
+		tr = u
+	}
+	defer tr.Close()
+
+	var (
+		res   ReceiveResult
+		inst  *image.Installer
+		fatal error
+	)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	rc := cfg.Receiver
+	rc.OnSession = func(si SessionInfo) error {
+		h, err := image.ParseHeader(si.Meta)
+		if err != nil {
+			return fmt.Errorf("session %x: %w", si.SessionID, err)
+		}
+		if image.ID(si.SessionID) != h.ID {
+			return fmt.Errorf("session %x announces image %v: %w", si.SessionID, h.ID, image.ErrForeignImage)
+		}
+		if cfg.OnHeader != nil {
+			if err := cfg.OnHeader(h); err != nil {
+				return err
+			}
+		}
+		if inst, err = image.NewInstaller(target, h, cfg.Install); err != nil {
+			return err
+		}
+		res.Header = h
+		log.Info("mcast: joined", "image", h.ID, "size", h.TargetSize, "chunks", si.Chunks, "final", si.Final)
+		return nil
+	}
+	rc.OnUpdate = func(si SessionInfo) error {
+		h, err := image.ParseHeader(si.Meta)
+		if err != nil {
+			return err
+		}
+		if err := inst.SetHeader(h); err != nil {
+			return err
+		}
+		res.Header = h
+		return nil
+	}
+	rc.Deliver = func(_ int, chunk []byte) error {
+		err := inst.Put(ctx, chunk)
+		var ce *image.ChunkError
+		if err != nil && !errors.As(err, &ce) && fatal == nil {
+			// Not the chunk's fault (the target failed): stop, don't re-fetch.
+			fatal = err
+		}
+		return err
+	}
+
+	warmFEC(0) // the block size is not known yet; the tables do not depend on it
+	start := time.Now()
+	r := NewReceiver(rc, start)
+	var (
+		lastProgress, completeAt time.Time
+		lastRx                   uint64
+		lastRxAt                 = start
+	)
+	snapshot := func(now time.Time) {
+		res.Joined = inst != nil
+		res.Elapsed = now.Sub(start)
+		res.Stats = r.Stats()
+		if inst != nil {
+			res.Install = inst.Stats()
+		}
+	}
+	stop := func() (bool, error) {
+		now := time.Now()
+		if cfg.Progress != nil && now.Sub(lastProgress) >= progressEvery {
+			lastProgress = now
+			snapshot(now)
+			cfg.Progress(res.ReceiveProgress)
+		}
+		if fatal != nil {
+			return true, fatal
+		}
+		if err := r.Err(); err != nil {
+			return true, err
+		}
+		if st := r.Stats(); st.Blocks+st.DupBlocks != lastRx {
+			lastRx, lastRxAt = st.Blocks+st.DupBlocks, now
+		}
+		switch {
+		case r.Done():
+			res.Acked = true
+			return true, nil
+		case r.Complete():
+			if completeAt.IsZero() {
+				completeAt = now
+			}
+			return now.Sub(completeAt) >= ackGrace, nil
+		case inst == nil && cfg.StartTimeout > 0 && now.Sub(start) >= cfg.StartTimeout:
+			return true, fmt.Errorf("%w: no sender heard within %v", ErrStartTimeout, cfg.StartTimeout)
+		case lastRx > 0 && cfg.ReceiveTimeout > 0 && now.Sub(lastRxAt) >= cfg.ReceiveTimeout:
+			return true, fmt.Errorf("%w: nothing heard for %v", ErrSenderLost, cfg.ReceiveTimeout)
+		}
+		return false, nil
+	}
+	err := Drive(ctx, tr, r, stop)
+	if inst != nil {
+		// Close waits for the last writes and fails unless every chunk of
+		// the final header was verified and written.
+		if cerr := inst.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			if s, ok := target.(interface{ Sync() error }); ok {
+				if serr := s.Sync(); serr != nil {
+					err = fmt.Errorf("mcast: syncing target: %w", serr)
+				}
+			}
+		}
+	} else if err == nil {
+		err = errors.New("mcast: ended before joining a session")
+	}
+	snapshot(time.Now())
+	if u, ok := tr.(*UDPTransport); ok {
+		res.Transport = u.Stats()
+	}
+	return res, err
+}

@@ -1,0 +1,191 @@
+package mcast
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Errors of a sending session, for exit codes and scripts.
+var (
+	// ErrStartTimeout: nobody showed up (no receiver for Send, no sender for
+	// Receive) within StartTimeout.
+	ErrStartTimeout = errors.New("mcast: start timeout")
+	// ErrNoReceivers: fewer than MinReceivers joined and MaxWait ran out with
+	// none at all.
+	ErrNoReceivers = errors.New("mcast: no receivers")
+	// ErrReceiversLost: receivers that joined went silent before completing.
+	ErrReceiversLost = errors.New("mcast: receivers lost")
+)
+
+// Defaults of SendConfig's zero fields.
+const (
+	DefaultReceiverTimeout = 30 * time.Second
+	DefaultLinger          = 500 * time.Millisecond
+	progressEvery          = 100 * time.Millisecond
+)
+
+// SendConfig configures Send. The zero value serves as soon as one receiver
+// says hello, on the default UDP group and ports, at an adaptive rate, and
+// ends when every receiver that joined has completed.
+type SendConfig struct {
+	Sender SenderConfig // protocol settings; SessionID must identify the image
+	// Transport to use; nil opens UDP multicast with UDP.
+	Transport Transport
+	UDP       UDPConfig
+
+	// MinReceivers holds data back until this many receivers said hello;
+	// MinWait holds it back at least this long; MaxWait starts anyway after
+	// this long if at least one receiver is there (0 = wait for MinReceivers).
+	MinReceivers     int
+	MinWait, MaxWait time.Duration
+	// StartTimeout gives up (ErrStartTimeout) when no receiver at all said
+	// hello within it; 0 = wait for ever.
+	StartTimeout time.Duration
+	// ReceiverTimeout declares a receiver lost when it has been silent this
+	// long without completing; 0 = DefaultReceiverTimeout.
+	ReceiverTimeout time.Duration
+	// Linger keeps the session open this long after every receiver is done,
+	// to acknowledge the last completions and let stragglers join;
+	// 0 = DefaultLinger.
+	Linger time.Duration
+
+	// Progress, if set, is called about ten times a second from the loop.
+	Progress func(SendProgress)
+	Logger   *slog.Logger
+}
+
+// SendProgress is the running state of a Send.
+type SendProgress struct {
+	Started   bool // data is flowing (enough receivers, or MaxWait passed)
+	Elapsed   time.Duration
+	Stats     SenderStats
+	Receivers []ReceiverInfo
+	Lost      int // receivers declared lost
+}
+
+// SendResult sums up a finished Send.
+type SendResult struct {
+	SendProgress
+	Transport TransportStats // zero unless the transport is a *UDPTransport
+}
+
+// Send serves src until every receiver that joined has completed (or is
+// lost), following the start rules of cfg. It returns ErrReceiversLost
+// (wrapped, naming the count) when some receivers never completed.
+func Send(ctx context.Context, src ChunkSource, cfg SendConfig) (SendResult, error) {
+	if cfg.ReceiverTimeout == 0 {
+		cfg.ReceiverTimeout = DefaultReceiverTimeout
+	}
+	if cfg.Linger == 0 {
+		cfg.Linger = DefaultLinger
+	}
+	if cfg.Sender.Logger == nil {
+		cfg.Sender.Logger = cfg.Logger
+	}
+	if mc, ok := src.(maxChunker); ok && cfg.Sender.MaxChunk == 0 {
+		cfg.Sender.MaxChunk = mc.MaxChunkSize()
+	}
+	log := logger(cfg.Logger)
+	tr := cfg.Transport
+	if tr == nil {
+		u, err := ListenUDP(RoleSender, cfg.UDP)
+		if err != nil {
+			return SendResult{}, err
+		}
+		tr = u
+	}
+	defer tr.Close()
+
+	warm := warmFEC(cfg.Sender.BlockSize)
+	start := time.Now()
+	cfg.Sender.Paused = true
+	s, err := NewSender(cfg.Sender, src, start)
+	if err != nil {
+		return SendResult{}, err
+	}
+	var (
+		res          SendResult
+		lost         = map[uint64]bool{}
+		allDoneSince time.Time
+		lastProgress time.Time
+		foreignSeen  uint64
+	)
+	snapshot := func(now time.Time) {
+		res.Elapsed = now.Sub(start)
+		res.Stats = s.Stats()
+		res.Receivers = s.Receivers()
+		res.Lost = len(lost)
+	}
+	stop := func() (bool, error) {
+		now := time.Now()
+		elapsed := now.Sub(start)
+		rs := s.Receivers()
+		if cfg.Progress != nil && now.Sub(lastProgress) >= progressEvery {
+			lastProgress = now
+			snapshot(now)
+			cfg.Progress(res.SendProgress)
+		}
+		if f, ok := src.(failer); ok {
+			if err := f.Err(); err != nil {
+				return true, err
+			}
+		}
+		if f := s.Stats().Drops[DropForeign]; f > foreignSeen {
+			if foreignSeen == 0 {
+				log.Warn("mcast: another session is active on this group; its packets are ignored")
+			}
+			foreignSeen = f
+		}
+		if !res.Started {
+			select {
+			case <-warm:
+			default:
+				return false, nil // waiting costs less than stalling the first repair
+			}
+			switch {
+			case len(rs) >= max(cfg.MinReceivers, 1) && elapsed >= cfg.MinWait,
+				cfg.MaxWait > 0 && elapsed >= cfg.MaxWait && len(rs) > 0:
+				res.Started = true
+				s.SetPaused(false)
+				log.Info("mcast: sending", "receivers", len(rs), "waited", elapsed.Round(time.Millisecond))
+			case len(rs) == 0 && cfg.StartTimeout > 0 && elapsed >= cfg.StartTimeout:
+				return true, fmt.Errorf("%w: no receiver within %v", ErrStartTimeout, cfg.StartTimeout)
+			case len(rs) == 0 && cfg.MaxWait > 0 && elapsed >= cfg.MaxWait:
+				return true, fmt.Errorf("%w: none joined within %v", ErrNoReceivers, cfg.MaxWait)
+			}
+			return false, nil
+		}
+		pending := 0
+		for _, r := range rs {
+			switch {
+			case r.Done || lost[r.NodeID]:
+			case now.Sub(r.LastHeard) > cfg.ReceiverTimeout:
+				lost[r.NodeID] = true
+				log.Warn("mcast: receiver lost", "node", fmt.Sprintf("%016x", r.NodeID),
+					"chunks", r.ChunksDone, "silent", now.Sub(r.LastHeard).Round(time.Second))
+			default:
+				pending++
+			}
+		}
+		if _, final := src.ChunkCount(); pending > 0 || !final {
+			allDoneSince = time.Time{}
+			return false, nil
+		}
+		if allDoneSince.IsZero() {
+			allDoneSince = now
+		}
+		return now.Sub(allDoneSince) >= cfg.Linger, nil
+	}
+	err = Drive(ctx, tr, s, stop)
+	snapshot(time.Now())
+	if u, ok := tr.(*UDPTransport); ok {
+		res.Transport = u.Stats()
+	}
+	if err == nil && len(lost) > 0 {
+		err = fmt.Errorf("%w: %d of %d receivers did not complete", ErrReceiversLost, len(lost), len(res.Receivers))
+	}
+	return res, err
+}
