@@ -89,6 +89,10 @@ func Scan(r io.ReaderAt, size int64, logger *slog.Logger) (*Map, error) {
 		p.Used = sumLen(abs)
 		used = append(used, abs...)
 	}
+	if len(parts) > 0 && parts[0].Scheme != "none" {
+		// The table's own sector, even if a hostile entry claims it.
+		used = append(used, image.Range{Off: 0, Len: min(size, mbrSectorSize)})
+	}
 	if len(parts) > 0 && parts[0].Scheme == "mbr" {
 		used = append(used, bareOverlay(r, size, logger)...)
 	}

@@ -2,6 +2,8 @@ package fsmap
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/discuscast/discus/image"
@@ -46,4 +48,70 @@ func TestNormalizeComplement(t *testing.T) {
 	if cl := clip([]image.Range{{Off: 0, Len: 10}, {Off: 20, Len: 10}}, image.Range{Off: 5, Len: 20}); len(cl) != 2 || cl[0] != (image.Range{Off: 5, Len: 5}) || cl[1] != (image.Range{Off: 20, Len: 5}) {
 		t.Fatalf("clip: %v", cl)
 	}
+}
+
+// TestScanAmbiguousKeepsUnion: an ext2 filesystem that also carries a swap
+// signature is both; the map must hold each reader's ranges.
+func TestScanAmbiguousKeepsUnion(t *testing.T) {
+	needTool(t, "mkfs.ext2")
+	img := newRandomFile(t, 8<<20)
+	run(t, "mkfs.ext2", "-q", "-F", "-E", "nodiscard", "-b", "4096", img)
+	before := scanFile(t, img)
+	writeAt(t, img, map[int64][]byte{4086: []byte("SWAPSPACE2")}) // inside block 0's unused tail
+	m := scanFile(t, img)
+	p := m.Partitions[0]
+	if p.FS != "ext2+swap" || p.Warning == "" {
+		t.Fatalf("ambiguous: %+v", p)
+	}
+	for _, r := range before.Used {
+		if !mapCovers(m, r.Off, r.Len) {
+			t.Fatalf("ext2 range %+v dropped", r)
+		}
+	}
+}
+
+// TestScanMBRSectorAlwaysKept: a partition entry claiming sector 0 cannot
+// make the table itself droppable.
+func TestScanMBRSectorAlwaysKept(t *testing.T) {
+	disk := make([]byte, 1<<20)
+	copy(disk, mbrSector([3]uint32{0x82, 0, 2048}, [3]uint32{0x83, 2048, 1}))
+	copy(disk[4086:], "SWAPSPACE2")
+	m, err := Scan(readerAt(disk), int64(len(disk)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !mapCovers(m, 0, 512) {
+		t.Fatalf("sector 0 dropped: %+v", m.Used)
+	}
+}
+
+func benchScan(b *testing.B, mkfs string, size int64, args ...string) {
+	needTool(b, mkfs)
+	img := filepath.Join(b.TempDir(), "bench.img")
+	f, err := os.Create(img)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Truncate(size); err != nil { // sparse: Scan reads only metadata
+		b.Fatal(err)
+	}
+	run(b, mkfs, append(append([]string{"-q", "-F"}, args...), img)...)
+	b.SetBytes(size)
+	b.ResetTimer()
+	for b.Loop() {
+		m, err := Scan(f, size, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(len(m.Used)), "ranges")
+	}
+	f.Close()
+}
+
+// Throughput is disk bytes mapped per second (metadata reads come from
+// the page cache after the first round).
+func BenchmarkScanExt4_4GiB(b *testing.B) { benchScan(b, "mkfs.ext4", 4<<30) }
+
+func BenchmarkScanExt4_1K_1GiB(b *testing.B) {
+	benchScan(b, "mkfs.ext4", 1<<30, "-b", "1024", "-O", "^flex_bg")
 }
