@@ -2,6 +2,8 @@ package fsmap
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -114,4 +116,30 @@ func BenchmarkScanExt4_4GiB(b *testing.B) { benchScan(b, "mkfs.ext4", 4<<30) }
 
 func BenchmarkScanExt4_1K_1GiB(b *testing.B) {
 	benchScan(b, "mkfs.ext4", 1<<30, "-b", "1024", "-O", "^flex_bg")
+}
+
+// TestScanReaderPanicAndError: a misbehaving reader costs space, never
+// data or a crash. (Not parallel: it swaps the reader registry.)
+func TestScanReaderPanicAndError(t *testing.T) {
+	saved := readers
+	defer func() { readers = saved }()
+	disk := make([]byte, 1<<20)
+	copy(disk, "TESTFS")
+	for name, used := range map[string]func(io.ReaderAt, int64) ([]image.Range, error){
+		"panic": func(io.ReaderAt, int64) ([]image.Range, error) { panic("boom") },
+		"error": func(io.ReaderAt, int64) ([]image.Range, error) { return nil, errors.New("corrupt") },
+	} {
+		readers = []fsReader{{
+			name:  "testfs",
+			probe: func(r io.ReaderAt, _ int64) bool { b := make([]byte, 6); r.ReadAt(b, 0); return string(b) == "TESTFS" },
+			used:  used,
+		}}
+		m, err := Scan(readerAt(disk), int64(len(disk)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := m.Partitions[0]; m.UsedBytes() != m.Size || p.FS != "testfs" || p.Warning == "" {
+			t.Fatalf("%s: %+v used %d", name, p, m.UsedBytes())
+		}
+	}
 }
