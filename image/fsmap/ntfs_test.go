@@ -218,3 +218,7 @@ func ntfsMounted(dir string) bool {
 	b, err := os.ReadFile("/proc/self/mounts")
 	return err == nil && bytes.Contains(b, []byte(" "+dir+" "))
 }
+
+func BenchmarkNTFSUsed(b *testing.B) {
+	fsbBenchUsed(b, "ntfs", 4<<30, "mkfs.ntfs", "-F", "-Q", "-q")
+}

@@ -242,3 +242,7 @@ func xfsBnoLevels(t *testing.T, img string) []int {
 	}
 	return levels
 }
+
+func BenchmarkXFSUsed(b *testing.B) {
+	fsbBenchUsed(b, "xfs", 4<<30, "mkfs.xfs", "-q", "-f")
+}
