@@ -36,12 +36,26 @@ type ReceiveConfig struct {
 
 	// Install configures the installer (workers, gap handling, Grow).
 	Install image.InstallConfig
+	// Sink, if set, replaces installation onto the target: it is called once
+	// with the image header when the session is joined and returns where the
+	// chunks go (for example an image file being kept). target is then unused.
+	Sink func(*image.Header) (ChunkSink, error)
 	// OnHeader, if set, sees the image header when the session is joined,
 	// before anything is written; an error aborts.
 	OnHeader func(*image.Header) error
 	// Progress, if set, is called about ten times a second from the loop.
 	Progress func(ReceiveProgress)
 	Logger   *slog.Logger
+}
+
+// ChunkSink takes verified chunks of one image in any order;
+// *image.Installer is one. Put returns an *image.ChunkError for a chunk that
+// must be fetched again, and any other error to stop the session.
+type ChunkSink interface {
+	Put(ctx context.Context, chunk []byte) error
+	SetHeader(h *image.Header) error
+	Close() error
+	Stats() image.InstallStats
 }
 
 // ReceiveProgress is the running state of a ReceiveImage.
@@ -82,7 +96,7 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 
 	var (
 		res   ReceiveResult
-		inst  *image.Installer
+		inst  ChunkSink
 		fatal error
 	)
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -101,9 +115,16 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 				return err
 			}
 		}
-		if inst, err = image.NewInstaller(target, h, cfg.Install); err != nil {
-			return err
+		var sink ChunkSink
+		if cfg.Sink != nil {
+			sink, err = cfg.Sink(h)
+		} else {
+			sink, err = image.NewInstaller(target, h, cfg.Install)
 		}
+		if err != nil {
+			return err // before inst is set: a typed nil must not pass for a sink
+		}
+		inst = sink
 		res.Header = h
 		log.Info("mcast: joined", "image", h.ID, "size", h.TargetSize, "chunks", si.Chunks, "final", si.Final)
 		return nil

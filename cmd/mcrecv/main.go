@@ -1,0 +1,201 @@
+// Command mcrecv receives a disk image sent by mcsend over IP multicast and
+// writes it to TARGET (a disk, partition or file) as chunks arrive, in any
+// order. It exits 0 only when every chunk was verified and written.
+//
+// Its flags follow udpcast's udp-receiver where they mean the same thing.
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/discuscast/discus/image"
+	"github.com/discuscast/discus/internal/cli"
+	"github.com/discuscast/discus/mcast"
+)
+
+type options struct {
+	net                      cli.NetFlags
+	file                     string
+	startTO, receiveTO       string
+	keepImage                string
+	gaps                     string
+	imageID                  string
+	progress, quiet, verbose bool
+	statsJSON                string
+	key                      string
+	nokbd                    bool
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	var o options
+	fs := flag.NewFlagSet("mcrecv", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o.net.Register(fs)
+	fs.StringVar(&o.file, "file", "", "TARGET, as udp-receiver's --file")
+	fs.StringVar(&o.startTO, "start-timeout", "0", "give up when no sender is heard within this many seconds (0 = never)")
+	fs.StringVar(&o.receiveTO, "receive-timeout", "0", "give up when data stops for this many seconds mid-transfer (0 = never)")
+	fs.StringVar(&o.keepImage, "image", "", "keep the received image in this file instead of installing it")
+	fs.StringVar(&o.gaps, "gaps", "leave", "bytes the image does not hold: leave, zero, or discard (TRIM / punch holes)")
+	fs.StringVar(&o.imageID, "image-id", "", "join only the session of this image ID (hex); default: the first heard")
+	fs.BoolVar(&o.progress, "progress", false, "always print progress lines (default: a bar on a terminal)")
+	fs.BoolVar(&o.quiet, "quiet", false, "print nothing but errors")
+	fs.BoolVar(&o.verbose, "v", false, "log protocol events")
+	fs.StringVar(&o.statsJSON, "stats-json", "", "write the session's statistics as JSON to this file")
+	fs.StringVar(&o.key, "key", "", "authentication key file (reserved; not implemented yet)")
+	fs.BoolVar(&o.nokbd, "nokbd", false, "accepted for udpcast compatibility; mcrecv never reads the keyboard")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: mcrecv [flags] TARGET\n\nTARGET: a disk, partition or file written in place, or - for stdout.\n\n")
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, "\n"+cli.ExitCodesHelp)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cli.ExitOK
+		}
+		return cli.ExitUsage
+	}
+	err := receive(o, fs.Args(), stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "mcrecv: %v\n", err)
+	}
+	return cli.ExitCode(err)
+}
+
+func usagef(format string, a ...any) error { return &cli.UsageError{Msg: fmt.Sprintf(format, a...)} }
+
+func receive(o options, args []string, stdout, stderr io.Writer) error {
+	path := o.file
+	switch {
+	case path == "" && len(args) == 1:
+		path = args[0]
+	case path == "" && len(args) == 0 && o.keepImage != "":
+	case path != "" && len(args) == 0:
+	default:
+		return usagef("want exactly one TARGET (see --help)")
+	}
+	if o.key != "" {
+		return usagef("--key: authentication is not implemented yet")
+	}
+	udp, err := o.net.UDPConfig()
+	if err != nil {
+		return usagef("%v", err)
+	}
+	cfg := mcast.ReceiveConfig{UDP: udp}
+	if cfg.StartTimeout, err = cli.Seconds(o.startTO); err != nil {
+		return usagef("--start-timeout: %v", err)
+	}
+	if cfg.ReceiveTimeout, err = cli.Seconds(o.receiveTO); err != nil {
+		return usagef("--receive-timeout: %v", err)
+	}
+	if cfg.Install.Gaps, err = image.ParseGapMode(o.gaps); err != nil {
+		return usagef("--gaps: %v", err)
+	}
+	if o.imageID != "" {
+		b, err := hex.DecodeString(o.imageID)
+		if err != nil || len(b) != len(cfg.Receiver.SessionID) {
+			return usagef("--image-id: want %d hex digits", 2*len(cfg.Receiver.SessionID))
+		}
+		copy(cfg.Receiver.SessionID[:], b)
+	}
+	level := slog.LevelWarn
+	if o.verbose {
+		level = slog.LevelDebug
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	tgt, err := openTarget(path, o.keepImage, stdout)
+	if err != nil {
+		return err
+	}
+	defer tgt.close()
+	cfg.Sink = tgt.sink
+	cfg.OnHeader = tgt.prepare
+	cfg.Install.Grow = tgt.grow
+
+	mode := "auto"
+	switch {
+	case o.quiet:
+		mode = "quiet"
+	case o.progress:
+		mode = "lines"
+	}
+	pr := cli.NewProgress(os.Stderr, mode)
+	cfg.Progress = func(p mcast.ReceiveProgress) { pr.Update(time.Now(), false, recvLine(p)) }
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := mcast.ReceiveImage(ctx, tgt.w, cfg)
+	if err == nil {
+		err = tgt.finish(res.Header)
+	}
+	pr.Done(recvLine(res.ReceiveProgress))
+	if o.statsJSON != "" {
+		if werr := writeStats(o.statsJSON, path, res, err); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return err
+}
+
+func recvLine(p mcast.ReceiveProgress) string {
+	if !p.Joined {
+		return fmt.Sprintf("mcrecv %s: waiting for a sender", p.Elapsed.Round(time.Second))
+	}
+	st, in := p.Stats, p.Install
+	total := max(st.ChunksTotal, in.TotalChunks)
+	frac := 0.0
+	if total > 0 {
+		frac = float64(in.Written) / float64(total)
+	}
+	rate := 0.0
+	if s := p.Elapsed.Seconds(); s > 0 {
+		rate = float64(in.DataBytes) / s
+	}
+	eta := "?"
+	if frac > 0 && frac < 1 {
+		eta = (time.Duration(p.Elapsed.Seconds()*(1-frac)/frac) * time.Second).Round(time.Second).String()
+	}
+	return fmt.Sprintf("mcrecv %s %3.0f%% %d/%d chunks, %s written, %s/s, ETA %s, loss %.1f%%, %d requests",
+		cli.Bar(frac, 20), 100*frac, in.Written, total, cli.HumanBytes(in.DataBytes),
+		cli.HumanBytes(int64(rate)), eta, 100*st.Loss, st.Requests)
+}
+
+type statsFile struct {
+	Target    string               `json:"target"`
+	Elapsed   float64              `json:"elapsed_seconds"`
+	Error     string               `json:"error,omitempty"`
+	ExitCode  int                  `json:"exit_code"`
+	Acked     bool                 `json:"acked"`
+	Receiver  mcast.ReceiverStats  `json:"receiver"`
+	Install   image.InstallStats   `json:"install"`
+	Transport mcast.TransportStats `json:"transport"`
+	Image     *image.Header        `json:"image_header,omitempty"`
+}
+
+func writeStats(path, target string, res mcast.ReceiveResult, err error) error {
+	sf := statsFile{Target: target, Elapsed: res.Elapsed.Seconds(), ExitCode: cli.ExitCode(err), Acked: res.Acked,
+		Receiver: res.Stats, Install: res.Install, Transport: res.Transport, Image: res.Header}
+	if err != nil {
+		sf.Error = err.Error()
+	}
+	b, merr := json.MarshalIndent(sf, "", "  ")
+	if merr != nil {
+		return merr
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}

@@ -1,0 +1,234 @@
+// Command mcsend sends a disk image to any number of receivers over IP
+// multicast. SOURCE is a Discus image file, or a raw disk, partition or file
+// (or - for standard input) that it turns into chunks on the fly, reading
+// only the blocks its filesystems use.
+//
+// Its flags follow udpcast's udp-sender where they mean the same thing, so
+// netboot scripts can switch with few changes.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/discuscast/discus/image"
+	"github.com/discuscast/discus/internal/cli"
+	"github.com/discuscast/discus/mcast"
+)
+
+type options struct {
+	net                       cli.NetFlags
+	file                      string
+	minReceivers              int
+	minWait, maxWait, startTO string
+	receiverTO, linger        string
+	maxBitrate, rate          string
+	fec                       int
+	mtu                       int
+	chunkSize                 string
+	level                     int
+	raw                       bool
+	progress, quiet, verbose  bool
+	statsJSON                 string
+	key                       string
+	nokbd                     bool
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	var o options
+	fs := flag.NewFlagSet("mcsend", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o.net.Register(fs)
+	fs.StringVar(&o.file, "file", "", "SOURCE, as udp-sender's --file")
+	fs.IntVar(&o.minReceivers, "min-receivers", 1, "hold data back until this many receivers joined")
+	cli.StringAlias(fs, "min-clients", "min-receivers")
+	fs.StringVar(&o.minWait, "min-wait", "0", "seconds to wait at least before sending data")
+	fs.StringVar(&o.maxWait, "max-wait", "0", "seconds after which to start with the receivers there (0 = wait for --min-receivers)")
+	fs.StringVar(&o.startTO, "start-timeout", "0", "give up when no receiver joined within this many seconds (0 = never)")
+	fs.StringVar(&o.receiverTO, "receiver-timeout", "30", "declare a silent receiver lost after this many seconds")
+	fs.StringVar(&o.linger, "linger", "0.5", "keep the session open this many seconds after the last receiver completed")
+	fs.StringVar(&o.maxBitrate, "max-bitrate", "", "rate ceiling in bits/s (500m, 900k); with --rate auto the adaptive rate stays below it")
+	fs.StringVar(&o.rate, "rate", "auto", "auto (adapt to reported loss) or a fixed rate in bits/s (e.g. 800m)")
+	fs.IntVar(&o.fec, "fec", 0, "parity blocks available per chunk for repairs (0 = a quarter of its blocks)")
+	fs.IntVar(&o.mtu, "mtu", 1500, "path MTU: 1500, or 9000 for jumbo frames")
+	fs.StringVar(&o.chunkSize, "chunk-size", "1m", "chunk size when SOURCE is raw (64k..16m)")
+	fs.IntVar(&o.level, "level", 0, "zstd level when SOURCE is raw (0 = fastest)")
+	fs.BoolVar(&o.raw, "raw", false, "send every block of a raw SOURCE, ignoring its filesystems")
+	fs.BoolVar(&o.progress, "progress", false, "always print progress lines (default: a bar on a terminal)")
+	fs.BoolVar(&o.quiet, "quiet", false, "print nothing but errors")
+	fs.BoolVar(&o.verbose, "v", false, "log protocol events")
+	fs.StringVar(&o.statsJSON, "stats-json", "", "write the session's statistics as JSON to this file")
+	fs.StringVar(&o.key, "key", "", "authentication key file (reserved; not implemented yet)")
+	fs.BoolVar(&o.nokbd, "nokbd", false, "accepted for udpcast compatibility; mcsend never reads the keyboard")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: mcsend [flags] SOURCE\n\nSOURCE: a Discus image, a disk, partition or file, or - for stdin.\n\n")
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, "\n"+cli.ExitCodesHelp)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cli.ExitOK
+		}
+		return cli.ExitUsage
+	}
+	err := send(o, fs.Args(), stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "mcsend: %v\n", err)
+	}
+	return cli.ExitCode(err)
+}
+
+func usagef(format string, a ...any) error { return &cli.UsageError{Msg: fmt.Sprintf(format, a...)} }
+
+func send(o options, args []string, stderr io.Writer) error {
+	src := o.file
+	switch {
+	case src == "" && len(args) == 1:
+		src = args[0]
+	case src != "" && len(args) == 0:
+	default:
+		return usagef("want exactly one SOURCE (see --help)")
+	}
+	if o.key != "" {
+		return usagef("--key: authentication is not implemented yet")
+	}
+	udp, err := o.net.UDPConfig()
+	if err != nil {
+		return usagef("%v", err)
+	}
+	cfg := mcast.SendConfig{UDP: udp, MinReceivers: o.minReceivers}
+	for _, d := range []struct {
+		name string
+		s    string
+		dst  *time.Duration
+	}{{"min-wait", o.minWait, &cfg.MinWait}, {"max-wait", o.maxWait, &cfg.MaxWait},
+		{"start-timeout", o.startTO, &cfg.StartTimeout}, {"receiver-timeout", o.receiverTO, &cfg.ReceiverTimeout},
+		{"linger", o.linger, &cfg.Linger}} {
+		if *d.dst, err = cli.Seconds(d.s); err != nil {
+			return usagef("--%s: %v", d.name, err)
+		}
+	}
+	if err := o.rateConfig(&cfg.Sender); err != nil {
+		return err
+	}
+	if o.mtu < 576 || o.mtu > 65535 {
+		return usagef("--mtu: want 576..65535")
+	}
+	// IPv4 and UDP headers take 28 bytes, the protocol's data header 56;
+	// the block size must be even.
+	cfg.Sender.BlockSize = (o.mtu - 28 - 56) &^ 1
+	cfg.Sender.MaxParity = o.fec
+
+	level := slog.LevelWarn
+	if o.verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Logger = log
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	source, cleanup, err := openSource(ctx, src, o, log)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	cfg.Sender.SessionID = source.id
+
+	mode := "auto"
+	switch {
+	case o.quiet:
+		mode = "quiet"
+	case o.progress:
+		mode = "lines"
+	}
+	pr := cli.NewProgress(os.Stderr, mode)
+	cfg.Progress = func(p mcast.SendProgress) { pr.Update(time.Now(), false, sendLine(p, source)) }
+
+	res, err := mcast.Send(ctx, source.cs, cfg)
+	pr.Done(sendLine(res.SendProgress, source))
+	if o.statsJSON != "" {
+		if werr := writeStats(o.statsJSON, res, source, err); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return err
+}
+
+func (o options) rateConfig(sc *mcast.SenderConfig) error {
+	if o.maxBitrate != "" {
+		r, err := cli.ParseBitrate(o.maxBitrate)
+		if err != nil {
+			return usagef("--max-bitrate: %v", err)
+		}
+		sc.MaxRate = r
+	}
+	if o.rate != "auto" {
+		r, err := cli.ParseBitrate(o.rate)
+		if err != nil {
+			return usagef("--rate: %v", err)
+		}
+		if sc.MaxRate != 0 {
+			r = min(r, sc.MaxRate)
+		}
+		sc.MaxRate, sc.FixedRate = r, true
+	}
+	return nil
+}
+
+func sendLine(p mcast.SendProgress, s *source) string {
+	st := p.Stats
+	done := 0
+	for _, r := range p.Receivers {
+		if r.Done {
+			done++
+		}
+	}
+	state := "waiting"
+	if p.Started {
+		state = "sending"
+	}
+	return fmt.Sprintf("mcsend %s %s: %s sent of %s, rate %s/s, receivers %d/%d done, %d lost, %d repair blocks, %d requests",
+		state, p.Elapsed.Round(100*time.Millisecond), cli.HumanBytes(int64(st.Bytes)), s.describe(),
+		cli.HumanBytes(st.Rate), done, len(p.Receivers), p.Lost, st.ParityBlocks, st.Requests)
+}
+
+type statsFile struct {
+	Source    string               `json:"source"`
+	ImageID   string               `json:"image_id"`
+	Elapsed   float64              `json:"elapsed_seconds"`
+	Error     string               `json:"error,omitempty"`
+	ExitCode  int                  `json:"exit_code"`
+	Sender    mcast.SenderStats    `json:"sender"`
+	Receivers []mcast.ReceiverInfo `json:"receivers"`
+	Lost      int                  `json:"receivers_lost"`
+	Transport mcast.TransportStats `json:"transport"`
+	Image     *image.Header        `json:"image_header,omitempty"`
+}
+
+func writeStats(path string, res mcast.SendResult, s *source, err error) error {
+	sf := statsFile{Source: s.path, ImageID: s.id.String(), Elapsed: res.Elapsed.Seconds(),
+		ExitCode: cli.ExitCode(err), Sender: res.Stats, Receivers: res.Receivers, Lost: res.Lost,
+		Transport: res.Transport, Image: s.header()}
+	if err != nil {
+		sf.Error = err.Error()
+	}
+	b, merr := json.MarshalIndent(sf, "", "  ")
+	if merr != nil {
+		return merr
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/discuscast/discus/image"
+	"github.com/discuscast/discus/image/fsmap"
+	"github.com/discuscast/discus/internal/cli"
+	"github.com/discuscast/discus/mcast"
+)
+
+// source is what mcsend serves: an image file as it is, or a raw disk,
+// partition, file or stream turned into chunks while it is sent.
+type source struct {
+	path     string
+	id       image.ID
+	cs       mcast.ChunkSource
+	img      *image.Reader
+	creating *mcast.CreatingSource
+	fsm      *fsmap.Map
+}
+
+// imageMagic opens every Discus image file (docs/FORMAT.md).
+var imageMagic = []byte("DSIF")
+
+func openSource(ctx context.Context, path string, o options, log *slog.Logger) (*source, func(), error) {
+	s := &source{path: path}
+	if path != "-" {
+		if isImage, err := hasImageMagic(path); err != nil {
+			return nil, nil, err
+		} else if isImage {
+			r, err := image.OpenFile(path)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", path, err)
+			}
+			is, err := mcast.NewImageSource(r)
+			if err != nil {
+				r.Close()
+				return nil, nil, err
+			}
+			s.img, s.cs, s.id = r, is, r.Header().ID
+			return s, func() { r.Close() }, nil
+		}
+	}
+	chunkSize, err := cli.ParseSize(o.chunkSize)
+	if err != nil {
+		return nil, nil, usagef("--chunk-size: %v", err)
+	}
+	src, err := image.OpenSource(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := image.CreateConfig{ChunkSize: int(chunkSize), Level: o.level, Logger: log}
+	if !o.raw && src.Size() > 0 && src.ReaderAt() != nil {
+		m, err := fsmap.Scan(src.ReaderAt(), src.Size(), log)
+		if err != nil {
+			src.Close()
+			return nil, nil, fmt.Errorf("%s: reading its partitions and filesystems: %w", path, err)
+		}
+		s.fsm, cfg.Used = m, m.Used
+	}
+	spool, err := os.CreateTemp("", "mcsend-spool-*")
+	if err != nil {
+		src.Close()
+		return nil, nil, fmt.Errorf("spool file for the chunks being sent: %w", err)
+	}
+	os.Remove(spool.Name()) // gone when closed, however mcsend ends
+	cs, err := mcast.NewCreatingSource(ctx, src, cfg, spool)
+	if err != nil {
+		spool.Close()
+		src.Close()
+		return nil, nil, err
+	}
+	s.creating, s.cs, s.id = cs, cs, cs.Header().ID
+	return s, func() { spool.Close(); src.Close() }, nil
+}
+
+func hasImageMagic(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	b := make([]byte, len(imageMagic))
+	if _, err := io.ReadFull(f, b); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return false, nil
+		}
+		return false, fmt.Errorf("%s: %w", path, err)
+	}
+	return string(b) == string(imageMagic), nil
+}
+
+func (s *source) header() *image.Header {
+	if s.img != nil {
+		return s.img.Header()
+	}
+	return s.creating.Header()
+}
+
+// describe names the size of what is being sent, for the progress line.
+func (s *source) describe() string {
+	h := s.header()
+	if !h.Complete {
+		return "an image still being read"
+	}
+	return fmt.Sprintf("%s (%s disk)", cli.HumanBytes(h.StoredBytes), cli.HumanBytes(h.TargetSize))
+}

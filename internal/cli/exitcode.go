@@ -1,0 +1,56 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"syscall"
+
+	"github.com/discuscast/discus/image"
+	"github.com/discuscast/discus/mcast"
+)
+
+// UsageError marks a problem with the command line.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// ExitCode maps an error to the documented exit codes.
+func ExitCode(err error) int {
+	var ue *UsageError
+	var pe *fs.PathError
+	var errno syscall.Errno
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ue):
+		return ExitUsage
+	case errors.Is(err, mcast.ErrStartTimeout):
+		return ExitStart
+	case errors.Is(err, mcast.ErrNoReceivers):
+		return ExitNoReceivers
+	case errors.Is(err, mcast.ErrReceiversLost), errors.Is(err, mcast.ErrSenderLost):
+		return ExitLost
+	case errors.Is(err, image.ErrCorrupt), errors.Is(err, image.ErrTruncated),
+		errors.Is(err, image.ErrForeignImage), errors.Is(err, image.ErrIncomplete),
+		errors.Is(err, image.ErrVersion):
+		return ExitVerify
+	case errors.Is(err, image.ErrTargetTooSmall), errors.As(err, &pe), errors.As(err, &errno):
+		return ExitIO
+	case errors.Is(err, context.Canceled):
+		return ExitFailure
+	}
+	return ExitFailure
+}
+
+// ExitCodesHelp is the table printed by --help.
+const ExitCodesHelp = `Exit codes:
+  0  success: mcrecv's target verified complete; every receiver that joined mcsend completed
+  1  other failure (including interruption)
+  2  bad usage
+  3  start timeout: no receiver (mcsend) or no sender (mcrecv) within --start-timeout
+  4  no receivers joined before --max-wait (mcsend)
+  5  receivers lost (mcsend) or sender lost, --receive-timeout (mcrecv)
+  6  verification failed: corrupt image or data, or an incomplete transfer
+  7  I/O error: source unreadable, target too small, unwritable or full
+`

@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/netip"
+
+	"github.com/discuscast/discus/mcast"
+)
+
+// NetFlags are the network flags both commands take, named as udpcast names
+// them so existing netboot scripts keep working.
+type NetFlags struct {
+	Interface string
+	Portbase  int
+	DataAddr  string
+	RdvAddr   string
+	TTL       int
+}
+
+// Register adds the flags to fs.
+func (n *NetFlags) Register(fs *flag.FlagSet) {
+	fs.StringVar(&n.Interface, "interface", "", "network interface to use (default: the route to the group)")
+	fs.IntVar(&n.Portbase, "portbase", mcast.DefaultPort, "data port; control uses portbase+1")
+	fs.StringVar(&n.DataAddr, "mcast-data-address", "", "multicast group for data (default "+mcast.DefaultGroup.String()+")")
+	fs.StringVar(&n.RdvAddr, "mcast-rdv-address", "", "multicast group for requests and reports (default: the data group)")
+	fs.IntVar(&n.TTL, "ttl", 1, "multicast TTL")
+}
+
+// UDPConfig turns the flags into a transport configuration.
+func (n *NetFlags) UDPConfig() (mcast.UDPConfig, error) {
+	cfg := mcast.UDPConfig{Interface: n.Interface, Port: n.Portbase, TTL: n.TTL}
+	var err error
+	if n.DataAddr != "" {
+		if cfg.Group, err = netip.ParseAddr(n.DataAddr); err != nil {
+			return cfg, fmt.Errorf("--mcast-data-address: %w", err)
+		}
+	}
+	if n.RdvAddr != "" {
+		if cfg.ControlGroup, err = netip.ParseAddr(n.RdvAddr); err != nil {
+			return cfg, fmt.Errorf("--mcast-rdv-address: %w", err)
+		}
+	}
+	if n.Portbase <= 0 || n.Portbase > 65534 {
+		return cfg, errors.New("--portbase: want 1..65534")
+	}
+	if n.TTL < 1 || n.TTL > 255 {
+		return cfg, errors.New("--ttl: want 1..255")
+	}
+	return cfg, nil
+}
+
+// StringAlias registers name as another spelling of an existing flag.
+func StringAlias(fs *flag.FlagSet, name, of string) {
+	f := fs.Lookup(of)
+	fs.Var(f.Value, name, "alias of --"+of)
+}
