@@ -1,6 +1,7 @@
 package fsmap
 
 import (
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -93,6 +94,18 @@ func TestGPTDisk4096(t *testing.T) {
 			t.Fatalf("partition %d: %+v", i+1, p)
 		}
 	}
+	if os.Geteuid() == 0 {
+		// sfdisk on a 4096-byte-sector loop device must agree with Scan.
+		kp := loopPartitions(t, disk, 4096)
+		if len(kp) != len(m.Partitions) {
+			t.Fatalf("sfdisk sees %v, Scan %+v", kp, m.Partitions)
+		}
+		for i, p := range m.Partitions {
+			if kp[i] != [2]int64{p.Start, p.Size} {
+				t.Fatalf("partition %d: sfdisk %v, Scan %d+%d", i+1, kp[i], p.Start, p.Size)
+			}
+		}
+	}
 	scrub := scrubbed(t, disk, m.Used)
 	for i, p := range m.Partitions {
 		verifyPart(t, scrub, p, trees[i])
@@ -154,4 +167,35 @@ func (b readerAt) ReadAt(p []byte, off int64) (int, error) {
 		return n, os.ErrClosed
 	}
 	return n, nil
+}
+
+// loopPartitions attaches disk to a loop device with sector size ss and
+// returns (start, size) in bytes of the partitions sfdisk reads from it: an
+// outside check of a hand-built table, with the device's real sector size.
+func loopPartitions(t *testing.T, disk string, ss int64) [][2]int64 {
+	out, err := runStatus(t, "losetup", "--find", "--show", "--read-only", "--sector-size", itoa(ss), disk)
+	if err != nil {
+		t.Skipf("losetup --sector-size: %v\n%s", err, out)
+	}
+	dev := strings.TrimSpace(out)
+	defer runStatus(t, "losetup", "-d", dev)
+	var table struct {
+		PartitionTable struct {
+			Label      string
+			SectorSize int64
+			Partitions []sfdiskPart
+		}
+	}
+	if err := json.Unmarshal([]byte(run(t, "sfdisk", "-J", dev)), &table); err != nil {
+		t.Fatal(err)
+	}
+	pt := table.PartitionTable
+	if pt.Label != "gpt" || pt.SectorSize != ss {
+		t.Fatalf("sfdisk reads a %q table with %d-byte sectors", pt.Label, pt.SectorSize)
+	}
+	var parts [][2]int64
+	for _, p := range pt.Partitions {
+		parts = append(parts, [2]int64{p.Start * ss, p.Size * ss})
+	}
+	return parts
 }
