@@ -121,3 +121,54 @@ func TestExtNeedsRecoveryKeptWhole(t *testing.T) {
 		t.Fatalf("needs_recovery: %+v", p)
 	}
 }
+
+// TestExt4Resized: a filesystem grown by resize2fs uses its reserved GDT
+// blocks and gains groups made by a different code path than mkfs.
+func TestExt4Resized(t *testing.T) {
+	needTool(t, "resize2fs")
+	img := newRandomFile(t, 96<<20)
+	src := t.TempDir()
+	writeTree(t, src, 77, 100, 32<<10)
+	run(t, "mkfs.ext4", "-q", "-F", "-E", "nodiscard", "-b", "1024", "-d", src, img, "24M")
+	run(t, "e2fsck", "-fy", img)
+	run(t, "resize2fs", img, "96M")
+	m := scanFile(t, img)
+	if m.Partitions[0].FS != "ext4" || m.Partitions[0].Warning != "" {
+		t.Fatalf("%+v", m.Partitions)
+	}
+	extVerify(t, img, 0, m, src)
+}
+
+// TestExt4KernelWritten: files written and deleted by the kernel through a
+// loop mount, so bitmaps, extents and the journal are as a live system
+// leaves them, and freed blocks still hold the deleted files' bytes.
+func TestExt4KernelWritten(t *testing.T) {
+	needRoot(t)
+	img := newRandomFile(t, 64<<20)
+	run(t, "mkfs.ext4", "-q", "-F", "-E", "nodiscard", img)
+	src := t.TempDir()
+	writeTree(t, src, 99, 200, 96<<10)
+	t.Run("fill", func(t *testing.T) {
+		dir := loopMount(t, img, 0, "ext4")
+		run(t, "cp", "-a", src+"/.", dir+"/")
+		run(t, "sync")
+		for name := range treeFiles(t, src) {
+			if len(name)%3 == 0 {
+				for _, root := range []string{src, dir} {
+					if err := os.Remove(filepath.Join(root, name)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+		run(t, "sync")
+	})
+	if t.Failed() || t.Skipped() {
+		return
+	}
+	m := scanFile(t, img)
+	if m.Partitions[0].Warning != "" {
+		t.Fatalf("%+v", m.Partitions)
+	}
+	extVerify(t, img, 0, m, src)
+}
