@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -270,7 +271,10 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		}
 	}
 	write("FuzzExt", extFuzzSeeds(t))
-	write("FuzzScan", scanFuzzSeeds(t))
+	scan := scanFuzzSeeds(t)
+	write("FuzzScan", scan)
+	write("FuzzGPT", scan[:2])
+	write("FuzzMBR", scan[2:])
 }
 
 // TestFuzzSeedsFaithful makes sure the cut-down seeds still parse as the
@@ -292,4 +296,35 @@ func TestFuzzSeedsFaithful(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzGPT and FuzzMBR hit the table parsers directly, without the readers
+// behind them, so mutations reach deep into headers and EBR chains fast.
+func FuzzGPT(f *testing.F) {
+	for _, s := range scanFuzzSeeds(f)[:2] {
+		f.Add(s.data, s.size)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, size int64) {
+		d := newFuzzDisk(data, size)
+		parts, ok, err := gptPartitions(d, d.size, slog.New(slog.DiscardHandler))
+		if err != nil || !ok {
+			return
+		}
+		if len(parts) > gptMaxArrayBytes/128 {
+			t.Fatalf("%d partitions", len(parts))
+		}
+	})
+}
+
+func FuzzMBR(f *testing.F) {
+	for _, s := range scanFuzzSeeds(f)[2:] {
+		f.Add(s.data, s.size)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, size int64) {
+		d := newFuzzDisk(data, size)
+		parts, _, _ := mbrPartitions(d, d.size, slog.New(slog.DiscardHandler))
+		if len(parts) > 4+mbrMaxLogical {
+			t.Fatalf("%d partitions", len(parts))
+		}
+	})
 }
