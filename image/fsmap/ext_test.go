@@ -1,8 +1,10 @@
 package fsmap
 
 import (
+	"github.com/discuscast/discus/image"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -171,4 +173,87 @@ func TestExt4KernelWritten(t *testing.T) {
 		t.Fatalf("%+v", m.Partitions)
 	}
 	extVerify(t, img, 0, m, src)
+}
+
+// extFreeRanges is the free space of an ext image as dumpe2fs (libext2fs,
+// which initialises BLOCK_UNINIT bitmaps itself) reports it, in bytes.
+func extFreeRanges(t *testing.T, img string) []image.Range {
+	out := run(t, "dumpe2fs", img)
+	var blockSize, clusterSize int64
+	var free []image.Range
+	for _, line := range strings.Split(out, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		switch {
+		case k == "Block size":
+			blockSize, _ = strconv.ParseInt(v, 10, 64)
+			clusterSize = blockSize
+		case k == "Cluster size":
+			clusterSize, _ = strconv.ParseInt(v, 10, 64)
+		case k == "  Free blocks" && v != "":
+			for _, part := range strings.Split(v, ", ") {
+				lo, hi, found := strings.Cut(part, "-")
+				if !found {
+					hi = lo
+				}
+				a, err1 := strconv.ParseInt(lo, 10, 64)
+				b, err2 := strconv.ParseInt(hi, 10, 64)
+				if err1 != nil || err2 != nil || blockSize == 0 {
+					t.Fatalf("dumpe2fs line %q", line)
+				}
+				// With bigalloc a listed block stands for its whole cluster.
+				free = append(free, image.Range{Off: a * blockSize, Len: (b-a)*blockSize + clusterSize})
+			}
+		}
+	}
+	return normalize(free)
+}
+
+// TestExtMatchesDumpe2fs: the map keeps exactly what libext2fs calls in
+// use (never less; more only past the filesystem's end).
+func TestExtMatchesDumpe2fs(t *testing.T) {
+	needTool(t, "dumpe2fs")
+	for name, args := range map[string][]string{
+		"default":   nil,
+		"1k-no64":   {"-O", "^64bit", "-b", "1024", "-g", "2048"},
+		"bigalloc":  {"-O", "bigalloc", "-C", "65536"},
+		"meta_bg":   {"-O", "meta_bg,^resize_inode", "-b", "1024", "-g", "1024"},
+		"noflex":    {"-O", "^flex_bg", "-b", "2048"},
+		"sparse2":   {"-O", "sparse_super2", "-E", "num_backup_sb=2"},
+		"ext2-nocs": {"-O", "^metadata_csum,^has_journal,^extent,^flex_bg,^64bit,^huge_file,^dir_nlink,^extra_isize"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			const size = 48 << 20
+			img := newRandomFile(t, size)
+			src := t.TempDir()
+			writeTree(t, src, 5, 80, 40<<10)
+			run(t, "mkfs.ext4", append(append([]string{"-q", "-F", "-E", "nodiscard", "-d", src}, args...), img)...)
+			m := scanFile(t, img)
+			free := extFreeRanges(t, img)
+			for _, f := range free {
+				for _, u := range m.Used {
+					if lo, hi := max(f.Off, u.Off), min(f.End(), u.End()); hi > lo {
+						t.Errorf("kept %d free bytes at %d", hi-lo, lo)
+					}
+				}
+			}
+			for _, gap := range complement(m.Used, size) {
+				if !covers(free, gap) {
+					t.Fatalf("dropped %+v, which dumpe2fs calls used", gap)
+				}
+			}
+		})
+	}
+}
+
+func covers(rs []image.Range, x image.Range) bool {
+	for _, r := range rs {
+		if r.Off <= x.Off && x.End() <= r.End() {
+			return true
+		}
+	}
+	return false
 }
