@@ -532,9 +532,9 @@ func fsbTree(t testing.TB, files int, maxSize int) string {
 			n = 0
 		}
 		data := make([]byte, n)
-		for j := range data {
-			data[j] = byte(rng.Uint32())
-		}
+		var seed [32]byte
+		binary.LittleEndian.PutUint64(seed[:], rng.Uint64())
+		rand.NewChaCha8(seed).Read(data)
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d.bin", i)), data, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -26,6 +25,7 @@ func TestXFS(t *testing.T) {
 	}{
 		{"v5", nil, 4096, true},
 		{"v5-1K-blocks", []string{"-b", "size=1024"}, 1024, true},
+		{"v5-4K-sectors", []string{"-s", "size=4096"}, 4096, true},
 		{"v4", []string{"-m", "crc=0"}, 4096, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -144,7 +144,7 @@ func xfsFill(t *testing.T, img, tree string, block int) {
 	dir := xfsMount(t, img, "")
 	fsbRun(t, "cp", "-r", filepath.Join(tree, "d", "gone"), filepath.Join(dir, "gone"))
 	fsbRun(t, "cp", "-r", filepath.Join(tree, "d"), dir)
-	syscall.Sync() // allocate the delayed blocks before deleting
+	fsbRun(t, "sync", "-f", dir) // allocate the delayed blocks before deleting
 	fsbRun(t, "rm", "-r", filepath.Join(dir, "gone"), filepath.Join(dir, "d", "gone"))
 	for i := 0; i < 1400; i += 2 {
 		name := fmt.Sprintf("%04d", i)
