@@ -9,8 +9,6 @@ import (
 	"runtime"
 	"sync"
 	"time"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 // CreateConfig configures image creation. The zero value means: random
@@ -63,8 +61,11 @@ type createParams struct {
 	chunkSize int
 	maxRaw    int
 	maxRanges int
+	maxJob    int
 	workers   int
 }
+
+const jobChunks = 4
 
 func (cfg *CreateConfig) params() (createParams, error) {
 	p := createParams{chunkSize: cfg.ChunkSize, workers: cfg.Workers}
@@ -81,6 +82,9 @@ func (cfg *CreateConfig) params() (createParams, error) {
 		p.workers = runtime.GOMAXPROCS(0)
 	}
 	p.maxRaw = MaxRawLen(uint32(p.chunkSize))
+	// A job holds about jobChunks chunks' worth of data: only a job's last
+	// chunk can be partly empty, so bigger jobs fill chunks better.
+	p.maxJob = min(jobChunks*p.maxRaw, 16<<20)
 	// Keep a chunk's range list under an eighth of the chunk, and within
 	// the 16-bit header length.
 	p.maxRanges = min((p.chunkSize/8-chunkMinLen)/rangeLen, 3500)
@@ -130,22 +134,20 @@ func CreateChunks(ctx context.Context, src *Source, cfg CreateConfig, emit func(
 			return nil, CreateStats{}, err
 		}
 	}
-	enc, err := zstd.NewWriter(nil,
-		zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)),
-		zstd.WithEncoderConcurrency(p.workers),
-		zstd.WithEncoderCRC(false),
-		zstd.WithSingleSegment(true))
-	if err != nil {
-		return nil, CreateStats{}, err
+	packers := make([]*packer, p.workers)
+	for i := range packers {
+		if packers[i], err = newPacker(p, level, h.ID, nil); err != nil {
+			return nil, CreateStats{}, err
+		}
+		defer packers[i].close()
 	}
-	defer enc.Close()
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	ct := newCutter(src, regions, p, h.ID)
 	jobs := make(chan *job, p.workers)
 	results := make(chan *result, p.workers)
-	slots := make(chan struct{}, 2*p.workers+2)
+	slots := make(chan struct{}, p.workers+2)
 	go func() {
 		defer close(jobs)
 		if err := ct.run(ctx, jobs, slots); err != nil {
@@ -153,12 +155,16 @@ func CreateChunks(ctx context.Context, src *Source, cfg CreateConfig, emit func(
 		}
 	}()
 	var wg sync.WaitGroup
-	for range p.workers {
+	for _, pk := range packers {
+		pk.ratio = &ct.ratio
 		wg.Go(func() {
-			pk := packer{enc: enc, p: p, id: h.ID, ratio: &ct.ratio}
 			for j := range jobs {
-				r := pk.pack(j)
+				r, err := pk.pack(j)
 				ct.putBuf(j.buf)
+				if err != nil {
+					cancel(err)
+					return
+				}
 				select {
 				case results <- r:
 				case <-ctx.Done():

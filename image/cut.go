@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sync"
 	"sync/atomic"
 )
 
@@ -24,7 +23,7 @@ type job struct {
 
 // cutter reads the source sequentially and cuts it into jobs, dropping
 // all-zero blocks. It sizes jobs from the compression ratio the workers
-// observe, so that a job usually compresses into one full chunk.
+// observe, so that a job fills about jobChunks chunks.
 type cutter struct {
 	src     *Source
 	regions []Range
@@ -36,33 +35,42 @@ type cutter struct {
 	zero  atomic.Int64  // bytes in skipped zero blocks
 	size  int64         // source size, known at the end for streams
 
-	pool sync.Pool
+	free chan *[]byte // job buffers for reuse; a sync.Pool would drop them at each GC
 }
 
 func newCutter(src *Source, regions []Range, p createParams, id ID) *cutter {
 	c := &cutter{src: src, regions: regions, p: p, id: id, size: src.size}
-	c.ratio.Store(math.Float64bits(2))
-	c.pool.New = func() any { b := make([]byte, p.maxRaw); return &b }
+	c.ratio.Store(math.Float64bits(3))
+	c.free = make(chan *[]byte, p.workers+4) // jobs in flight, plus the current and held ones
 	return c
 }
 
 func (c *cutter) putBuf(b *[]byte) {
-	if b != nil {
-		c.pool.Put(b)
+	select {
+	case c.free <- b:
+	default:
+	}
+}
+
+func (c *cutter) getBuf() *[]byte {
+	select {
+	case b := <-c.free:
+		return b
+	default:
+		b := make([]byte, c.p.maxJob)
+		return &b
 	}
 }
 
 func (c *cutter) progress() (read, zero int64) { return c.read.Load(), c.zero.Load() }
 
-// target is the raw length to aim a job at: the chunk's payload budget
-// times the observed ratio, with a margin so that a worker rarely has to
-// split; never less than the budget (incompressible data is stored raw)
-// nor more than the chunk's raw limit.
+// target is the raw length to aim a job at: jobChunks payload budgets
+// times the observed ratio, at least one budget and at most maxJob.
 func (c *cutter) target() int {
 	budget := c.p.chunkSize - chunkHeaderLen(16, 0)
 	r := math.Float64frombits(c.ratio.Load())
-	t := int(float64(budget) * r * 0.92)
-	return max(budget, min(t, c.p.maxRaw))
+	t := int(float64(budget) * r * jobChunks)
+	return max(budget, min(t, c.p.maxJob))
 }
 
 var zeroBlock [ZeroBlock]byte
@@ -89,13 +97,13 @@ func (c *cutter) run(ctx context.Context, jobs chan<- *job, slots chan struct{})
 		}
 	}
 	newJob := func(off int64) *job {
-		b := c.pool.Get().(*[]byte)
+		b := c.getBuf()
 		return &job{span: Range{Off: off}, raw: (*b)[:0], buf: b}
 	}
 	cur := newJob(0)
 	target := c.target()
 	pos := int64(0) // everything before pos has been consumed
-	full := func() bool { return len(cur.raw) >= target || len(cur.ranges) >= c.p.maxRanges-1 }
+	full := func() bool { return len(cur.raw) >= target || len(cur.ranges) >= jobChunks*c.p.maxRanges }
 	flush := func() error {
 		cur.span.Len = pos - cur.span.Off
 		if held != nil {

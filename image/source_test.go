@@ -125,3 +125,19 @@ func (o onlyWriter) Write(p []byte) (int, error) { return o.w.Write(p) }
 type onlyReader struct{ r io.Reader }
 
 func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+// Many tiny used ranges: chunks end when their range lists are full.
+func TestManyTinyRanges(t *testing.T) {
+	data := randomBytes(8, 1<<20)
+	var used []Range
+	for off := int64(0); off < int64(len(data)); off += 10 {
+		used = append(used, Range{Off: off, Len: 3})
+	}
+	img, h, _ := createImage(t, NewSource(bytes.NewReader(data), int64(len(data))), CreateConfig{ChunkSize: MinChunkSize, Used: used})
+	want := make([]byte, len(data))
+	for _, u := range used {
+		copy(want[u.Off:u.End()], data[u.Off:u.End()])
+	}
+	mustEqual(t, installImage(t, img, InstallConfig{}, nil), want)
+	t.Logf("%d ranges -> %d chunks", len(used), h.ChunkCount)
+}
