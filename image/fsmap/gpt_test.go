@@ -113,10 +113,13 @@ func TestGPTDisk4096(t *testing.T) {
 }
 
 func TestGPTBackupHeader(t *testing.T) {
-	disk, _ := gptDisk(t, 512, true)
+	disk := newRandomFile(t, 8<<20)
+	run(t, "sgdisk", "-n", "1:2048:+2M", "-t", "1:"+guidSwap, "-n", "2:0:+2M", "-t", "2:"+guidLinux, disk)
+	swap, _ := makeFS(t, "swap", 2<<20, 0)
+	copyInto(t, disk, 1<<20, swap)
 	writeAt(t, disk, map[int64][]byte{512 + 24: {0x00}}) // break the primary header's CRC
 	m := scanFile(t, disk)
-	if len(m.Partitions) != 3 || m.Partitions[1].FS != "ext4" {
+	if len(m.Partitions) != 2 || m.Partitions[0].FS != "swap" || m.Partitions[1].Start != 3<<20 {
 		t.Fatalf("backup header not used: %+v", m.Partitions)
 	}
 	// Both broken: the disk is kept whole rather than guessed at.
