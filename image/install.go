@@ -47,17 +47,18 @@ type InstallStats struct {
 // order. Put verifies each chunk at once and hands it to a worker; memory
 // is bounded by the window of chunks in flight.
 type Installer struct {
-	target io.WriterAt
-	name   string
-	cfg    InstallConfig
-	dec    *zstd.Decoder
-	jobs   chan []byte
-	slots  chan struct{}
-	bufs   sync.Pool
-	wg     sync.WaitGroup
-	start  time.Time
-	reg    *os.File // target if it is a regular file (for Grow)
-	size   int64    // target size if known, else -1
+	target    io.WriterAt
+	name      string
+	cfg       InstallConfig
+	dec       *zstd.Decoder
+	jobs      chan installJob
+	slots     chan struct{}
+	bufs      chan *[]byte // chunk copies for reuse, at most Window of them
+	wg        sync.WaitGroup
+	start     time.Time
+	reg       *os.File // target if it is a regular file (for Grow)
+	size      int64    // target size if known, else -1
+	chunkSize int
 
 	mu      sync.Mutex
 	h       *Header
@@ -88,7 +89,8 @@ func NewInstaller(target io.WriterAt, h *Header, cfg InstallConfig) (*Installer,
 	if cfg.Window <= 0 {
 		cfg.Window = 2*cfg.Workers + 2
 	}
-	in := &Installer{target: target, name: targetName(target), cfg: cfg, h: h.clone(), start: time.Now(), size: -1}
+	in := &Installer{target: target, name: targetName(target), cfg: cfg, h: h.clone(), start: time.Now(), size: -1,
+		chunkSize: int(h.ChunkSize)}
 	size, known, reg, err := targetSize(target)
 	if err != nil {
 		return nil, fmt.Errorf("image: %s: %w", in.name, err)
@@ -109,9 +111,8 @@ func NewInstaller(target io.WriterAt, h *Header, cfg InstallConfig) (*Installer,
 	if err != nil {
 		return nil, err
 	}
-	chunkSize := int(h.ChunkSize)
-	in.bufs.New = func() any { b := make([]byte, chunkSize); return &b }
-	in.jobs = make(chan []byte, cfg.Window)
+	in.bufs = make(chan *[]byte, cfg.Window)
+	in.jobs = make(chan installJob, cfg.Window)
 	in.slots = make(chan struct{}, cfg.Window)
 	for range cfg.Workers {
 		in.wg.Go(in.work)
@@ -217,8 +218,15 @@ func (in *Installer) Put(ctx context.Context, chunk []byte) error {
 		in.mu.Unlock()
 		return context.Cause(ctx)
 	}
-	b := in.bufs.Get().(*[]byte)
-	in.jobs <- append((*b)[:0], chunk...)
+	var b *[]byte
+	select {
+	case b = <-in.bufs:
+	default:
+		nb := make([]byte, 0, in.chunkSize)
+		b = &nb
+	}
+	*b = append((*b)[:0], chunk...)
+	in.jobs <- installJob{ch: ch, buf: b}
 	return nil
 }
 
@@ -258,12 +266,21 @@ func (in *Installer) Stats() InstallStats {
 	return s
 }
 
+// installJob is a verified chunk waiting for a worker: its parsed header
+// and a copy of its bytes.
+type installJob struct {
+	ch  *ChunkHeader
+	buf *[]byte
+}
+
 func (in *Installer) work() {
 	var raw []byte
-	for c := range in.jobs {
-		err := in.install(c, &raw)
-		b := c[:0]
-		in.bufs.Put(&b)
+	for j := range in.jobs {
+		err := in.install(j.ch, (*j.buf)[j.ch.HeaderLen:], &raw)
+		select {
+		case in.bufs <- j.buf:
+		default:
+		}
 		<-in.slots
 		if err != nil {
 			in.mu.Lock()
@@ -278,12 +295,9 @@ func (in *Installer) work() {
 // install decompresses and writes one verified chunk. A payload that will
 // not decompress (its checksum matched, so the creator made it so) is
 // dropped and may be Put again; a write error is fatal.
-func (in *Installer) install(c []byte, rawBuf *[]byte) error {
-	ch, payload, err := ParseChunk(c)
-	if err != nil {
-		return err // cannot happen: Put parsed the same bytes
-	}
+func (in *Installer) install(ch *ChunkHeader, payload []byte, rawBuf *[]byte) error {
 	raw := payload
+	var err error
 	if ch.Codec == CodecZstd {
 		if cap(*rawBuf) < int(ch.RawLen) {
 			*rawBuf = make([]byte, ch.RawLen)
