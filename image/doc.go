@@ -1,3 +1,57 @@
 // Package image defines Discus's disk image: a sequence of self-describing,
 // independently compressed chunks, and the code that creates and installs it.
+//
+// # The format in one page
+//
+// docs/FORMAT.md specifies every byte; here is the idea. A target disk of
+// TargetSize bytes is cut, front to back, into chunks. Each chunk is
+// responsible for a span of the disk: the spans of chunks 0, 1, 2, ... tile
+// the disk from byte 0 to its end. Inside its span a chunk lists the Ranges
+// whose bytes it carries, and its payload holds exactly those bytes,
+// compressed as one zstd frame (or stored raw when they do not shrink). The
+// rest of the span — all-zero 4 KiB blocks, holes of a sparse file, space a
+// filesystem does not use — is a gap: it costs nothing in the image, and an
+// installer leaves it alone, zeroes it or discards it (GapMode).
+//
+// Every chunk carries the image ID, its index, its span and ranges, and two
+// xxhash64 checksums (header and payload). So a receiver can check, decompress
+// and write any chunk the moment it has it, in any order, knowing nothing
+// but the image's Header. No encoded chunk is larger than the image's chunk
+// size (1 MiB by default, 64 KiB to 16 MiB), which is what lets the network
+// layer move chunks in fixed-size pieces.
+//
+// The Header (at most 1 KiB, MarshalBinary / ParseHeader) describes the
+// whole image: ID, target size, chunk size and count, source, statistics.
+// While a creator is still reading its source, the header is preliminary
+// (Complete false): the chunk count is not known yet, nor the size of a
+// stream source (SizeUnknown).
+//
+// An image file is the preliminary header, the chunks back to back, an
+// index of chunk offsets with the complete header, and a fixed trailer. It
+// is written strictly front to back (a pipe works) and read either at random
+// (Open, OpenFile, Reader.Chunk) or front to back (ScanStream).
+//
+// # Creating
+//
+// A Source is a file (holes skipped with SEEK_DATA/SEEK_HOLE), a block
+// device (BLKGETSIZE64) or a stream (stdin) of unknown size: OpenSource,
+// NewSource, NewStreamSource. CreateChunks reads it sequentially, drops
+// all-zero blocks, compresses on all cores and hands out chunks in index
+// order — the multicast sender uses it to send a disk on the fly. Create
+// does the same into an image file. CreateConfig.Used (from package
+// image/fsmap) lets a filesystem-aware caller skip free space unread.
+//
+// # Installing
+//
+// NewInstaller checks that the target is large enough before writing
+// anything. Put verifies a chunk synchronously — a bad one gets a
+// *ChunkError wrapping ErrCorrupt or ErrForeignImage and nothing is written,
+// so a receiver can ask for it again — then decompresses and writes it on a
+// worker. Duplicates are ignored; memory is bounded by a window of chunks.
+// Close reports success only if every chunk was verified and written.
+//
+// Errors wrap sentinels (ErrCorrupt, ErrTruncated, ErrForeignImage,
+// ErrTargetTooSmall, ErrIncomplete, ErrVersion) for errors.Is; chunk
+// problems are *ChunkError values naming the chunk's index and, when it
+// came from a file, its offset.
 package image
