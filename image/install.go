@@ -102,11 +102,13 @@ func NewInstaller(target io.WriterAt, h *Header, cfg InstallConfig) (*Installer,
 	if err := in.checkSize(h.TargetSize); err != nil {
 		return nil, err
 	}
-	maxRaw := uint64(h.MaxRawLen())
+	// Output is capped per chunk at its RawLen (WithDecodeAllCapLimit); the
+	// memory limit must also admit the window the creator uses.
+	maxRaw := uint64(max(h.MaxRawLen(), zstdWindow(h.MaxRawLen())))
 	in.dec, err = zstd.NewReader(nil,
 		zstd.WithDecoderConcurrency(cfg.Workers),
 		zstd.WithDecoderMaxMemory(maxRaw),
-		zstd.WithDecoderMaxWindow(max(maxRaw, zstd.MinWindowSize)),
+		zstd.WithDecoderMaxWindow(uint64(zstdWindow(int(maxRaw)))),
 		zstd.WithDecodeAllCapLimit(true))
 	if err != nil {
 		return nil, err

@@ -49,10 +49,7 @@ const (
 )
 
 func newPacker(p createParams, level int, id ID, ratio *atomic.Uint64) (*packer, error) {
-	window := 1 << 10
-	for window < p.maxRaw && window < 8<<20 {
-		window <<= 1
-	}
+	window := zstdWindow(p.maxRaw)
 	enc, err := zstd.NewWriter(nil,
 		zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)),
 		zstd.WithEncoderConcurrency(1),
@@ -180,4 +177,15 @@ func (pk *packer) observe(raw, comp int) {
 	r := math.Min(float64(raw)/float64(comp), RawFactor)
 	old := math.Float64frombits(pk.ratio.Load())
 	pk.ratio.Store(math.Float64bits(0.5*old + 0.5*r))
+}
+
+// zstdWindow is the zstd window for chunks of at most maxRaw raw bytes: the
+// power of two that covers them, at most 8 MiB. Installers accept windows
+// up to the same bound (see NewInstaller).
+func zstdWindow(maxRaw int) int {
+	w := zstd.MinWindowSize
+	for w < maxRaw && w < 8<<20 {
+		w <<= 1
+	}
+	return w
 }

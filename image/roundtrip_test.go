@@ -2,6 +2,8 @@ package image
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"math/rand/v2"
 	"testing"
 )
@@ -86,5 +88,36 @@ func TestRoundTripMixed(t *testing.T) {
 		t.Run(gaps.String(), func(t *testing.T) {
 			roundTrip(t, data, CreateConfig{ChunkSize: MinChunkSize, Level: 3}, InstallConfig{Gaps: gaps, Workers: 3, Window: 2}, true)
 		})
+	}
+}
+
+// A chunk size that is not a power of two, and the largest one.
+func TestOddChunkSize(t *testing.T) {
+	data := append(compressible(12, 2<<20), randomBytes(12, 500<<10+1)...)
+	roundTrip(t, data, CreateConfig{ChunkSize: 100000, Level: 5}, InstallConfig{}, true)
+	roundTrip(t, data, CreateConfig{ChunkSize: MaxChunkSize}, InstallConfig{}, false)
+}
+
+// Cancelling the context stops creation with the context's error, and an
+// emit error is returned as is.
+func TestCreateCancelAndEmitError(t *testing.T) {
+	data := randomBytes(13, 4<<20)
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	_, _, err := CreateChunks(ctx, NewSource(bytes.NewReader(data), int64(len(data))), CreateConfig{ChunkSize: MinChunkSize},
+		func(int, []byte) error {
+			if n++; n == 3 {
+				cancel()
+			}
+			return nil
+		})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled creation: %v", err)
+	}
+	boom := errors.New("disk full")
+	_, _, err = CreateChunks(context.Background(), NewSource(bytes.NewReader(data), int64(len(data))), CreateConfig{ChunkSize: MinChunkSize},
+		func(int, []byte) error { return boom })
+	if !errors.Is(err, boom) {
+		t.Fatalf("emit error: %v", err)
 	}
 }
