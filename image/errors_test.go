@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -19,13 +20,13 @@ func smallImage(t *testing.T) ([]byte, []byte, *Header) {
 // sizedTarget is a fixed-size WriterAt that records whether it was written.
 type sizedTarget struct {
 	buf     []byte
-	written bool
+	written atomic.Bool
 }
 
 func (s *sizedTarget) Size() int64  { return int64(len(s.buf)) }
 func (s *sizedTarget) Name() string { return "test-disk" }
 func (s *sizedTarget) WriteAt(p []byte, off int64) (int, error) {
-	s.written = true
+	s.written.Store(true)
 	return copy(s.buf[off:], p), nil
 }
 
@@ -36,7 +37,7 @@ func TestTargetTooSmall(t *testing.T) {
 	if !errors.Is(err, ErrTargetTooSmall) || !strings.Contains(err.Error(), "test-disk") {
 		t.Fatalf("got %v, want ErrTargetTooSmall naming the target", err)
 	}
-	if tgt.written {
+	if tgt.written.Load() {
 		t.Fatal("target written before refusing it")
 	}
 	// A regular file is refused too unless Grow is set; it stays unchanged.

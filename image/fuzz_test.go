@@ -47,7 +47,7 @@ func FuzzParseHeader(f *testing.F) {
 	r, _ := Open(bytes.NewReader(img), int64(len(img)))
 	b, _ := r.Header().MarshalBinary()
 	f.Add(b)
-	b, _ = r.Prelude.MarshalBinary()
+	b, _ = r.Preliminary().MarshalBinary()
 	f.Add(b)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := ParseHeader(b)

@@ -16,7 +16,7 @@ type Reader struct {
 	h       *Header
 	offs    []int64 // chunk i is [offs[i], offs[i+1])
 	closer  io.Closer
-	Prelude *Header // the preliminary header from the file's start
+	prelude *Header // the preliminary header from the file's start
 }
 
 // Open reads an image file's prologue, trailer and index. It checks them
@@ -73,7 +73,7 @@ func Open(r io.ReaderAt, size int64) (*Reader, error) {
 	if err := sameImage(pre, h); err != nil {
 		return nil, err
 	}
-	return &Reader{r: r, size: size, h: h, offs: offs, Prelude: pre}, nil
+	return &Reader{r: r, size: size, h: h, offs: offs, prelude: pre}, nil
 }
 
 // sameImage checks that the preliminary header agrees with the final one.
@@ -114,6 +114,10 @@ func OpenFile(path string) (*Reader, error) {
 
 // Header returns the image's (complete) header.
 func (r *Reader) Header() *Header { return r.h }
+
+// Preliminary returns the header written at the file's start, as the
+// creator knew it before reading its source.
+func (r *Reader) Preliminary() *Header { return r.prelude }
 
 // NumChunks is the number of chunks.
 func (r *Reader) NumChunks() int { return len(r.offs) - 1 }
