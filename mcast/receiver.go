@@ -14,13 +14,15 @@ import (
 // and the time go in through Handle, requests and reports come out of Poll. It owns no
 // goroutine, timer or socket and is not safe for concurrent use.
 type Receiver struct {
-	cfg    ReceiverConfig
-	log    *slog.Logger
-	rng    *rand.Rand
-	hdr    header
-	epoch  time.Time
-	joined bool
-	err    error
+	cfg        ReceiverConfig
+	log        *slog.Logger
+	rng        *rand.Rand
+	hdr        header
+	epoch      time.Time
+	joined     bool
+	early      bool     // holding blocks of session hdr.session before its announce
+	earlyAsked []uint32 // whole chunks requested by others before we joined
+	err        error
 
 	info   SessionInfo
 	meta   []byte
@@ -29,20 +31,22 @@ type Receiver struct {
 
 	done     []bool
 	due      []int64 // per chunk: not before this time (ns since epoch) ask for the whole chunk; 0 = unscheduled
+	cover    []int64 // per chunk: a whole-chunk request sent or heard covers us until then
 	nDone    int
 	cursor   int
 	partials []*partial
 	byChunk  map[uint32]*partial
 
-	pktTime   int64 // ns per data packet at the announced rate
-	members   int
-	lossRef   float64
-	queue     uint32
-	repairQ   uint32
-	lastSeq   uint32
-	lm        lossMeter
-	rtt       rttEstimator
-	heardBits [16]uint64 // linear counting of receivers heard, for report spacing
+	pktTime    int64 // ns per data packet at the announced rate
+	members    int
+	lossRef    float64
+	queue      uint32
+	queueKnown bool // a data packet told the sender's backlog since joining
+	repairQ    uint32
+	lastSeq    uint32
+	lm         lossMeter
+	rtt        rttEstimator
+	heardBits  [16]uint64 // linear counting of receivers heard, for report spacing
 
 	lastSent   int64
 	reportAt   int64
@@ -73,6 +77,7 @@ type partial struct {
 	reqQueue   uint32
 	sampling   bool
 	nextParity uint32
+	maxParity  uint16
 }
 
 // ReceiverStats is a snapshot of a Receiver's counters.
@@ -86,6 +91,7 @@ type ReceiverStats struct {
 	Loss            float64 // recent loss rate
 	Requests        uint64  // request packets sent
 	NeedsSent       uint64  // chunk needs in them
+	WholeNeeds      uint64  // of those, for whole chunks
 	NeedsSuppressed uint64  // needs held back because another receiver asked
 	Reports         uint64  // report packets sent (hello, progress, done)
 	Corrupt         uint64  // chunks Deliver rejected (fetched again)
@@ -163,7 +169,17 @@ func (r *Receiver) Handle(pkt []byte, now time.Time) {
 		r.drop(DropForeign)
 		return
 	}
-	if !r.joined && h.typ != typeAnnounce {
+	if !r.joined && h.typ == typeData {
+		// Blocks heard before the announce are kept for the first session heard.
+		if r.early && h.session != r.hdr.session {
+			r.drop(DropForeign)
+			return
+		}
+		r.early, r.hdr.session = true, h.session
+	} else if !r.joined && h.typ == typeRequest && (!r.early || h.session == r.hdr.session) {
+		r.earlyRequest(h, body)
+		return
+	} else if !r.joined && h.typ != typeAnnounce {
 		r.drop(DropEarly)
 		return
 	}
@@ -250,6 +266,11 @@ func (r *Receiver) onAnnounce(h header, a *announce, t int64) {
 }
 
 func (r *Receiver) join(h header, a *announce, p fec.Params, t int64) {
+	if r.early && h.session != r.hdr.session {
+		for len(r.partials) > 0 {
+			r.removePartial(r.partials[0])
+		}
+	}
 	r.joined = true
 	r.hdr.session = h.session
 	r.params = p
@@ -273,6 +294,13 @@ func (r *Receiver) join(h header, a *announce, p fec.Params, t int64) {
 			return
 		}
 	}
+	r.adoptEarly(t)
+	for _, c := range r.earlyAsked {
+		if int(c) < len(r.cover) {
+			r.cover[c] = t + r.rtoFull() + r.jitterFor(c)
+		}
+	}
+	r.earlyAsked = nil
 	r.checkComplete(t)
 }
 
@@ -300,6 +328,7 @@ func (r *Receiver) grow(n int) bool {
 	}
 	r.done = append(r.done, make([]bool, n-len(r.done))...)
 	r.due = append(r.due, make([]int64, n-len(r.due))...)
+	r.cover = append(r.cover, make([]int64, n-len(r.cover))...)
 	r.info.Chunks = n
 	return true
 }
@@ -311,6 +340,8 @@ func (r *Receiver) senderChanged(node uint64, t int64) {
 	r.info.Sender = node
 	r.lm.reset()
 	clear(r.due)
+	clear(r.cover)
+	r.queueKnown = false
 	for _, p := range r.partials {
 		p.due = 0
 		p.sampling = false
@@ -320,24 +351,34 @@ func (r *Receiver) senderChanged(node uint64, t int64) {
 	r.dirty = true
 }
 
+// onData places one block. Before the receiver joined (it missed the announce) blocks
+// are kept too: a data packet carries all the code needs, and the chunks rebuilt are
+// delivered once the announce arrives.
 func (r *Receiver) onData(h header, d *data, t int64) {
-	if h.node != r.info.Sender {
-		r.senderChanged(h.node, t)
-	}
-	r.lm.add(d.seq)
-	r.lastSeq = d.seq
-	r.queue, r.repairQ = d.queue, d.repairQueue
 	c := d.chunk
-	if int(c) >= len(r.done) {
-		r.drop(DropRange)
-		return
-	}
-	if d.chunkLen > uint32(r.info.MaxChunk) {
+	if r.joined {
+		if h.node != r.info.Sender {
+			r.senderChanged(h.node, t)
+		}
+		r.lm.add(d.seq)
+		r.lastSeq = d.seq
+		r.queue, r.repairQ = d.queue, d.repairQueue
+		if !r.queueKnown {
+			r.learnQueue(t)
+		}
+		switch {
+		case int(c) >= len(r.done):
+			r.drop(DropRange)
+			return
+		case d.chunkLen > uint32(r.info.MaxChunk) || len(d.payload) != r.info.BlockSize || int(d.maxParity) != r.info.MaxParity:
+			r.drop(DropMalformed)
+			return
+		case r.done[c]:
+			r.stats.DupBlocks++
+			return
+		}
+	} else if d.chunkLen > MaxChunkLimit {
 		r.drop(DropMalformed)
-		return
-	}
-	if r.done[c] {
-		r.stats.DupBlocks++
 		return
 	}
 	p := r.byChunk[c]
@@ -346,18 +387,18 @@ func (r *Receiver) onData(h header, d *data, t int64) {
 			r.drop(DropWindow)
 			return
 		}
-		dec, err := fec.NewDecoder(r.params, int(d.chunkLen))
+		dec, err := fec.NewDecoder(fec.Params{BlockSize: len(d.payload), MaxParity: int(d.maxParity)}, int(d.chunkLen))
 		if err != nil {
 			r.drop(DropMalformed)
 			return
 		}
-		p = &partial{chunk: c, chunkLen: d.chunkLen, dec: dec, due: r.due[c]}
-		p.u = r.rng.Float64()
+		p = &partial{chunk: c, chunkLen: d.chunkLen, dec: dec, maxParity: d.maxParity, u: r.rng.Float64()}
 		r.partials = append(r.partials, p)
 		r.byChunk[c] = p
 		r.dirty = true
 	}
-	if d.chunkLen != p.chunkLen || int(d.block) >= p.dec.K()+p.dec.M() {
+	if d.chunkLen != p.chunkLen || d.maxParity != p.maxParity || len(d.payload) != p.dec.BlockSize() ||
+		int(d.block) >= p.dec.K()+p.dec.M() {
 		r.drop(DropRange)
 		return
 	}
@@ -380,8 +421,56 @@ func (r *Receiver) onData(h header, d *data, t int64) {
 		p.sampling = false
 		r.rtt.sample(t-p.reqAt-int64(p.reqQueue)*r.pktTime, t-p.reqAt)
 	}
-	if complete {
+	if complete && r.joined {
 		r.deliver(p, t)
+	}
+}
+
+// earlyRequest remembers the whole chunks others asked for before we joined, so we do
+// not ask again (a receiver that missed the first announce would otherwise repeat
+// everyone's requests).
+func (r *Receiver) earlyRequest(h header, body []byte) {
+	q, err := parseRequest(h, body, r.needs[:0])
+	if err != nil {
+		r.drop(DropMalformed)
+		return
+	}
+	for _, n := range q.needs {
+		if n.missing == 0 && len(r.earlyAsked) < 4096 && !q.outlier {
+			r.earlyAsked = append(r.earlyAsked, n.chunk)
+		}
+	}
+	r.drop(DropEarly)
+}
+
+// learnQueue extends the cover of whole-chunk requests made before the sender's
+// backlog was known: they are served in turn, after everything queued.
+func (r *Receiver) learnQueue(t int64) {
+	r.queueKnown = true
+	rto := r.rtoFull()
+	for c, v := range r.cover {
+		if v > 0 {
+			r.cover[c] = max(v, t+rto+r.jitterFor(uint32(c)))
+		}
+	}
+	r.dirty = true
+}
+
+// adoptEarly keeps the blocks gathered before joining that fit the session, and
+// delivers the chunks they completed.
+func (r *Receiver) adoptEarly(t int64) {
+	for _, p := range append([]*partial(nil), r.partials...) {
+		if int(p.chunk) >= len(r.done) || p.dec.BlockSize() != r.info.BlockSize ||
+			int(p.maxParity) != r.info.MaxParity || int(p.chunkLen) > r.info.MaxChunk {
+			r.removePartial(p)
+			continue
+		}
+		if p.dec.Complete() {
+			r.deliver(p, t)
+			if r.err != nil {
+				return
+			}
+		}
 	}
 }
 
@@ -439,7 +528,7 @@ func (r *Receiver) onRequest(h header, q *request, t int64) {
 		}
 		p := r.byChunk[c]
 		if n.missing == 0 {
-			r.due[c] = max(r.due[c], t+r.rtoFull())
+			r.cover[c] = max(r.cover[c], t+r.rtoFull()+r.jitterFor(c))
 			if p != nil {
 				r.suppress(p, t+r.rtoFull())
 			}

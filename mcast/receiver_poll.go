@@ -50,7 +50,9 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 		if m == 0 {
 			continue
 		}
-		at := max(p.due, p.last+gap+r.repairBackoff(m, p.dec.K(), p.u))
+		// The deficit-biased backoff follows every wait, including a suppression: a
+		// receiver that held back for someone else's repair asks in the same order again.
+		at := max(p.due, p.last+gap) + r.repairBackoff(m, p.dec.K(), p.u)
 		cs = append(cs, candidate{n: need{chunk: p.chunk, missing: uint32(m), nextParity: p.nextParity}, p: p, at: at})
 		first = min(first, at)
 	}
@@ -66,10 +68,11 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 			}
 			count++
 			if r.due[c] == 0 {
-				r.due[c] = t + int64(r.rng.Float64()*float64(r.suppressWindow()))
+				r.due[c] = t + r.wholeBackoff()
 			}
-			cs = append(cs, candidate{n: need{chunk: uint32(c)}, at: r.due[c]})
-			first = min(first, r.due[c])
+			at := max(r.due[c], r.cover[c])
+			cs = append(cs, candidate{n: need{chunk: uint32(c)}, at: at})
+			first = min(first, at)
 		}
 	}
 	r.candidates = cs
@@ -81,7 +84,7 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 	r.needs = r.needs[:0]
 	for i := range cs {
 		c := &cs[i]
-		if c.at > horizon {
+		if c.at > horizon || c.p != nil && c.at > t && t-c.p.last < gap {
 			wake = min(wake, c.at)
 			continue
 		}
@@ -92,8 +95,9 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 			c.p.reqAt, c.p.reqSeq, c.p.reqQueue, c.p.sampling = t, r.lastSeq, r.repairQ, true
 			wake = min(wake, c.p.due)
 		} else {
-			r.due[c.n.chunk] = t + r.rtoFull()
-			wake = min(wake, r.due[c.n.chunk])
+			r.stats.WholeNeeds++
+			r.cover[c.n.chunk] = t + r.rtoFull() + r.jitterFor(c.n.chunk)
+			wake = min(wake, r.cover[c.n.chunk])
 		}
 	}
 	for len(r.needs) > 0 {
@@ -138,5 +142,9 @@ func (r *Receiver) sendReport(t int64, done bool, emit func([]byte)) {
 }
 
 func (r *Receiver) progress() progress {
-	return progress{done: uint32(r.nDone), known: uint32(len(r.done)), loss: lossWire(r.lm.loss)}
+	loss := uint16(lossUnknown)
+	if r.lm.windows > 0 {
+		loss = lossWire(r.lm.loss)
+	}
+	return progress{done: uint32(r.nDone), known: uint32(len(r.done)), loss: loss}
 }

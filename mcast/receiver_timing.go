@@ -11,7 +11,7 @@ const (
 	minRTT            = int64(100 * time.Microsecond)
 	minGap            = int64(2 * time.Millisecond)
 	minReportInterval = int64(time.Second)
-	reportShare       = 0.0025 // of the sender's packet rate, for all receivers' reports together
+	reportShare       = 0.001 // of the sender's packet rate, for all receivers' reports together
 	idleWake          = int64(time.Second)
 	maxDoneBackoff    = int64(2 * time.Second)
 	lossWindow        = 256 // packets per loss sample
@@ -87,7 +87,7 @@ func (m *lossMeter) add(seq uint32) {
 // suppressWindow is how long a receiver waits, at most, before asking, to hear whether
 // someone else asks first.
 func (r *Receiver) suppressWindow() int64 {
-	return max(2*r.rtt.srtt, 4*r.pktTime, int64(time.Millisecond))
+	return max(4*r.rtt.srtt, 8*r.pktTime, int64(time.Millisecond))
 }
 
 // gap is how long a chunk's blocks must stop before its deficit counts as final.
@@ -110,11 +110,30 @@ func (r *Receiver) rtoFull() int64 {
 // is usually heard before the others ask and they all hold back.
 func (r *Receiver) repairBackoff(missing, k int, u float64) int64 {
 	s := float64(r.suppressWindow())
-	mu := max(r.lm.loss, 0.002) * float64(k)
+	// Everyone scales by the same reference loss, so the order is by absolute deficit;
+	// an outlier (served apart) uses its own.
+	// Before the sender announced a reference, a fixed prior keeps that order too.
+	p := r.lossRef
+	if r.isOutlier() {
+		p = r.lm.loss
+	} else if p == 0 {
+		p = 0.01
+	}
+	mu := max(p, 0.002) * float64(k)
 	z := (float64(missing) - mu) / math.Sqrt(mu)
 	q := 0.5 * math.Erfc(z/math.Sqrt2) // chance a receiver misses this many or more
-	f := min(max(1+math.Log10(max(q, 1e-12))/4, 0), 1)
-	return int64(s * (0.8*f + 0.2*u))
+	f := min(max(1+math.Log10(max(q, 1e-12))/3, 0), 1)
+	return int64(s * (0.9*f + 0.1*u))
+}
+
+// wholeBackoff draws the wait before asking for a whole chunk: exponentially biased
+// (Nonnenmacher-Biersack), so of N receivers wanting the same chunk at the same moment
+// only about N^(delay/S) ask before they hear the first request. N is taken large
+// (at least 1000) because at the start nobody knows how many there are.
+func (r *Receiver) wholeBackoff() int64 {
+	n := float64(max(r.members, r.heardCount(), 1000))
+	f := max(0, 1+math.Log(max(r.rng.Float64(), 1e-300))/math.Log(n))
+	return int64(f * float64(r.suppressWindow()))
 }
 
 // reportInterval spaces hello and progress reports RTCP-style: all receivers together
@@ -137,4 +156,12 @@ func (r *Receiver) heardCount() int {
 		return 8192
 	}
 	return int(-1024*math.Log(float64(zeros)/1024) + 0.5)
+}
+
+// jitterFor spreads the whole-chunk timers that one request heard by many receivers
+// sets, differently per receiver and chunk, so they do not all fire together and
+// suppression can work.
+func (r *Receiver) jitterFor(c uint32) int64 {
+	h := (r.hdr.node ^ uint64(c)*0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9
+	return int64(float64(h>>11) / (1 << 53) * float64(r.suppressWindow()))
 }

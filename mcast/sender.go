@@ -42,6 +42,7 @@ type Sender struct {
 	ackQ     []uint64
 
 	nextAnnounce, nextAck, nextTick, lastCountCheck time.Time
+	sinceAnnounce                                   int // data packets since the last announce
 
 	buf     []byte
 	needBuf []need
@@ -105,7 +106,7 @@ func NewSender(cfg SenderConfig, src ChunkSource, now time.Time) (*Sender, error
 		return nil, fmt.Errorf("%w: rates", ErrConfig)
 	case cfg.SideShare < 0 || cfg.SideShare > 0.5:
 		return nil, fmt.Errorf("%w: SideShare %v not in [0, 0.5]", ErrConfig, cfg.SideShare)
-	case cfg.MaxParity < 0:
+	case cfg.MaxParity < 0 || cfg.MaxParity > 65535:
 		return nil, fmt.Errorf("%w: MaxParity %d", ErrConfig, cfg.MaxParity)
 	}
 	if err := params.Validate(cfg.MaxChunk); err != nil {
@@ -216,22 +217,30 @@ func (s *Sender) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
 		s.tick(now)
 		s.nextTick = now.Add(controlInterval)
 	}
-	if !now.Before(s.nextAnnounce) {
+	if !now.Before(s.nextAnnounce) || s.sinceAnnounce >= announceEvery {
 		s.emitAnnounce(emit)
+		s.sinceAnnounce = 0
 		s.nextAnnounce = now.Add(s.cfg.AnnounceInterval)
 	}
 	if len(s.ackQ) > 0 && !now.Before(s.nextAck) {
 		s.emitAcks(emit)
 		s.nextAck = now.Add(ackDelay)
 	}
-	for !s.paused && s.pace.ready() {
+	for !s.paused && s.pace.ready() && s.sinceAnnounce < announceEvery {
 		pkt := s.nextPacket()
 		if pkt == nil {
 			break
 		}
+		s.sinceAnnounce++
 		s.send(pkt, emit)
 	}
+	if s.sinceAnnounce >= announceEvery {
+		s.nextAnnounce = now // due as soon as the pacer allows
+	}
 	next = earliest(s.nextAnnounce, s.nextTick)
+	if !next.After(now) {
+		next = s.pace.readyAt(now)
+	}
 	if len(s.ackQ) > 0 {
 		next = earliest(next, s.nextAck)
 	}

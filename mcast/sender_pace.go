@@ -9,6 +9,9 @@ const (
 	controlInterval = 50 * time.Millisecond // rate control and outlier classification
 	ackDelay        = 2 * time.Millisecond  // acks wait this long to batch done reports
 	peerFresh       = time.Second           // loss reports older than this are not used
+	// announceEvery data packets an announce goes out even before AnnounceInterval, so a
+	// receiver that missed one loses little at high rates.
+	announceEvery = 1000
 )
 
 // pacer is a token bucket in wire bytes. It lets the sender go one packet into debt and

@@ -56,8 +56,10 @@ func (s *Sender) heard(id uint64, pr progress, now time.Time) *peer {
 	}
 	p.last = now
 	p.done, p.known = pr.done, pr.known
-	p.loss = float64(pr.loss) / 10000
-	p.lastLoss = now
+	if pr.loss != lossUnknown {
+		p.loss = min(float64(pr.loss)/10000, 1)
+		p.lastLoss = now
+	}
 	return p
 }
 
@@ -101,7 +103,7 @@ func isOutlier(loss, ref float64) bool {
 func (s *Sender) tick(now time.Time) {
 	losses := s.rc.scratch[:0]
 	for _, p := range s.peerList {
-		if !p.complete && now.Sub(p.lastLoss) <= 5*time.Second {
+		if !p.complete && !p.lastLoss.IsZero() && now.Sub(p.lastLoss) <= 5*time.Second {
 			losses = append(losses, p.loss)
 		}
 	}

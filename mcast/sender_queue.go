@@ -166,7 +166,8 @@ func (s *Sender) merge(repairs, fulls *lane, c uint32, blocks int) {
 // withMargin adds the parity the requester will probably lose on the way, so one round
 // of repair usually suffices.
 func (s *Sender) withMargin(d int) int {
-	return d + int(math.Ceil(float64(d)*s.lossRef*1.5))
+	lost := float64(d) * s.lossRef
+	return d + 1 + int(math.Ceil(1.5*lost+2*math.Sqrt(lost)))
 }
 
 // applyHint skips parity indexes a receiver already holds (from a previous sender), so a
@@ -255,6 +256,7 @@ func (s *Sender) nextPacket() []byte {
 			block:       uint32(idx),
 			queue:       uint32(s.repairs.total + s.fulls.total),
 			repairQueue: uint32(s.repairAhead()),
+			maxParity:   uint16(s.cfg.MaxParity),
 			payload:     blk,
 		}
 		s.seq++

@@ -212,10 +212,16 @@ func runSim(t testing.TB, c simCase) *simResult {
 func logResult(t testing.TB, name string, r *simResult) {
 	t.Helper()
 	c := r.c
-	var reqs, reports, supp, lost uint64
+	var reqs, reports, supp, lost, whole, needs uint64
+	var drops mcast.Drops
 	for _, rc := range r.recvs {
 		st := rc.Stats()
+		for i, v := range st.Drops {
+			drops[i] += v
+		}
 		reqs += st.Requests
+		whole += st.WholeNeeds
+		needs += st.NeedsSent
 		reports += st.Reports
 		supp += st.NeedsSuppressed
 		lost += st.Lost
@@ -231,8 +237,8 @@ func logResult(t testing.TB, name string, r *simResult) {
 		name, c.receivers, c.chunks, blocks, r.lastFinish(-1).Round(time.Millisecond), r.net.Events)
 	t.Logf("  sender: %d packets (data+parity %d = %.4f x data blocks; data %d parity %d side %d announces %d acks %d) rate %d B/s; needs %d merged %d; drops %s",
 		r.senderPkts, dataParity, float64(dataParity)/float64(blocks), s.DataBlocks, s.ParityBlocks, s.SideBlocks, s.Announces, s.Acks, s.Rate, s.Needs, s.NeedsMerged, s.Drops.String())
-	t.Logf("  receivers: %d packets = %.3f%% of sender's (requests %d, reports %d, suppressed needs %d), lost %d",
-		r.receiverPkts, 100*float64(r.receiverPkts)/float64(r.senderPkts), reqs, reports, supp, lost)
+	t.Logf("  receivers: %d packets = %.3f%% of sender's (requests %d with %d needs, %d whole; reports %d, suppressed needs %d), lost %d, drops %s",
+		r.receiverPkts, 100*float64(r.receiverPkts)/float64(r.senderPkts), reqs, needs, whole, reports, supp, lost, drops.String())
 }
 
 func TestSimSmoke(t *testing.T) {

@@ -17,7 +17,7 @@ const (
 	maxNeeds     = 64   // entries in one request
 	maxAckNodes  = 128  // node IDs in one ack
 	announceBody = 8 + 4*5 + 2 + 2
-	dataBody     = 6 * 4
+	dataBody     = 6*4 + 4
 	progressBody = 4 + 4 + 2
 	needLen      = 12
 )
@@ -87,6 +87,7 @@ type data struct {
 	block       uint32 // < K: data block; >= K: parity index block-K
 	queue       uint32 // packets queued at the sender (all work)
 	repairQueue uint32 // packets queued ahead of a new repair
+	maxParity   uint16 // the session's fec MaxParity, so a block is usable before any announce
 	payload     []byte
 }
 
@@ -102,6 +103,8 @@ func appendData(b []byte, h header, d *data) []byte {
 	b = binary.BigEndian.AppendUint32(b, d.block)
 	b = binary.BigEndian.AppendUint32(b, d.queue)
 	b = binary.BigEndian.AppendUint32(b, d.repairQueue)
+	b = binary.BigEndian.AppendUint16(b, d.maxParity)
+	b = append(b, 0, 0)
 	return append(b, d.payload...)
 }
 
@@ -116,8 +119,9 @@ func parseData(h header, body []byte) (d data, err error) {
 	d.block = binary.BigEndian.Uint32(body[12:])
 	d.queue = binary.BigEndian.Uint32(body[16:])
 	d.repairQueue = binary.BigEndian.Uint32(body[20:])
+	d.maxParity = binary.BigEndian.Uint16(body[24:])
 	d.payload = body[dataBody:]
-	if d.chunkLen == 0 {
+	if d.chunkLen == 0 || body[26] != 0 || body[27] != 0 {
 		return d, errMalformed
 	}
 	return d, nil
@@ -128,8 +132,10 @@ func parseData(h header, body []byte) (d data, err error) {
 type progress struct {
 	done  uint32 // chunks delivered
 	known uint32 // chunks the receiver knows of (announce count)
-	loss  uint16 // recent loss, parts per 10000
+	loss  uint16 // recent loss, parts per 10000; lossUnknown = not measured yet
 }
+
+const lossUnknown = 0xffff
 
 func appendProgress(b []byte, p progress) []byte {
 	b = binary.BigEndian.AppendUint32(b, p.done)

@@ -41,8 +41,8 @@ func TestWireRoundTrip(t *testing.T) {
 		}
 		t.Logf("%s: %d bytes", name, len(p))
 	}
-	if n := len(samplePackets()["data"]); n != 1456 {
-		t.Errorf("a default data packet is %d bytes, want 1456 (fits 1472)", n)
+	if n := len(samplePackets()["data"]); n != 1460 {
+		t.Errorf("a default data packet is %d bytes, want 1460 (fits 1472)", n)
 	}
 }
 

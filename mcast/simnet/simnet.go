@@ -138,13 +138,18 @@ func (p *Port) alive(t int64) bool { return t >= p.joinAt && t < p.deadAt }
 func (n *Network) ns(t time.Time) int64 { return int64(t.Sub(n.start)) }
 
 // Run processes events until the virtual time passes deadline, no event is left, or
-// stop (checked every few hundred events and at the end) returns true. It reports
-// whether stop returned true.
+// stop returns true. It reports whether stop returned true. Stop is checked every 256
+// events and whenever the virtual time moved by 100 µs since the last check, so it may
+// be called late by at most that much.
 func (n *Network) Run(deadline time.Time, stop func() bool) bool {
 	end := n.ns(deadline)
+	checked := int64(-1 << 62)
 	for i := 0; ; i++ {
-		if i&255 == 0 && stop != nil && stop() {
-			return true
+		if stop != nil && (i&255 == 0 || n.now-checked >= int64(100*time.Microsecond)) {
+			checked = n.now
+			if stop() {
+				return true
+			}
 		}
 		if len(n.events) == 0 || n.events[0].t > end {
 			n.now = max(n.now, end)
