@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -54,6 +55,7 @@ func TestFAT(t *testing.T) {
 
 			used := fsbUsed(t, "vfat", img)
 			fsbLogRatio(t, used, tc.size)
+			fatCrossCheck(t, img, used)
 			scrubbed := fsbScrub(t, img, used)
 			fsbRun(t, "fsck.vfat", "-n", scrubbed)
 			out := t.TempDir()
@@ -61,6 +63,41 @@ func TestFAT(t *testing.T) {
 			fsbSameTree(t, filepath.Join(tree, "d"), filepath.Join(out, "d"))
 		})
 	}
+}
+
+// fatCrossCheck compares the data clusters kept with the count of used
+// clusters that dosfstools computes on its own.
+func fatCrossCheck(t *testing.T, img string, used []image.Range) {
+	t.Helper()
+	out := fsbRun(t, "fsck.vfat", "-n", "-v", img)
+	m := regexp.MustCompile(`(\d+)/(\d+) clusters`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no cluster count in fsck.vfat output:\n%s", out)
+	}
+	want, _ := strconv.ParseInt(m[1], 10, 64)
+	boot, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := fatParse(boot[:512])
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fsbBytesIn(used, g.dataStart, g.dataStart+g.clusters*g.clusterSize) / g.clusterSize
+	if got != want {
+		t.Errorf("map keeps %d data clusters, fsck.vfat counts %d in use", got, want)
+	}
+}
+
+// fsbBytesIn counts the bytes of sorted, merged ranges inside [lo, hi).
+func fsbBytesIn(rs []image.Range, lo, hi int64) int64 {
+	var n int64
+	for _, r := range rs {
+		if a, b := max(r.Off, lo), min(r.End(), hi); a < b {
+			n += b - a
+		}
+	}
+	return n
 }
 
 func TestFATEmptyIsSmall(t *testing.T) {
@@ -541,6 +578,31 @@ func fsbTree(t testing.TB, files int, maxSize int) string {
 	}
 	return root
 }
+
+// fsbPrivateNS runs a shell script as root in a mount namespace of its own.
+// A mount made in the shared namespace can be copied into any namespace
+// another process creates meanwhile (ip netns exec, unshare); umount then
+// only detaches it here, the filesystem stays alive there and never writes
+// its clean-unmount state. In a private namespace nobody can copy it, and
+// the kernel unmounts everything when the script exits, even on failure.
+func fsbPrivateNS(t testing.TB, script string, env ...string) string {
+	t.Helper()
+	fsbNeedRoot(t)
+	fsbNeedTool(t, "unshare")
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-ec", script)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s\nscript:\n%s\nenv: %v", err, out, script, env)
+	}
+	return string(out)
+}
+
+// fsbDiffScript compares $WANT with the mounted $DIR/d, file contents
+// included, and prints how many files it compared.
+const fsbDiffScript = `diff -r "$WANT" "$DIR/d"
+echo "compared $(find "$WANT" -type f | wc -l) files"
+`
 
 // fsbSameTree compares every regular file under want with the same path
 // under got.

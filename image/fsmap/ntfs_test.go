@@ -5,11 +5,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/discuscast/discus/image"
 )
 
 func TestNTFS(t *testing.T) {
@@ -30,17 +32,19 @@ func TestNTFS(t *testing.T) {
 			img := fsbRandomFile(t, size, 3)
 			fsbRun(t, "mkfs.ntfs", append(append([]string{"-F", "-Q", "-q"}, tc.args...), img)...)
 			tree := fsbTree(t, 80, 300<<10)
-			dir := ntfsMount(t, img, false)
-			fsbRun(t, "cp", "-r", filepath.Join(tree, "d", "gone"), filepath.Join(dir, "gone"))
-			fsbRun(t, "cp", "-r", filepath.Join(tree, "d"), dir)
-			fsbRun(t, "rm", "-r", filepath.Join(dir, "gone"), filepath.Join(dir, "d", "gone"))
-			ntfsUnmount(t, dir)
+			// ntfs-3g stays in the foreground so that the script can wait
+			// for it to finish writing after umount.
+			fsbPrivateNS(t, ntfsMountScript("")+`cp -r "$SRC/gone" "$DIR/gone"
+cp -r "$SRC" "$DIR"
+rm -r "$DIR/gone" "$DIR/d/gone"
+`, "IMG="+img, "DIR="+t.TempDir(), "SRC="+filepath.Join(tree, "d"))
 			if err := os.RemoveAll(filepath.Join(tree, "d", "gone")); err != nil {
 				t.Fatal(err)
 			}
 
 			used := fsbUsed(t, "ntfs", img)
 			fsbLogRatio(t, used, size)
+			ntfsCrossCheck(t, img, used)
 			if n := fsbTotal(used); n > size/2 {
 				t.Errorf("keeps %d of %d bytes for about 9 MiB of files", n, size)
 			}
@@ -49,10 +53,30 @@ func TestNTFS(t *testing.T) {
 			if !strings.Contains(out, "processed successfully") {
 				t.Fatalf("ntfsfix -n on the scrubbed copy:\n%s", out)
 			}
-			ro := ntfsMount(t, scrubbed, true)
-			fsbSameTree(t, filepath.Join(tree, "d"), filepath.Join(ro, "d"))
-			ntfsUnmount(t, ro)
+			out = fsbPrivateNS(t, ntfsMountScript("ro")+fsbDiffScript,
+				"IMG="+scrubbed, "DIR="+t.TempDir(), "WANT="+filepath.Join(tree, "d"))
+			t.Log(strings.TrimSpace(out))
 		})
+	}
+}
+
+// ntfsCrossCheck compares the clusters kept with ntfsinfo's count of free
+// clusters.
+func ntfsCrossCheck(t *testing.T, img string, used []image.Range) {
+	t.Helper()
+	fsbNeedTool(t, "ntfsinfo")
+	out := fsbRun(t, "ntfsinfo", "-m", img)
+	total := regexp.MustCompile(`Volume Size in Clusters: (\d+)`).FindStringSubmatch(out)
+	free := regexp.MustCompile(`Free Clusters: (\d+)`).FindStringSubmatch(out)
+	cs := regexp.MustCompile(`Cluster Size: (\d+)`).FindStringSubmatch(out)
+	if total == nil || free == nil || cs == nil {
+		t.Fatalf("unexpected ntfsinfo output:\n%s", out)
+	}
+	n, _ := strconv.ParseInt(total[1], 10, 64)
+	f, _ := strconv.ParseInt(free[1], 10, 64)
+	c, _ := strconv.ParseInt(cs[1], 10, 64)
+	if got := fsbBytesIn(used, 0, n*c) / c; got != n-f {
+		t.Errorf("map keeps %d clusters, ntfsinfo counts %d in use", got, n-f)
 	}
 }
 
@@ -159,64 +183,17 @@ func FuzzNTFS(f *testing.F) {
 	})
 }
 
-// ntfsMount mounts img with ntfs-3g in the foreground so that unmounting can
-// wait for it to finish writing.
-func ntfsMount(t *testing.T, img string, readOnly bool) string {
-	t.Helper()
-	dir := t.TempDir()
-	opts := "no_detach"
-	if readOnly {
-		opts += ",ro"
+// ntfsMountScript mounts $IMG on $DIR with ntfs-3g kept in the foreground,
+// and on exit unmounts and waits for ntfs-3g to have written everything.
+func ntfsMountScript(opts string) string {
+	if opts != "" {
+		opts = "," + opts
 	}
-	cmd := exec.Command("ntfs-3g", "-o", opts, img, dir)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	ntfsDaemons[dir] = ntfsDaemon{cmd, done}
-	t.Cleanup(func() { ntfsUnmount(t, dir) })
-	for start := time.Now(); !ntfsMounted(dir); time.Sleep(20 * time.Millisecond) {
-		select {
-		case <-done:
-			t.Skipf("ntfs-3g could not mount %s: %s", img, out.String())
-		default:
-		}
-		if time.Since(start) > 10*time.Second {
-			t.Fatalf("ntfs-3g did not mount %s in 10 s: %s", img, out.String())
-		}
-	}
-	return dir
-}
-
-type ntfsDaemon struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-// ntfsDaemons maps mount points to their ntfs-3g; tests using it are not
-// parallel.
-var ntfsDaemons = map[string]ntfsDaemon{}
-
-func ntfsUnmount(t *testing.T, dir string) {
-	t.Helper()
-	d, ok := ntfsDaemons[dir]
-	if !ok {
-		return
-	}
-	delete(ntfsDaemons, dir)
-	if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-		t.Errorf("umount %s: %v\n%s", dir, err, out)
-		d.cmd.Process.Kill()
-	}
-	<-d.done // ntfs-3g has written everything once it exits
-}
-
-func ntfsMounted(dir string) bool {
-	b, err := os.ReadFile("/proc/self/mounts")
-	return err == nil && bytes.Contains(b, []byte(" "+dir+" "))
+	return `ntfs-3g -o no_detach` + opts + ` "$IMG" "$DIR" & pid=$!
+trap 'umount "$DIR" 2>/dev/null || true; wait $pid' EXIT
+for i in $(seq 200); do mountpoint -q "$DIR" && break; sleep 0.05; done
+mountpoint -q "$DIR"
+`
 }
 
 func BenchmarkNTFSUsed(b *testing.B) {
