@@ -161,6 +161,27 @@ func (in *Installer) SetHeader(h *Header) error {
 	return nil
 }
 
+// completeFrom completes a preliminary header from the image's last chunk,
+// which knows the chunk count and where the target ends. So a receiver
+// that has every chunk can finish without the final header. in.mu is held.
+func (in *Installer) completeFrom(ch *ChunkHeader) error {
+	h := in.h.clone()
+	if h.TargetSize != SizeUnknown && h.TargetSize != ch.Span.End() {
+		return corruptf("last chunk ends at %d, target size is %d", ch.Span.End(), h.TargetSize)
+	}
+	if in.have.max() >= int(ch.Count) {
+		return corruptf("last chunk says %d chunks, chunk %d was installed", ch.Count, in.have.max())
+	}
+	h.TargetSize = ch.Span.End()
+	h.ChunkCount = ch.Count
+	h.Complete = true
+	if err := in.checkSize(h.TargetSize); err != nil {
+		return err
+	}
+	in.h = h
+	return nil
+}
+
 // Header returns the header the installer works with.
 func (in *Installer) Header() *Header {
 	in.mu.Lock()
@@ -198,6 +219,13 @@ func (in *Installer) Put(ctx context.Context, chunk []byte) error {
 		in.stats.Rejected++
 		in.mu.Unlock()
 		return err
+	}
+	if ch.Last && !in.h.Complete {
+		if err := in.completeFrom(ch); err != nil {
+			in.stats.Rejected++
+			in.mu.Unlock()
+			return &ChunkError{Index: int(ch.Index), Offset: -1, Err: err}
+		}
 	}
 	i := int(ch.Index)
 	if in.have.get(i) {

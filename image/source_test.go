@@ -84,6 +84,11 @@ func TestStreamRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The last chunk alone completes the header...
+	if got := in.Header(); !got.Complete || got.ChunkCount != final.ChunkCount || got.TargetSize != final.TargetSize {
+		t.Fatalf("header after the last chunk: %+v", got)
+	}
+	// ...and the final one agrees with it.
 	if err := in.SetHeader(final); err != nil {
 		t.Fatal(err)
 	}
