@@ -22,6 +22,8 @@ type failer interface{ Err() error }
 type ImageSource struct {
 	r    *image.Reader
 	meta []byte
+	mu   sync.Mutex
+	err  error
 }
 
 // NewImageSource wraps an opened image file as a ChunkSource.
@@ -39,9 +41,28 @@ func (s *ImageSource) Meta() []byte { return s.meta }
 // ChunkCount implements ChunkSource.
 func (s *ImageSource) ChunkCount() (int, bool) { return s.r.NumChunks(), true }
 
-// Chunk implements ChunkSource. Each call returns a fresh slice, since the
+// Chunk implements ChunkSource. It verifies the chunk first: a corrupt
+// image must fail the session, not send receivers data they would reject
+// and ask for again for ever. Each call returns a fresh slice, since the
 // sender keeps the chunks whose parity it caches.
-func (s *ImageSource) Chunk(i int) ([]byte, error) { return s.r.ReadChunk(i, nil) }
+func (s *ImageSource) Chunk(i int) ([]byte, error) {
+	_, c, err := s.r.VerifyChunk(i, nil)
+	if err != nil {
+		s.mu.Lock()
+		if s.err == nil {
+			s.err = err
+		}
+		s.mu.Unlock()
+	}
+	return c, err
+}
+
+// Err reports the first chunk that failed verification.
+func (s *ImageSource) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
 
 // MaxChunkSize is the image's chunk size.
 func (s *ImageSource) MaxChunkSize() int { return int(s.r.Header().ChunkSize) }
