@@ -38,7 +38,7 @@ var errFATBoot = errors.New("fsmap: not a FAT boot sector")
 
 func fatProbe(r io.ReaderAt, size int64) bool {
 	var b [512]byte
-	if _, err := r.ReadAt(b[:], 0); err != nil {
+	if err := readExactlyAt(r, b[:], 0); err != nil {
 		return false
 	}
 	_, err := fatParse(b[:])
@@ -116,7 +116,7 @@ func fatParse(b []byte) (*fatGeom, error) {
 
 func fatUsed(r io.ReaderAt, size int64) ([]image.Range, error) {
 	var b [512]byte
-	if _, err := r.ReadAt(b[:], 0); err != nil {
+	if err := readExactlyAt(r, b[:], 0); err != nil {
 		return nil, fmt.Errorf("fsmap: FAT boot sector: %w", err)
 	}
 	g, err := fatParse(b[:])
@@ -165,7 +165,7 @@ func fatScanCopy(r io.ReaderAt, g *fatGeom, fatOff int64, used []image.Range) ([
 			buf = make([]byte, byteLen)
 		}
 		buf = buf[:byteLen]
-		if _, err := r.ReadAt(buf, fatOff+byteOff); err != nil {
+		if err := readExactlyAt(r, buf, fatOff+byteOff); err != nil {
 			return nil, fmt.Errorf("fsmap: reading FAT at %d: %w", fatOff+byteOff, err)
 		}
 		for i := range n {
@@ -225,4 +225,18 @@ func fatMerge(rs []image.Range) []image.Range {
 		out = append(out, x)
 	}
 	return out
+}
+
+// readExactlyAt fills p from off. An io.ReaderAt may return io.EOF with a
+// full read at the very end of its input, which is no error here; a short
+// read always is.
+func readExactlyAt(r io.ReaderAt, p []byte, off int64) error {
+	n, err := r.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
 }

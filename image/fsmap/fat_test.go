@@ -123,6 +123,32 @@ func TestFATRejectsOthers(t *testing.T) {
 	}
 }
 
+// fsbEOFReader returns io.EOF with every read that reaches its end, full
+// or not, as io.ReaderAt allows.
+type fsbEOFReader []byte
+
+func (b fsbEOFReader) ReadAt(p []byte, off int64) (int, error) {
+	if off >= int64(len(b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, b[off:])
+	if off+int64(n) == int64(len(b)) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func TestReadExactlyAt(t *testing.T) {
+	r := fsbEOFReader("0123456789")
+	p := make([]byte, 4)
+	if err := readExactlyAt(r, p, 6); err != nil || string(p) != "6789" {
+		t.Errorf("full read ending at EOF: %q, %v", p, err)
+	}
+	if err := readExactlyAt(r, p, 8); err != io.ErrUnexpectedEOF {
+		t.Errorf("short read: err = %v, want io.ErrUnexpectedEOF", err)
+	}
+}
+
 func FuzzFAT(f *testing.F) {
 	fsbFuzzSeeds(f, "vfat")
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -229,10 +255,11 @@ func (rec *fsbRecorder) ReadAt(p []byte, off int64) (int, error) {
 	n, err := rec.r.ReadAt(p, off)
 	// Big reads are scans (a FAT, a bitmap, the XFS log) whose start is
 	// what a small seed needs; the rest reads back as zeros.
-	if n > 64<<10 {
-		n = 4 << 10
+	keep := n
+	if keep > 64<<10 {
+		keep = 4 << 10
 	}
-	rec.read = append(rec.read, fsbPatch{off, bytes.Clone(p[:n])})
+	rec.read = append(rec.read, fsbPatch{off, bytes.Clone(p[:keep])})
 	return n, err
 }
 

@@ -59,7 +59,7 @@ type ntfsRun struct {
 
 func ntfsProbe(r io.ReaderAt, size int64) bool {
 	var b [512]byte
-	if _, err := r.ReadAt(b[:], 0); err != nil {
+	if err := readExactlyAt(r, b[:], 0); err != nil {
 		return false
 	}
 	_, err := ntfsParse(b[:])
@@ -114,7 +114,7 @@ func ntfsParse(b []byte) (*ntfsGeom, error) {
 
 func ntfsUsed(r io.ReaderAt, size int64) ([]image.Range, error) {
 	var b [512]byte
-	if _, err := r.ReadAt(b[:], 0); err != nil {
+	if err := readExactlyAt(r, b[:], 0); err != nil {
 		return nil, fmt.Errorf("fsmap: NTFS boot sector: %w", err)
 	}
 	g, err := ntfsParse(b[:])
@@ -180,7 +180,7 @@ func ntfsUsed(r io.ReaderAt, size int64) ([]image.Range, error) {
 // sequence number, and a mismatch means a torn write.
 func ntfsReadRecord(r io.ReaderAt, g *ntfsGeom, off int64) ([]byte, error) {
 	rec := make([]byte, g.recordSize)
-	if _, err := r.ReadAt(rec, off); err != nil {
+	if err := readExactlyAt(r, rec, off); err != nil {
 		return nil, err
 	}
 	if !bytes.Equal(rec[:4], []byte("FILE")) {
@@ -337,7 +337,7 @@ func ntfsBitmapRanges(r io.ReaderAt, g *ntfsGeom, runs []ntfsRun, need int64) ([
 		runBytes := min(run.n*g.clusterSize, need-done)
 		for pos := int64(0); pos < runBytes; {
 			chunk := buf[:min(int64(len(buf)), runBytes-pos)]
-			if _, err := r.ReadAt(chunk, run.lcn*g.clusterSize+pos); err != nil {
+			if err := readExactlyAt(r, chunk, run.lcn*g.clusterSize+pos); err != nil {
 				return nil, fmt.Errorf("fsmap: reading $Bitmap: %w", err)
 			}
 			for i, x := range chunk {

@@ -49,7 +49,7 @@ type xfsGeom struct {
 
 func xfsProbe(r io.ReaderAt, size int64) bool {
 	var b [512]byte
-	if _, err := r.ReadAt(b[:], 0); err != nil {
+	if err := readExactlyAt(r, b[:], 0); err != nil {
 		return false
 	}
 	_, err := xfsParse(b[:])
@@ -93,7 +93,7 @@ func xfsParse(b []byte) (*xfsGeom, error) {
 
 func xfsUsed(r io.ReaderAt, size int64) ([]image.Range, error) {
 	var b [512]byte
-	if _, err := r.ReadAt(b[:], 0); err != nil {
+	if err := readExactlyAt(r, b[:], 0); err != nil {
 		return nil, fmt.Errorf("fsmap: XFS superblock: %w", err)
 	}
 	g, err := xfsParse(b[:])
@@ -136,7 +136,7 @@ func xfsUsed(r io.ReaderAt, size int64) ([]image.Range, error) {
 func xfsAGFree(r io.ReaderAt, g *xfsGeom, agno int64, blk []byte) ([]image.Range, int64, error) {
 	agByte := agno * g.agBlocks * g.blockSize
 	agf := make([]byte, g.sectSize)
-	if _, err := r.ReadAt(agf, agByte+g.sectSize); err != nil {
+	if err := readExactlyAt(r, agf, agByte+g.sectSize); err != nil {
 		return nil, 0, fmt.Errorf("reading AGF: %w", err)
 	}
 	be := binary.BigEndian
@@ -173,7 +173,7 @@ func xfsAGFree(r io.ReaderAt, g *xfsGeom, agno int64, blk []byte) ([]image.Range
 			return nil, 0, fmt.Errorf("bnobt block %d invalid or seen twice", v.bno)
 		}
 		seen[v.bno] = true
-		if _, err := r.ReadAt(blk, (agno*g.agBlocks+v.bno)*g.blockSize); err != nil {
+		if err := readExactlyAt(r, blk, (agno*g.agBlocks+v.bno)*g.blockSize); err != nil {
 			return nil, 0, fmt.Errorf("reading bnobt block %d: %w", v.bno, err)
 		}
 		if !bytes.Equal(blk[:4], g.btreeMagic) {
@@ -261,7 +261,7 @@ func xfsCheckLogClean(r io.ReaderAt, g *xfsGeom, sb []byte) error {
 	buf := make([]byte, min(logBytes, xfsLogReadChunk))
 	for pos := int64(0); pos < logBytes && head < 0; pos += int64(len(buf)) {
 		chunk := buf[:min(int64(len(buf)), logBytes-pos)]
-		if _, err := r.ReadAt(chunk, logOff+pos); err != nil {
+		if err := readExactlyAt(r, chunk, logOff+pos); err != nil {
 			return fmt.Errorf("fsmap: reading XFS log: %w", err)
 		}
 		for i := int64(0); i+xfsBB <= int64(len(chunk)); i += xfsBB {
@@ -290,7 +290,7 @@ func xfsCheckLogClean(r io.ReaderAt, g *xfsGeom, sb []byte) error {
 		// the log's end, at most one record (256 KiB) away.
 		tail := min(logBytes-head*xfsBB, xfsLogReadChunk)
 		chunk := buf[:tail]
-		if _, err := r.ReadAt(chunk, logOff+logBytes-tail); err != nil {
+		if err := readExactlyAt(r, chunk, logOff+logBytes-tail); err != nil {
 			return fmt.Errorf("fsmap: reading XFS log: %w", err)
 		}
 		for i := tail - xfsBB; i >= 0; i -= xfsBB {
@@ -305,7 +305,7 @@ func xfsCheckLogClean(r io.ReaderAt, g *xfsGeom, sb []byte) error {
 	}
 
 	hdr := make([]byte, xfsBB)
-	if _, err := r.ReadAt(hdr, logOff+lastHdr*xfsBB); err != nil {
+	if err := readExactlyAt(r, hdr, logOff+lastHdr*xfsBB); err != nil {
 		return fmt.Errorf("fsmap: reading XFS log record: %w", err)
 	}
 	version, recLen := be.Uint32(hdr[8:]), int64(be.Uint32(hdr[12:]))
@@ -319,12 +319,16 @@ func xfsCheckLogClean(r io.ReaderAt, g *xfsGeom, sb []byte) error {
 	}
 	dataBB := (lastHdr + hblks) % logBB
 	end := (dataBB + (recLen+xfsBB-1)/xfsBB) % logBB
-	if end != head || numOps != 1 {
-		return fmt.Errorf("%w: last log record (block %d, %d ops) does not end at the head (block %d)",
-			errXFSDirty, lastHdr, numOps, head)
+	if end != head {
+		return fmt.Errorf("%w: last log record (block %d) ends at block %d, not at the head (block %d)",
+			errXFSDirty, lastHdr, end, head)
+	}
+	if numOps != 1 {
+		return fmt.Errorf("%w: last log record (block %d) holds %d operations, not one unmount record",
+			errXFSDirty, lastHdr, numOps)
 	}
 	op := make([]byte, 16)
-	if _, err := r.ReadAt(op, logOff+dataBB*xfsBB); err != nil {
+	if err := readExactlyAt(r, op, logOff+dataBB*xfsBB); err != nil {
 		return fmt.Errorf("fsmap: reading XFS log record: %w", err)
 	}
 	if op[9]&xfsUnmountTrans == 0 {
