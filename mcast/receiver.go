@@ -40,6 +40,7 @@ type Receiver struct {
 	pktTime    int64 // ns per data packet at the announced rate
 	members    int
 	lossRef    float64
+	haveRef    bool
 	queue      uint32
 	queueKnown bool // a data packet told the sender's backlog since joining
 	repairQ    uint32
@@ -311,7 +312,10 @@ func (r *Receiver) session(a *announce) {
 		r.pktTime = int64(float64(headerLen+dataBody+r.info.BlockSize) / float64(a.rate) * 1e9)
 	}
 	r.members = int(a.members)
-	r.lossRef = float64(a.lossRef) / 10000
+	r.haveRef = a.lossRef != lossUnknown
+	if r.haveRef {
+		r.lossRef = min(float64(a.lossRef)/10000, 1)
+	}
 }
 
 func (r *Receiver) sessionInfo() SessionInfo {
@@ -567,5 +571,11 @@ func (r *Receiver) Stats() ReceiverStats {
 }
 
 func (r *Receiver) isOutlier() bool {
-	return r.lm.windows > 0 && isOutlier(r.lm.loss, r.lossRef)
+	if r.lm.windows == 0 {
+		return false
+	}
+	if !r.haveRef {
+		return r.lm.loss > outlierNoRef
+	}
+	return isOutlier(r.lm.loss, r.lossRef)
 }

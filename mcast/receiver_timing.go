@@ -116,7 +116,7 @@ func (r *Receiver) repairBackoff(missing, k int, u float64) int64 {
 	p := r.lossRef
 	if r.isOutlier() {
 		p = r.lm.loss
-	} else if p == 0 {
+	} else if !r.haveRef {
 		p = 0.01
 	}
 	mu := max(p, 0.002) * float64(k)

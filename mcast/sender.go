@@ -22,10 +22,11 @@ type Sender struct {
 	params fec.Params
 	pktLen int // bytes of one data packet on the wire (UDP payload)
 
-	chunks int
-	final  bool
-	cursor []uint32 // per chunk: blocks sent so far; selects the next fresh block
-	kOf    []uint32 // per chunk: K once the chunk was loaded (0 = unknown)
+	chunks     int
+	final      bool
+	dataNext   []uint32 // per chunk: next data block; beyond K counts recycled blocks
+	parityNext []uint32 // per chunk: next parity index (parity is always fresh until M)
+	kOf        []uint32 // per chunk: K once the chunk was loaded (0 = unknown)
 
 	repairs, fulls, side lane
 	cur, curSide         *job
@@ -39,6 +40,7 @@ type Sender struct {
 	peers    map[uint64]*peer
 	peerList []*peer
 	lossRef  float64
+	haveRef  bool // lossRef was measured (some receiver reported loss)
 	ackQ     []uint64
 
 	nextAnnounce, nextAck, nextTick, lastCountCheck time.Time
@@ -179,9 +181,10 @@ func (s *Sender) Handle(pkt []byte, now time.Time) {
 		p := s.heard(h.node, q.progress, now)
 		p.requests++
 		s.refreshCount()
+		out := q.outlier || s.outlier(p)
 		for _, n := range q.needs {
 			s.stats.Needs++
-			s.addNeed(n, q.outlier || p.outlier)
+			s.addNeed(n, out)
 		}
 	case typeReport:
 		r, err := parseReport(h, body)
@@ -266,8 +269,11 @@ func (s *Sender) emitAnnounce(emit func([]byte)) {
 		blockSize: uint32(s.cfg.BlockSize),
 		maxParity: uint32(s.cfg.MaxParity),
 		members:   uint32(len(s.peerList)),
-		lossRef:   lossWire(s.lossRef),
+		lossRef:   lossUnknown,
 		meta:      s.src.Meta(),
+	}
+	if s.haveRef {
+		a.lossRef = lossWire(s.lossRef)
 	}
 	if len(a.meta) > maxMeta {
 		s.log.Error("mcast: meta too large, truncated in announce", "len", len(a.meta))
@@ -287,8 +293,9 @@ func (s *Sender) refreshCount() bool {
 	if n == s.chunks && final == s.final {
 		return false
 	}
-	for len(s.cursor) < n {
-		s.cursor = append(s.cursor, 0)
+	for len(s.dataNext) < n {
+		s.dataNext = append(s.dataNext, 0)
+		s.parityNext = append(s.parityNext, 0)
 		s.kOf = append(s.kOf, 0)
 	}
 	s.chunks, s.final = n, final

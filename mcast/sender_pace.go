@@ -89,6 +89,16 @@ func (rc *rateControl) init(s *Sender, now time.Time) {
 	rc.lastTick = now
 }
 
+// onlyOutliers reports whether every receiver still at work is an outlier.
+func (rc *rateControl) onlyOutliers(now time.Time) bool {
+	for _, p := range rc.s.peerList {
+		if !p.complete && !p.outlier && now.Sub(p.last) <= 5*time.Second {
+			return false
+		}
+	}
+	return true
+}
+
 func (rc *rateControl) tick(now time.Time) {
 	s := rc.s
 	dt := now.Sub(rc.lastTick).Seconds()
@@ -96,12 +106,18 @@ func (rc *rateControl) tick(now time.Time) {
 	if s.cfg.FixedRate || s.paused || !s.hasWork() {
 		return
 	}
+	// Outliers do not steer the rate, unless nobody else is left.
 	rc.scratch = rc.scratch[:0]
-	for _, p := range s.peerList {
-		if p.outlier || p.complete || !p.lastLoss.After(rc.lastDecrease) || now.Sub(p.lastLoss) > peerFresh {
-			continue
+	for _, outliers := range []bool{false, true} {
+		for _, p := range s.peerList {
+			if p.outlier != outliers || p.complete || !p.lastLoss.After(rc.lastDecrease) || now.Sub(p.lastLoss) > peerFresh {
+				continue
+			}
+			rc.scratch = append(rc.scratch, p.loss)
 		}
-		rc.scratch = append(rc.scratch, p.loss)
+		if len(rc.scratch) > 0 || !rc.onlyOutliers(now) {
+			break
+		}
 	}
 	rate := s.pace.rate
 	if len(rc.scratch) > 0 {

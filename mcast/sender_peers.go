@@ -99,6 +99,22 @@ func isOutlier(loss, ref float64) bool {
 	return loss > max(2*ref, ref+0.05)
 }
 
+// outlierNoRef is the loss that marks an outlier before any reference exists.
+const outlierNoRef = 0.25
+
+// outlier classifies a receiver from its latest report (not waiting for the next tick,
+// so a slow receiver's first huge deficits do not reach the main queue).
+func (s *Sender) outlier(p *peer) bool {
+	if p.lastLoss.IsZero() {
+		return false
+	}
+	if !s.haveRef {
+		return p.loss > outlierNoRef
+	}
+	p.outlier = len(s.peerList) > 1 && isOutlier(p.loss, s.lossRef)
+	return p.outlier
+}
+
 // tick runs the periodic work: the median loss, outlier marks, rate control.
 func (s *Sender) tick(now time.Time) {
 	losses := s.rc.scratch[:0]
@@ -109,7 +125,7 @@ func (s *Sender) tick(now time.Time) {
 	}
 	if len(losses) > 0 {
 		slices.Sort(losses)
-		s.lossRef = losses[(len(losses)-1)/2]
+		s.lossRef, s.haveRef = losses[(len(losses)-1)/2], true
 	}
 	s.rc.scratch = losses
 	for _, p := range s.peerList {

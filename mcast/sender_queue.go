@@ -173,12 +173,8 @@ func (s *Sender) withMargin(d int) int {
 // applyHint skips parity indexes a receiver already holds (from a previous sender), so a
 // replacement sender's repairs are fresh too.
 func (s *Sender) applyHint(c uint32, next uint32) {
-	k := s.kOf[c]
-	if k == 0 || next == 0 || s.cursor[c] < k {
-		return
-	}
-	if want := k + next; want > s.cursor[c] {
-		s.cursor[c] = want
+	if next > s.parityNext[c] && next <= fec.MaxBlocks*2 {
+		s.parityNext[c] = next
 	}
 }
 
@@ -229,7 +225,7 @@ func (s *Sender) nextPacket() []byte {
 		if j.remaining < 0 {
 			j.lane.setRemaining(j, enc.K())
 		}
-		idx := s.nextIndex(j.chunk, enc.K(), enc.M())
+		idx := s.nextIndex(j.chunk, enc.K(), enc.M(), j.full)
 		blk, err := enc.Block(idx)
 		if err != nil {
 			s.log.Error("mcast: fec block", "chunk", j.chunk, "block", idx, "err", err)
@@ -284,17 +280,21 @@ func (s *Sender) finish(j *job, side bool) {
 	s.cur = nil
 }
 
-// nextIndex picks the next fresh block of chunk c: the data blocks once, then parity
-// 0..M-1, then (all indexes used) data and parity again in the same cycle.
-func (s *Sender) nextIndex(c uint32, k, m int) int {
-	n := int(s.cursor[c])
-	s.cursor[c]++
-	if n < k {
-		return n
+// nextIndex picks the next fresh block of chunk c. A whole-chunk job sends the data
+// blocks once; after that, and for every repair (whose requesters hold some unknown
+// subset of the data), it sends parity 0, 1, ..., M-1, never repeating an index. Only
+// when all M are used does it recycle blocks, data and parity in turn.
+func (s *Sender) nextIndex(c uint32, k, m int, whole bool) int {
+	d, p := int(s.dataNext[c]), int(s.parityNext[c])
+	switch {
+	case whole && d < k:
+		s.dataNext[c]++
+		return d
+	case p < m:
+		s.parityNext[c]++
+		return k + p
 	}
-	j := (n - k) % (m + k)
-	if j < m {
-		return k + j
-	}
-	return j - m
+	r := max(d-k, 0) % (k + m)
+	s.dataNext[c] = uint32(k + r + 1)
+	return r
 }

@@ -3,6 +3,7 @@ package mcast_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -233,8 +234,11 @@ func logResult(t testing.TB, name string, r *simResult) {
 		st := snd.Stats()
 		dataParity += st.DataBlocks + st.ParityBlocks
 	}
-	t.Logf("%s: %d receivers, %d chunks, %d data blocks; finished in %v (virtual), sim events %d",
-		name, c.receivers, c.chunks, blocks, r.lastFinish(-1).Round(time.Millisecond), r.net.Events)
+	fin := append([]time.Duration(nil), r.finished...)
+	slices.Sort(fin)
+	t.Logf("%s: %d receivers, %d chunks, %d data blocks; complete at %v / %v / %v (first/median/last, virtual), all done at %v, sim events %d",
+		name, c.receivers, c.chunks, blocks, fin[0].Round(time.Microsecond), fin[len(fin)/2].Round(time.Microsecond),
+		fin[len(fin)-1].Round(time.Microsecond), r.end.Round(time.Microsecond), r.net.Events)
 	t.Logf("  sender: %d packets (data+parity %d = %.4f x data blocks; data %d parity %d side %d announces %d acks %d) rate %d B/s; needs %d merged %d; drops %s",
 		r.senderPkts, dataParity, float64(dataParity)/float64(blocks), s.DataBlocks, s.ParityBlocks, s.SideBlocks, s.Announces, s.Acks, s.Rate, s.Needs, s.NeedsMerged, s.Drops.String())
 	t.Logf("  receivers: %d packets = %.3f%% of sender's (requests %d with %d needs, %d whole; reports %d, suppressed needs %d), lost %d, drops %s",

@@ -1,0 +1,5 @@
+//go:build !race
+
+package mcast_test
+
+const raceEnabled = false

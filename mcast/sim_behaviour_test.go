@@ -1,0 +1,68 @@
+package mcast_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/discuscast/discus/mcast/simnet"
+)
+
+// TestSimOutlier: one receiver at 20 % loss, or behind a link a tenth of the sender's
+// rate, finishes itself but slows the others by at most 10 %.
+func TestSimOutlier(t *testing.T) {
+	base := simCase{seed: 5, receivers: 30, chunks: 8, blockSize: 64, rate: 6_000_000, link: simnet.Link{Loss: 0.01}}
+	ref := runSim(t, base)
+	refEnd := ref.lastFinish(0)
+	logResult(t, "baseline", ref)
+	for _, tc := range []struct {
+		name string
+		link simnet.Link
+	}{
+		{"loss20", simnet.Link{Loss: 0.20}},
+		{"tenthRate", simnet.Link{Loss: 0.01, Rate: 600_000, Queue: 20 * time.Millisecond}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := base
+			l := tc.link
+			c.special = &l
+			res := runSim(t, c)
+			logResult(t, tc.name, res)
+			others := res.lastFinish(0)
+			t.Logf("ASSERT others finished at %v vs %v without the outlier (x%.3f, limit 1.10); the outlier at %v",
+				others, refEnd, float64(others)/float64(refEnd), res.finished[0])
+			if float64(others) > 1.10*float64(refEnd) {
+				t.Errorf("others slowed to %v from %v", others, refEnd)
+			}
+		})
+	}
+}
+
+// TestSimLateJoin: receivers join at random moments up to the middle of the transfer
+// and all finish.
+func TestSimLateJoin(t *testing.T) {
+	base := simCase{seed: 6, receivers: 1, chunks: 12, blockSize: 64, rate: 6_000_000, link: simnet.Link{Loss: 0.01}}
+	ref := runSim(t, base)
+	c := base
+	c.receivers = 40
+	c.lateUntil = ref.lastFinish(-1) / 2
+	res := runSim(t, c)
+	logResult(t, t.Name(), res)
+	t.Logf("ASSERT %d receivers joined in [0, %v), all done by %v", c.receivers, c.lateUntil, res.end)
+}
+
+// TestSimSenderReplaced: the sender dies mid-transfer and a new one (new node ID, same
+// image) takes over 50 ms later; receivers keep what they have and finish.
+func TestSimSenderReplaced(t *testing.T) {
+	base := simCase{seed: 8, receivers: 20, chunks: 10, blockSize: 64, rate: 6_000_000, link: simnet.Link{Loss: 0.02}}
+	ref := runSim(t, base)
+	c := base
+	c.replaceAt = ref.lastFinish(-1) * 2 / 5
+	res := runSim(t, c)
+	logResult(t, t.Name(), res)
+	first, second := res.senders[0].Stats(), res.senders[1].Stats()
+	t.Logf("ASSERT sender 1 sent %d data+parity before dying at %v, sender 2 %d; image %d blocks; all %d receivers done at %v",
+		first.DataBlocks+first.ParityBlocks, c.replaceAt, second.DataBlocks+second.ParityBlocks, res.src.blocks(c.blockSize), c.receivers, res.end)
+	if second.DataBlocks+second.ParityBlocks >= uint64(res.src.blocks(c.blockSize)) {
+		t.Errorf("the new sender resent the whole image: receivers did not keep what they had")
+	}
+}
