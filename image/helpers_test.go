@@ -14,22 +14,23 @@ import (
 func compressible(seed uint64, n int) []byte {
 	r := rand.New(rand.NewPCG(seed, 1))
 	words := []string{"disk ", "image ", "chunk ", "multicast ", "zstd ", "sector ", "range ", "block ", "\n"}
-	b := make([]byte, 0, n+16)
+	b := make([]byte, 0, n+64)
 	for len(b) < n {
-		if r.IntN(8) == 0 {
-			b = append(b, byte(r.IntN(256)), byte(r.IntN(256)))
+		x := r.Uint64() // one random number makes a few words and a noise pair
+		for k := 0; k < 6; k++ {
+			b = append(b, words[x%uint64(len(words))]...)
+			x /= uint64(len(words))
 		}
-		b = append(b, words[r.IntN(len(words))]...)
+		b = append(b, byte(x), byte(x>>8))
 	}
 	return b[:n]
 }
 
 func randomBytes(seed uint64, n int) []byte {
-	r := rand.New(rand.NewPCG(seed, 2))
+	var key [32]byte
+	key[0], key[1] = byte(seed), byte(seed>>8)
 	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
+	rand.NewChaCha8(key).Read(b)
 	return b
 }
 
