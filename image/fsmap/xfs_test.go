@@ -36,18 +36,20 @@ func TestXFS(t *testing.T) {
 			fsbNeedTool(t, "mkfs.xfs")
 			fsbNeedTool(t, "xfs_repair")
 			fsbNeedTool(t, "xfs_db")
+			// -K: mkfs.xfs would otherwise discard (punch out) the random
+			// bytes that stand for a used disk's old data.
 			img := fsbRandomFile(t, xfsSize, 4)
 			tree := fsbTree(t, 60, 300<<10)
 			if tc.mount {
 				fsbNeedRoot(t)
-				fsbRun(t, "mkfs.xfs", append(append([]string{"-q", "-f"}, tc.args...), img)...)
+				fsbRun(t, "mkfs.xfs", append(append([]string{"-q", "-f", "-K"}, tc.args...), img)...)
 				xfsFill(t, img, tree, tc.block)
 			} else {
 				if err := os.RemoveAll(filepath.Join(tree, "d", "gone")); err != nil {
 					t.Fatal(err)
 				}
 				proto := xfsProtofile(t, filepath.Join(tree, "d"))
-				fsbRun(t, "mkfs.xfs", append(append([]string{"-q", "-f", "-p", proto}, tc.args...), img)...)
+				fsbRun(t, "mkfs.xfs", append(append([]string{"-q", "-f", "-K", "-p", proto}, tc.args...), img)...)
 			}
 			levels := xfsBnoLevels(t, img)
 			t.Logf("bnobt levels per AG: %v", levels)
@@ -77,7 +79,7 @@ func TestXFS(t *testing.T) {
 func TestXFSEmptyIsSmall(t *testing.T) {
 	fsbNeedTool(t, "mkfs.xfs")
 	img := fsbRandomFile(t, xfsSize, 5)
-	fsbRun(t, "mkfs.xfs", "-q", "-f", img)
+	fsbRun(t, "mkfs.xfs", "-q", "-f", "-K", img)
 	used := fsbUsed(t, "xfs", img)
 	fsbLogRatio(t, used, xfsSize)
 	// The internal log (64 MiB with recent mkfs.xfs) is most of what an empty
@@ -102,7 +104,7 @@ func TestXFSDirtyLogIsKeptWhole(t *testing.T) {
 	fsbNeedTool(t, "xfs_io")
 	fsbNeedRoot(t)
 	img := fsbRandomFile(t, xfsSize, 7)
-	fsbRun(t, "mkfs.xfs", "-q", "-f", img)
+	fsbRun(t, "mkfs.xfs", "-q", "-f", "-K", img)
 	tree := fsbTree(t, 20, 100<<10)
 	// Shut down with the log flushed but the metadata not written back, as
 	// a crash leaves it.
