@@ -127,6 +127,18 @@ func testLoopDevice(t *testing.T, img []byte, h *Header, want []byte) {
 			}
 			mustEqual(t, got, want)
 			fsck(t, dev)
+			// The device as a source: size from BLKGETSIZE64, and the image
+			// made from it installs to the same bytes.
+			src, err := OpenSource(dev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			if src.Size() != int64(len(want)) {
+				t.Fatalf("block device source size %d, want %d", src.Size(), len(want))
+			}
+			img2, _, _ := createImage(t, src, CreateConfig{})
+			mustEqual(t, installImage(t, img2, InstallConfig{}, nil), want)
 		})
 	}
 	// A loop device smaller than the image is refused before any write.
