@@ -627,7 +627,7 @@ func fsbPrivateNS(t testing.TB, script string, env ...string) string {
 
 // fsbDiffScript compares $WANT with the mounted $DIR/d, file contents
 // included, and prints how many files it compared.
-const fsbDiffScript = `diff -r "$WANT" "$DIR/d"
+const fsbDiffScript = `diff -r --no-dereference "$WANT" "$DIR/d"
 echo "compared $(find "$WANT" -type f | wc -l) files"
 `
 
