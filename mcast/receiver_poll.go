@@ -142,9 +142,9 @@ func (r *Receiver) sendReport(t int64, done bool, emit func([]byte)) {
 }
 
 func (r *Receiver) progress() progress {
-	loss := uint16(lossUnknown)
+	p := progress{done: uint32(r.nDone), known: uint32(len(r.done)), loss: lossUnknown, recent: lossUnknown}
 	if r.lm.windows > 0 {
-		loss = lossWire(r.lm.loss)
+		p.loss, p.recent = lossWire(r.lm.loss), lossWire(r.lm.last)
 	}
-	return progress{done: uint32(r.nDone), known: uint32(len(r.done)), loss: loss}
+	return p
 }

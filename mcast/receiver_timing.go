@@ -49,7 +49,8 @@ type lossMeter struct {
 	init      bool
 	got, lost int
 	lostTotal uint64
-	loss      float64
+	loss      float64 // smoothed
+	last      float64 // the last window's
 	windows   int
 }
 
@@ -71,6 +72,7 @@ func (m *lossMeter) add(seq uint32) {
 	m.next = seq + 1
 	if n := m.got + m.lost; n >= lossWindow {
 		s := float64(m.lost) / float64(n)
+		m.last = s
 		if m.windows == 0 {
 			m.loss = s
 		} else {

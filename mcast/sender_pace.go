@@ -1,6 +1,7 @@
 package mcast
 
 import (
+	"math"
 	"slices"
 	"time"
 )
@@ -59,12 +60,14 @@ func (p *pacer) readyAt(now time.Time) time.Time {
 // rateControl is the adaptive mode: a loss-driven AIMD that treats a steady loss floor as
 // noise. See docs/PROTOCOL.md, "Adaptive rate".
 //
-// Every control interval it takes L, the 90th percentile of the loss that non-outlier
-// receivers reported since the last decrease (and within peerFresh). The floor F follows
+// Every control interval it takes L, the 90th percentile of the loss over the last
+// window (lossWindow packets) that non-outlier receivers reported, counting only windows
+// measured after the last decrease took effect (and within peerFresh). The floor F follows
 // L downwards at once and creeps up slowly (it is the random loss the path has anyway,
-// capped at 10 %). L > F + max(2 %, F/2) is congestion: the rate drops to 80 % and
-// reports from before the drop are ignored from then on. Otherwise the rate grows by 2 %
-// per interval (about ×1.5 per second) up to MaxRate.
+// capped at 10 %). L > F + max(2 %, F/2, 2·sqrt(F/256)) is congestion: the rate drops to
+// 0.95·(1-L)/(1-F) of itself (what got through), between 50 % and 80 %, and reports from
+// before the drop are ignored from then on. Otherwise the rate grows by 4 % per interval
+// (about ×2.2 per second) up to MaxRate.
 type rateControl struct {
 	s            *Sender
 	floor        float64
@@ -76,7 +79,7 @@ type rateControl struct {
 }
 
 const (
-	rcIncrease   = 1.02
+	rcIncrease   = 1.04
 	rcDecrease   = 0.80
 	rcFloorCreep = 0.005 // per second
 	rcFloorMax   = 0.10
@@ -107,13 +110,16 @@ func (rc *rateControl) tick(now time.Time) {
 		return
 	}
 	// Outliers do not steer the rate, unless nobody else is left.
+	// A report counts once its loss window was measured after the last decrease took
+	// effect: a window of packets at the new rate plus a round trip.
+	settled := rc.lastDecrease.Add(time.Duration(lossWindow*float64(s.pktLen)/s.pace.rate*float64(time.Second)) + 20*time.Millisecond)
 	rc.scratch = rc.scratch[:0]
 	for _, outliers := range []bool{false, true} {
 		for _, p := range s.peerList {
-			if p.outlier != outliers || p.complete || !p.lastLoss.After(rc.lastDecrease) || now.Sub(p.lastLoss) > peerFresh {
+			if p.outlier != outliers || p.complete || !p.lastLoss.After(settled) || now.Sub(p.lastLoss) > peerFresh {
 				continue
 			}
-			rc.scratch = append(rc.scratch, p.loss)
+			rc.scratch = append(rc.scratch, p.recent)
 		}
 		if len(rc.scratch) > 0 || !rc.onlyOutliers(now) {
 			break
@@ -127,8 +133,13 @@ func (rc *rateControl) tick(now time.Time) {
 			rc.floor, rc.haveFloor = min(l, rcFloorMax/2), true
 		}
 		rc.floor = min(rc.floor+rcFloorCreep*dt, l, rcFloorMax)
-		if l > rc.floor+max(rcMinExcess, rc.floor/2) {
-			rate *= rcDecrease
+		// Sampling noise of a loss estimate over lossWindow packets must not look like
+		// congestion either.
+		noise := 2 * math.Sqrt(rc.floor/lossWindow)
+		if l > rc.floor+max(rcMinExcess, rc.floor/2, noise) {
+			// What got through is about what the path carries: go just below it, by at
+			// least rcDecrease and at most half.
+			rate *= min(rcDecrease, max(0.5, 0.95*(1-l)/(1-rc.floor)))
 			rc.lastDecrease = now
 			rc.Decreases++
 			s.log.Debug("mcast: congestion, rate down", "loss", l, "floor", rc.floor, "rate", int64(rate))
@@ -139,5 +150,8 @@ func (rc *rateControl) tick(now time.Time) {
 		rate *= rcIncrease
 	}
 	rate = min(max(rate, float64(s.cfg.MinRate)), float64(s.cfg.MaxRate))
+	if len(rc.scratch) > 0 {
+		s.log.Debug("mcast: rate", "samples", len(rc.scratch), "p90", rc.scratch[len(rc.scratch)*9/10], "floor", rc.floor, "rate", int64(rate))
+	}
 	s.pace.setRate(rate)
 }

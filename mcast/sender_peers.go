@@ -10,6 +10,7 @@ type peer struct {
 	id          uint64
 	first, last time.Time
 	lastLoss    time.Time // when loss was last reported
+	recent      float64   // loss over the receiver's last window
 	done, known uint32
 	loss        float64
 	complete    bool
@@ -58,6 +59,7 @@ func (s *Sender) heard(id uint64, pr progress, now time.Time) *peer {
 	p.done, p.known = pr.done, pr.known
 	if pr.loss != lossUnknown {
 		p.loss = min(float64(pr.loss)/10000, 1)
+		p.recent = min(float64(pr.recent)/10000, 1)
 		p.lastLoss = now
 	}
 	return p

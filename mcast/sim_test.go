@@ -2,6 +2,8 @@ package mcast_test
 
 import (
 	"fmt"
+	"log/slog"
+	"os"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -70,6 +72,10 @@ type simCase struct {
 	lateUntil time.Duration // receivers join at random times in [0, lateUntil)
 	replaceAt time.Duration // the sender dies and a new one takes over
 	limit     time.Duration // virtual time allowed
+	startRate int64         // adaptive start rate
+	src       func(net *simnet.Network) *testSource
+	corrupt   int // receiver 0 rejects the first delivery of this many chunks
+	extra     func(net *simnet.Network)
 }
 
 // simResult is what a simulation measured.
@@ -98,6 +104,13 @@ func (r *simResult) lastFinish(skip int) time.Duration {
 
 func runSim(t testing.TB, c simCase) *simResult {
 	t.Helper()
+	return runSimSource(t, c, nil)
+}
+
+// runSimSource is runSim with the sender serving what serve returns (nil = the test
+// source itself).
+func runSimSource(t testing.TB, c simCase, serve func() mcast.ChunkSource) *simResult {
+	t.Helper()
 	if c.blockSize == 0 {
 		c.blockSize = 128
 	}
@@ -110,17 +123,26 @@ func runSim(t testing.TB, c simCase) *simResult {
 	if c.delay == 0 {
 		c.delay = 500 * time.Microsecond
 	}
-	src := newTestSource(c.seed, c.chunks, c.chunkLen)
 	net := simnet.New(simnet.Config{Seed: c.seed})
+	var src *testSource
+	if c.src != nil {
+		src = c.src(net)
+	} else {
+		src = newTestSource(c.seed, c.chunks, c.chunkLen)
+	}
 	start := net.Now()
 	sid := [16]byte{1, 2, 3, byte(c.seed)}
+	var served mcast.ChunkSource = src
+	if serve != nil {
+		served = serve()
+	}
 	res := &simResult{c: c, src: src, net: net, finished: make([]time.Duration, c.receivers)}
 	newSender := func(seed uint64) *mcast.Sender {
 		s, err := mcast.NewSender(mcast.SenderConfig{
 			SessionID: sid, BlockSize: c.blockSize, MaxChunk: c.chunkLen,
-			MaxRate: max(c.rate, c.maxRate), FixedRate: c.rate > 0,
-			Rand: rand.New(rand.NewPCG(seed, 2)),
-		}, src, net.Now())
+			MaxRate: max(c.rate, c.maxRate), FixedRate: c.rate > 0, StartRate: c.startRate,
+			Rand: rand.New(rand.NewPCG(seed, 2)), Logger: simLogger(net),
+		}, served, net.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,6 +156,10 @@ func runSim(t testing.TB, c simCase) *simResult {
 		ports = append(ports, net.AddAt(newSender(c.seed+1000), simnet.Link{Delay: c.delay}, start.Add(c.replaceAt+50*time.Millisecond)))
 	}
 	jr := rand.New(rand.NewPCG(c.seed, 3))
+	rejected, rejectedChunk := 0, map[int]bool{}
+	if c.extra != nil {
+		c.extra(net)
+	}
 	bad := 0
 	var rports []*simnet.Port
 	for i := range c.receivers {
@@ -149,6 +175,11 @@ func runSim(t testing.TB, c simCase) *simResult {
 				return nil
 			},
 			Deliver: func(idx int, chunk []byte) error {
+				if i == 0 && rejected < c.corrupt && !rejectedChunk[idx] {
+					rejected++
+					rejectedChunk[idx] = true
+					return fmt.Errorf("test: chunk %d rejected once", idx)
+				}
 				if xxhash.Sum64(chunk) != src.sums[idx] || len(chunk) != len(src.chunks[idx]) {
 					bad++
 					return fmt.Errorf("chunk %d corrupt", idx)
@@ -249,4 +280,19 @@ func TestSimSmoke(t *testing.T) {
 	c := simCase{seed: 1, receivers: 10, chunks: 8, rate: 10_000_000, link: simnet.Link{Loss: 0.05}}
 	r := runSim(t, c)
 	logResult(t, t.Name(), r)
+}
+
+// simLogger logs the sender at debug level with virtual timestamps when SIMLOG is set.
+func simLogger(net *simnet.Network) *slog.Logger {
+	if os.Getenv("SIMLOG") == "" {
+		return nil
+	}
+	start := net.Now()
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Duration("t", net.Now().Sub(start))
+			}
+			return a
+		}}))
 }

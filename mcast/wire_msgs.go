@@ -18,7 +18,7 @@ const (
 	maxAckNodes  = 128  // node IDs in one ack
 	announceBody = 8 + 4*5 + 2 + 2
 	dataBody     = 6*4 + 4
-	progressBody = 4 + 4 + 2
+	progressBody = 4 + 4 + 2 + 2
 	needLen      = 12
 )
 
@@ -132,7 +132,8 @@ func parseData(h header, body []byte) (d data, err error) {
 type progress struct {
 	done  uint32 // chunks delivered
 	known uint32 // chunks the receiver knows of (announce count)
-	loss  uint16 // recent loss, parts per 10000; lossUnknown = not measured yet
+	loss   uint16 // smoothed loss, parts per 10000; lossUnknown = not measured yet
+	recent uint16 // loss over the last lossWindow packets, same units
 }
 
 const lossUnknown = 0xffff
@@ -140,11 +141,12 @@ const lossUnknown = 0xffff
 func appendProgress(b []byte, p progress) []byte {
 	b = binary.BigEndian.AppendUint32(b, p.done)
 	b = binary.BigEndian.AppendUint32(b, p.known)
-	return binary.BigEndian.AppendUint16(b, p.loss)
+	b = binary.BigEndian.AppendUint16(b, p.loss)
+	return binary.BigEndian.AppendUint16(b, p.recent)
 }
 
 func (r *reader) progress() progress {
-	return progress{done: r.u32(), known: r.u32(), loss: r.u16()}
+	return progress{done: r.u32(), known: r.u32(), loss: r.u16(), recent: r.u16()}
 }
 
 // need is one entry of a request: a whole chunk (missing == 0) or "I miss n blocks".

@@ -16,7 +16,7 @@ func samplePackets() map[string][]byte {
 			blockSize: 1400, maxParity: 0, members: 3, lossRef: 123, meta: []byte("image header")}),
 		"data": appendData(nil, h, &data{seq: 7, chunk: 3, chunkLen: 5000, block: 4, queue: 10, repairQueue: 2,
 			payload: bytes.Repeat([]byte{0xab}, 1400)}),
-		"request": appendRequest(nil, h, &request{progress: progress{done: 5, known: 1000, loss: 100}, outlier: true,
+		"request": appendRequest(nil, h, &request{progress: progress{done: 5, known: 1000, loss: 100, recent: 200}, outlier: true,
 			needs: []need{{chunk: 1}, {chunk: 2, missing: 7, nextParity: 3}}}),
 		"report": appendReport(nil, h, &report{progress: progress{done: 1000, known: 1000}, hello: true, done: true}),
 		"ack":    appendAck(nil, h, &ack{nodes: []uint64{1, 2, 0xffffffffffffffff}}),
