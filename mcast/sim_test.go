@@ -3,8 +3,8 @@ package mcast_test
 import (
 	"fmt"
 	"log/slog"
-	"os"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"testing"
 	"time"

@@ -130,8 +130,8 @@ func parseData(h header, body []byte) (d data, err error) {
 // progress is the receiver state every request and report carries, so the sender learns
 // about a receiver from whatever it sends.
 type progress struct {
-	done  uint32 // chunks delivered
-	known uint32 // chunks the receiver knows of (announce count)
+	done   uint32 // chunks delivered
+	known  uint32 // chunks the receiver knows of (announce count)
 	loss   uint16 // smoothed loss, parts per 10000; lossUnknown = not measured yet
 	recent uint16 // loss over the last lossWindow packets, same units
 }
