@@ -138,11 +138,11 @@ func (c *cutter) run(ctx context.Context, jobs chan<- *job, slots chan struct{})
 				return context.Cause(ctx)
 			}
 			want := min(int64(target-len(cur.raw)), end-off, readChunk)
+			if want <= 0 { // cannot happen: a full job was flushed after the last read
+				return errors.New("image: internal error: reading into a full job")
+			}
 			if a := (off + want) &^ (ZeroBlock - 1); a > off && off+want < end {
 				want = a - off // end reads on block boundaries so zero blocks line up
-			}
-			if want <= 0 {
-				want = min(end-off, ZeroBlock)
 			}
 			piece := cur.raw[len(cur.raw) : len(cur.raw)+int(want)]
 			n, err := c.readAt(piece, off)
