@@ -1,0 +1,47 @@
+// Package mcast is the Discus multicast protocol: one sender puts a sequence of opaque
+// chunks onto any number of receivers over one IP multicast group, fast and without
+// loss. docs/PROTOCOL.md specifies it byte by byte.
+//
+// # State machines
+//
+// The protocol lives in two socket-free, goroutine-free, timer-free state machines:
+//
+//	s, _ := mcast.NewSender(mcast.SenderConfig{SessionID: id}, source, time.Now())
+//	r := mcast.NewReceiver(mcast.ReceiverConfig{Deliver: write}, time.Now())
+//
+// Both take received datagrams with Handle(pkt, now) and emit datagrams from
+// Poll(now, emit), which returns when it wants to be called again. All randomness comes
+// from the Rand in the config, so a simulation replays exactly. Drive runs one over a
+// Transport (UDPTransport) in real time; package mcast/simnet runs many over a
+// simulated network in virtual time.
+//
+// # How a transfer works
+//
+// The sender announces the session (chunk count, block size, FEC parameters, rate, the
+// opaque Meta such as an image header) every 200 ms. Receivers drive: each asks for the
+// chunks it lacks, a small window ahead of a random starting point, and for a chunk it
+// holds part of, says how many blocks it still misses. Every packet goes to the group,
+// so receivers hear each other's requests and hold back (with a random delay biased so
+// the neediest asks first) when someone already asked for what they need; and every
+// receiver keeps every block of every chunk it lacks, whoever asked for it.
+//
+// The sender folds all requests into one queue (no chunk twice, the largest deficit
+// wins, a whole-chunk request absorbs partial ones) and answers a deficit with fresh
+// Reed-Solomon parity (package fec): any K blocks of a chunk rebuild it, so one repair
+// packet fixes a different loss at every receiver. A token bucket paces the packets
+// evenly; in the default adaptive mode the rate follows the loss receivers report,
+// treating a steady loss floor as noise. Receivers much lossier or slower than the rest
+// are served from a small side share, so they never hold the others back.
+//
+// Receivers report progress RTCP-style (all together a small fixed share of the
+// traffic) and completion, which the sender acknowledges; Sender.Receivers tells who
+// was heard and how far each is.
+//
+// # Failure modes
+//
+// Malformed, truncated, foreign-session, replayed and reordered packets are dropped
+// and counted by reason (Drops); none can make a node panic. A chunk Deliver rejects
+// (a checksum failed) is fetched again. A replacement sender of the same session is
+// followed without losing what was received. Memory is bounded on both sides: the
+// sender caches the parity of a few chunks, the receiver holds a few partial chunks.
+package mcast

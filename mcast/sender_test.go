@@ -1,0 +1,154 @@
+package mcast
+
+import (
+	"bytes"
+	"testing"
+	"time"
+)
+
+type memSource struct{ chunks [][]byte }
+
+func (m memSource) Meta() []byte                { return []byte("m") }
+func (m memSource) ChunkCount() (int, bool)     { return len(m.chunks), true }
+func (m memSource) Chunk(i int) ([]byte, error) { return m.chunks[i], nil }
+
+func newTestSender(t *testing.T, chunks int) (*Sender, time.Time) {
+	t.Helper()
+	src := memSource{}
+	for i := range chunks {
+		src.chunks = append(src.chunks, bytes.Repeat([]byte{byte(i + 1)}, 100*64-10))
+	}
+	now := time.Unix(1000, 0)
+	s, err := NewSender(SenderConfig{SessionID: testHeader.session, BlockSize: 64, MaxChunk: 100 * 64,
+		FixedRate: true, MaxRate: 1e9}, src, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, now
+}
+
+func requestPkt(node uint64, needs ...need) []byte {
+	h := testHeader
+	h.node = node
+	return appendRequest(nil, h, &request{progress: progress{loss: lossUnknown, recent: lossUnknown}, needs: needs})
+}
+
+// drain polls until the sender is idle and returns the data packets by chunk.
+func drain(t *testing.T, s *Sender, now time.Time) (map[uint32][]uint32, time.Time) {
+	t.Helper()
+	got := map[uint32][]uint32{}
+	for range 100000 {
+		sent := false
+		next := s.Poll(now, func(p []byte) {
+			h, body, err := parseHeader(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.typ == typeData {
+				d, err := parseData(h, body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got[d.chunk] = append(got[d.chunk], d.block)
+				sent = true
+			}
+		})
+		if !sent && !s.hasWork() {
+			return got, now
+		}
+		now = next
+	}
+	t.Fatal("sender never idle")
+	return nil, now
+}
+
+// TestSenderMergesRequests: no chunk twice, the largest deficit wins, a whole-chunk
+// request absorbs a partial one.
+func TestSenderMergesRequests(t *testing.T) {
+	s, now := newTestSender(t, 3)
+	s.Handle(requestPkt(1, need{chunk: 0}, need{chunk: 1}), now)
+	s.Handle(requestPkt(2, need{chunk: 0}, need{chunk: 1}), now)
+	got, now := drain(t, s, now)
+	if len(got[0]) != 100 || len(got[1]) != 100 || len(got[2]) != 0 {
+		t.Fatalf("whole chunks sent %d, %d, %d blocks; want 100, 100, 0", len(got[0]), len(got[1]), len(got[2]))
+	}
+	// Partial needs 5 and 9 for chunk 0 merge to max: 9 (+1 margin, no loss known).
+	s.Handle(requestPkt(1, need{chunk: 0, missing: 5}), now)
+	s.Handle(requestPkt(2, need{chunk: 0, missing: 9}), now)
+	// A partial need for chunk 1, then a whole one: the whole absorbs it.
+	s.Handle(requestPkt(1, need{chunk: 1, missing: 3}), now)
+	s.Handle(requestPkt(3, need{chunk: 1}), now)
+	got, _ = drain(t, s, now)
+	t.Logf("ASSERT repairs: chunk 0 %d blocks (needs 5, 9), chunk 1 %d blocks (needs 3, whole); stats %+v", len(got[0]), len(got[1]), s.Stats())
+	if len(got[0]) != 10 {
+		t.Errorf("chunk 0 repair sent %d blocks, want 10 (max deficit 9 + margin 1)", len(got[0]))
+	}
+	if len(got[1]) != 100 {
+		t.Errorf("chunk 1 sent %d blocks, want 100 (whole absorbs partial)", len(got[1]))
+	}
+	for _, b := range got[0] {
+		if b < 100 {
+			t.Errorf("repair sent data block %d, want fresh parity only", b)
+		}
+	}
+}
+
+// TestSenderFreshParity: repeated repairs never repeat a parity index until all M are
+// used, and a replacement sender honours the receivers' nextParity hint.
+func TestSenderFreshParity(t *testing.T) {
+	s, now := newTestSender(t, 1)
+	s.Handle(requestPkt(1, need{chunk: 0}), now)
+	_, now = drain(t, s, now)
+	seen := map[uint32]bool{}
+	m := int(s.params.Parity(100))
+	sent := 0
+	for sent < m {
+		s.Handle(requestPkt(1, need{chunk: 0, missing: 3}), now)
+		var got map[uint32][]uint32
+		got, now = drain(t, s, now)
+		for _, b := range got[0] {
+			if sent < m && seen[b] {
+				t.Fatalf("parity block %d repeated after %d of %d", b, sent, m)
+			}
+			seen[b] = true
+			sent++
+		}
+	}
+	t.Logf("ASSERT %d repair blocks, all distinct parity indexes of M=%d", sent, m)
+
+	s2, now2 := newTestSender(t, 1)
+	s2.Handle(requestPkt(1, need{chunk: 0, missing: 2, nextParity: 7}), now2)
+	got, _ := drain(t, s2, now2)
+	if len(got[0]) == 0 || got[0][0] != 100+7 {
+		t.Errorf("replacement sender's first repair block %v, want parity index 7 (block 107)", got[0])
+	}
+}
+
+// TestSenderAcksDone: done reports are acknowledged in one batch; the sender lists the
+// receivers it heard.
+func TestSenderAcksDone(t *testing.T) {
+	s, now := newTestSender(t, 1)
+	for id := uint64(1); id <= 200; id++ {
+		h := testHeader
+		h.node = id
+		s.Handle(appendReport(nil, h, &report{progress: progress{done: 1, known: 1, loss: 5, recent: 5}, done: true}), now)
+	}
+	acked := 0
+	for range 10 {
+		now = s.Poll(now, func(p []byte) {
+			h, body, _ := parseHeader(p)
+			if h.typ == typeAck {
+				a, err := parseAck(h, body, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				acked += len(a.nodes)
+			}
+		})
+	}
+	rs := s.Receivers()
+	t.Logf("ASSERT acked %d of 200 done receivers; %d receivers listed; %d ack packets", acked, len(rs), s.Stats().Acks)
+	if acked != 200 || len(rs) != 200 || !rs[0].Done || s.Stats().Acks != 2 {
+		t.Errorf("acked %d, receivers %d, acks %d", acked, len(rs), s.Stats().Acks)
+	}
+}
