@@ -66,3 +66,22 @@ func TestSimSenderReplaced(t *testing.T) {
 		t.Errorf("the new sender resent the whole image: receivers did not keep what they had")
 	}
 }
+
+// TestSimReceiversDie: receivers that die mid-transfer hold nobody back; the sender
+// still lists them, not done.
+func TestSimReceiversDie(t *testing.T) {
+	c := simCase{seed: 9, receivers: 20, chunks: 8, blockSize: 64, rate: 6_000_000, link: simnet.Link{Loss: 0.02},
+		dieAt: map[int]time.Duration{0: 20 * time.Millisecond, 1: 60 * time.Millisecond, 2: 100 * time.Millisecond}}
+	res := runSim(t, c)
+	logResult(t, t.Name(), res)
+	done := 0
+	for _, ri := range res.senders[0].Receivers() {
+		if ri.Done {
+			done++
+		}
+	}
+	t.Logf("ASSERT sender lists %d receivers, %d done (3 died)", len(res.senders[0].Receivers()), done)
+	if done != 17 {
+		t.Errorf("sender counts %d done receivers, want 17", done)
+	}
+}

@@ -74,7 +74,8 @@ type simCase struct {
 	limit     time.Duration // virtual time allowed
 	startRate int64         // adaptive start rate
 	src       func(net *simnet.Network) *testSource
-	corrupt   int // receiver 0 rejects the first delivery of this many chunks
+	corrupt   int                   // receiver 0 rejects the first delivery of this many chunks
+	dieAt     map[int]time.Duration // receivers that die at these times
 	extra     func(net *simnet.Network)
 }
 
@@ -202,11 +203,16 @@ func runSimSource(t testing.TB, c simCase, serve func() mcast.ChunkSource) *simR
 		if c.lateUntil > 0 {
 			join = start.Add(time.Duration(jr.Int64N(int64(c.lateUntil))))
 		}
-		rports = append(rports, net.AddAt(rc, link, join))
+		rp := net.AddAt(rc, link, join)
+		if d, ok := c.dieAt[i]; ok {
+			rp.KillAt(start.Add(d))
+		}
+		rports = append(rports, rp)
 	}
+	_, dead := func() (int, func(int) bool) { return 0, func(i int) bool { _, ok := c.dieAt[i]; return ok } }()
 	done := 0
 	stop := func() bool {
-		for done < len(res.recvs) && res.recvs[done].Done() {
+		for done < len(res.recvs) && (dead(done) || res.recvs[done].Done()) {
 			done++
 		}
 		for i, r := range res.recvs {
@@ -229,7 +235,7 @@ func runSimSource(t testing.TB, c simCase, serve func() mcast.ChunkSource) *simR
 		t.Errorf("%d corrupt chunk deliveries", bad)
 	}
 	for i, r := range res.recvs {
-		if !r.Complete() || !r.Done() {
+		if !dead(i) && (!r.Complete() || !r.Done()) {
 			st := r.Stats()
 			t.Errorf("receiver %d not done after %v: complete=%v chunks %d/%d partials=%d err=%v stats=%+v",
 				i, res.end, r.Complete(), st.ChunksDone, st.ChunksTotal, st.Partials, r.Err(), st)
