@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Discus against udpcast on a private namespace testbed (issue 5).
+#   bash bench/run.sh           the full run (~35 min on 2 cores)
+#   bash bench/run.sh --quick   small sizes, N = 3, a few loss points (< 5 min once workloads are cached)
+# Env: DSC_SRC=head (default: build Discus from the committed HEAD) or worktree.
+# Writes bench/out/<mode>/*.csv and logs, then bench/results/<mode>-*.csv,
+# bench/RESULTS-<mode>.md (the generated tables) and bench/<mode>-*.png.
+# Needs root (network namespaces, iptables, losetup); never touches real interfaces.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=/usr/local/go/bin:$PATH
+mode=full
+[ "${1:-}" = --quick ] && mode=quick
+
+echo "== dependencies"
+bash scripts/install-deps.sh
+need=()
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v gnuplot >/dev/null || need+=(gnuplot-nox)
+command -v xxhsum >/dev/null || need+=(xxhash)
+if [ "${#need[@]}" -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+OUT=bench/out/$mode
+rm -rf "$OUT"; mkdir -p "$OUT"
+echo "== building Discus (${DSC_SRC:-head}) and the bench tools"
+BIN=$OUT/bin
+if [ "${DSC_SRC:-head}" = head ]; then
+  commit=$(git rev-parse --short HEAD)
+  rm -rf bench/out/src; mkdir -p bench/out/src
+  git archive HEAD | tar -x -C bench/out/src
+  (cd bench/out/src && CGO_ENABLED=0 go build -o "../../../$BIN/" ./cmd/...)
+else
+  commit="$(git rev-parse --short HEAD)+worktree"
+  CGO_ENABLED=0 go build -o "$BIN/" ./cmd/...
+fi
+CGO_ENABLED=0 go build -o "$BIN/" ./bench/blaster ./bench/fsexpect
+IMGDIR=bench/cache/images-${commit//+/-}
+
+if [ "$mode" = quick ]; then
+  A=128 B=512 NS=(1 3) RUN_TIMEOUT=60 BLAST_S=2 LOSSES=(0 5) RATES=(none 600m)
+else
+  A=1024 B=2048 NS=(1 3 8 16) RUN_TIMEOUT=240 BLAST_S=4 LOSSES=(0 1 5) RATES=(none 400m 600m 800m)
+fi
+SCALE_B=512 # time vs N uses the 512 MiB disk so that 16 receivers fit in tmpfs
+DSC_RATE=${DSC_RATE:-600m}
+
+echo "== workloads (cached in bench/cache)"
+wa=$(bash bench/workloads.sh a "$A")
+wb=$(bash bench/workloads.sh b "$B")
+wbz=$(bash bench/workloads.sh bz "$B")
+wc=$(bash bench/workloads.sh c "$B")
+ws=$(bash bench/workloads.sh b "$SCALE_B")
+
+source bench/testbed.sh
+source bench/lib.sh
+trap 'drop_targets; testbed_down' EXIT
+CSV=$OUT/runs.csv CEIL_CSV=$OUT/ceiling.csv
+echo "$CSV_HEADER" >"$CSV"
+echo "n,mtu,payload,send_MBps,min_recv_MBps,max_loss,load1" >"$CEIL_CSV"
+{
+  echo "mode=$mode"
+  echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "commit=$commit"
+  echo "kernel=$(uname -r)"
+  echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') x $(nproc)"
+  echo "mem=$(free -g | awk '/Mem:/ {print $2}') GiB"
+  echo "udpcast=$(dpkg-query -W -f '${Version}' udpcast 2>/dev/null)"
+  echo "debroot=$(cat bench/cache/debroot.source)"
+  echo "load_start=$(cut -d' ' -f1-3 /proc/loadavg)"
+} >"$OUT/meta.txt"
+t_start=$(date +%s)
+
+echo "== ceiling: plain UDP multicast blaster"
+for mtu in 1500 9000; do for n in "${NS[@]}"; do blast "$n" "$mtu" "$BLAST_S"; done; done
+
+echo "== images (mcimage create, timed separately)"
+echo "workload,disk_mib,create_wall_s,create_cpu_s,stored_bytes" >"$OUT/images.csv"
+for w in "$wa" "$wb" "$wbz" "$wc" "$ws"; do
+  img=$(discus_image "$w")
+  echo "$(basename "${w%-*}"),$(( $(stat -c %s "$w") / 1048576 )),$(awk '{ printf "%s,%.2f", $1, $2 + $3 }' "$img.time"),$(stat -c %s "$img")" >>"$OUT/images.csv"
+done
+
+echo "== udpcast --max-bitrate sweep (workload a, N=3, MTU 1500, 0 % loss)"
+best=none bestt=999999
+for r in "${RATES[@]}"; do
+  UDP_RATE=$r run_one udp-tuned "$wa" 3 1500 0 tmpfs "sweep $r"
+  t=$(tail -1 "$CSV" | cut -d, -f8) ok=$(tail -1 "$CSV" | cut -d, -f9)
+  if [ "$ok" = 3 ] && awk -v a="$t" -v b="$bestt" 'BEGIN { exit !(a < b) }'; then best=$r bestt=$t; fi
+done
+UDP_RATE=$best
+echo "udp_rate=$UDP_RATE" >>"$OUT/meta.txt"
+echo "   tuned udpcast: --max-bitrate $UDP_RATE"
+
+echo "== (a) incompressible, N=3"
+for mtu in 1500 9000; do
+  for s in udp-default udp-tuned discus discus-rate; do run_one "$s" "$wa" 3 "$mtu" 0 tmpfs; done
+done
+
+echo "== (b) used ext4, (c) GPT disk: N=3, MTU 1500, loss ${LOSSES[*]} %"
+for w in "$wb" "$wc"; do
+  for l in "${LOSSES[@]}"; do
+    for s in udp-tuned udp-zstd discus discus-onfly; do run_one "$s" "$w" 3 1500 "$l" tmpfs; done
+  done
+done
+run_one udp-default "$wb" 3 1500 0 tmpfs
+run_one discus-rate "$wb" 3 1500 0 tmpfs
+run_one discus "$wb" 3 9000 0 tmpfs
+run_one discus-onfly "$wb" 3 9000 0 tmpfs
+
+echo "== (b) with zeroed free space, N=3"
+for s in udp-tuned udp-zstd discus discus-onfly; do run_one "$s" "$wbz" 3 1500 0 tmpfs; done
+
+echo "== receivers on loop block devices, (b), N=3"
+for s in udp-tuned discus discus-onfly; do run_one "$s" "$wb" 3 1500 0 loop; done
+
+echo "== time vs N: (b) $SCALE_B MiB, MTU 1500, 0 % loss"
+for n in "${NS[@]}"; do
+  for s in udp-tuned discus discus-onfly; do run_one "$s" "$ws" "$n" 1500 0 tmpfs; done
+done
+
+echo "elapsed_s=$(( $(date +%s) - t_start ))" >>"$OUT/meta.txt"
+echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/meta.txt"
+drop_targets; testbed_down; trap - EXIT
+
+echo "== results"
+mkdir -p bench/results
+cp "$CSV" "bench/results/$mode-runs.csv"
+cp "$CEIL_CSV" "bench/results/$mode-ceiling.csv"
+cp "$OUT/images.csv" "bench/results/$mode-images.csv"
+cp "$OUT/meta.txt" "bench/results/$mode-meta.txt"
+bash bench/report.sh "$mode" >"bench/RESULTS-$mode.md"
+echo "== done: bench/RESULTS-$mode.md, bench/results/$mode-*.csv, bench/$mode-plot.png"
