@@ -2,8 +2,6 @@ package image
 
 import (
 	"context"
-	"crypto/sha256"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -122,73 +120,6 @@ func NewInstaller(target io.WriterAt, h *Header, cfg InstallConfig) (*Installer,
 	return in, nil
 }
 
-// checkSize refuses (or grows, with Grow) a target smaller than need.
-func (in *Installer) checkSize(need int64) error {
-	if need < 0 || in.size < 0 || in.size >= need {
-		return nil
-	}
-	if in.reg != nil && in.cfg.Grow {
-		if err := in.reg.Truncate(need); err != nil {
-			return fmt.Errorf("image: growing %s to %d bytes: %w", in.name, need, err)
-		}
-		in.size = need
-		return nil
-	}
-	return fmt.Errorf("%w: %s holds %d bytes, the image needs %d", ErrTargetTooSmall, in.name, in.size, need)
-}
-
-// SetHeader replaces a preliminary header with the image's final one (same
-// image, now with its chunk count and size).
-func (in *Installer) SetHeader(h *Header) error {
-	if err := h.validate(); err != nil {
-		return err
-	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	old := in.h
-	if h.ID != old.ID || h.ChunkSize != old.ChunkSize ||
-		(old.TargetSize != SizeUnknown && old.TargetSize != h.TargetSize) ||
-		(old.Complete && (!h.Complete || old.ChunkCount != h.ChunkCount)) {
-		return fmt.Errorf("%w: new header does not match the image being installed", ErrForeignImage)
-	}
-	if h.Complete && in.have.max() >= int(h.ChunkCount) {
-		return corruptf("a chunk beyond the image's %d chunks was installed", h.ChunkCount)
-	}
-	if err := in.checkSize(h.TargetSize); err != nil {
-		return err
-	}
-	in.h = h.clone()
-	return nil
-}
-
-// completeFrom completes a preliminary header from the image's last chunk,
-// which knows the chunk count and where the target ends. So a receiver
-// that has every chunk can finish without the final header. in.mu is held.
-func (in *Installer) completeFrom(ch *ChunkHeader) error {
-	h := in.h.clone()
-	if h.TargetSize != SizeUnknown && h.TargetSize != ch.Span.End() {
-		return corruptf("last chunk ends at %d, target size is %d", ch.Span.End(), h.TargetSize)
-	}
-	if in.have.max() >= int(ch.Count) {
-		return corruptf("last chunk says %d chunks, chunk %d was installed", ch.Count, in.have.max())
-	}
-	h.TargetSize = ch.Span.End()
-	h.ChunkCount = ch.Count
-	h.Complete = true
-	if err := in.checkSize(h.TargetSize); err != nil {
-		return err
-	}
-	in.h = h
-	return nil
-}
-
-// Header returns the header the installer works with.
-func (in *Installer) Header() *Header {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return in.h.clone()
-}
-
 // Put verifies one encoded chunk and queues it for writing. A bad chunk
 // gets a *ChunkError (wrapping ErrCorrupt, ErrForeignImage, ...) and
 // nothing of it is written, so the caller can fetch it again. Duplicates
@@ -294,96 +225,6 @@ func (in *Installer) Stats() InstallStats {
 		s.TotalChunks = int(in.h.ChunkCount)
 	}
 	return s
-}
-
-// installJob is a verified chunk waiting for a worker: its parsed header
-// and a copy of its bytes.
-type installJob struct {
-	ch  *ChunkHeader
-	buf *[]byte
-}
-
-func (in *Installer) work() {
-	var raw []byte
-	for j := range in.jobs {
-		err := in.install(j.ch, (*j.buf)[j.ch.HeaderLen:], &raw)
-		select {
-		case in.bufs <- j.buf:
-		default:
-		}
-		<-in.slots
-		if err != nil {
-			in.mu.Lock()
-			if in.fatal == nil {
-				in.fatal = err
-			}
-			in.mu.Unlock()
-		}
-	}
-}
-
-// install decompresses and writes one verified chunk. A payload that will
-// not decompress (its checksum matched, so the creator made it so) is
-// dropped and may be Put again; a write error is fatal.
-func (in *Installer) install(ch *ChunkHeader, payload []byte, rawBuf *[]byte) error {
-	raw := payload
-	var err error
-	if ch.Codec == CodecZstd {
-		if cap(*rawBuf) < int(ch.RawLen) {
-			*rawBuf = make([]byte, ch.RawLen)
-		}
-		raw, err = in.dec.DecodeAll(payload, (*rawBuf)[:0:ch.RawLen])
-		if err == nil && len(raw) != int(ch.RawLen) {
-			err = fmt.Errorf("decompressed %d bytes, expected %d", len(raw), ch.RawLen)
-		}
-	}
-	if err == nil && ch.SHA256 != nil && sha256.Sum256(raw) != *ch.SHA256 {
-		err = errors.New("SHA-256 mismatch")
-	}
-	if err != nil {
-		in.mu.Lock()
-		in.have.clear(int(ch.Index))
-		in.stats.Accepted--
-		in.stats.Rejected++
-		if in.badData == nil {
-			in.badData = &ChunkError{Index: int(ch.Index), Offset: -1, Err: fmt.Errorf("%w: %v", ErrCorrupt, err)}
-		}
-		in.mu.Unlock()
-		if l := in.cfg.Logger; l != nil {
-			l.Warn("chunk does not decompress; dropped", "chunk", ch.Index, "err", err)
-		}
-		return nil
-	}
-	var gap int64
-	pos := ch.Span.Off
-	for _, r := range ch.Ranges {
-		if err := fillGap(in.target, in.cfg.Gaps, pos, r.Off-pos); err != nil {
-			return in.writeErr(ch, pos, err)
-		}
-		gap += r.Off - pos
-		if _, err := in.target.WriteAt(raw[:r.Len], r.Off); err != nil {
-			return in.writeErr(ch, r.Off, err)
-		}
-		raw = raw[r.Len:]
-		pos = r.End()
-	}
-	if err := fillGap(in.target, in.cfg.Gaps, pos, ch.Span.End()-pos); err != nil {
-		return in.writeErr(ch, pos, err)
-	}
-	gap += ch.Span.End() - pos
-	in.mu.Lock()
-	in.done.set(int(ch.Index))
-	in.stats.Written++
-	in.stats.DataBytes += int64(ch.RawLen)
-	if in.cfg.Gaps != GapLeave {
-		in.stats.GapBytes += gap
-	}
-	in.mu.Unlock()
-	return nil
-}
-
-func (in *Installer) writeErr(ch *ChunkHeader, off int64, err error) error {
-	return fmt.Errorf("image: writing chunk %d to %s at byte %d: %w", ch.Index, in.name, off, err)
 }
 
 // Close waits for the queued chunks to be written, flushes the target if
