@@ -61,7 +61,9 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 			r.cursor = (r.cursor + 1) % n
 		}
 		count := 0
-		for i := 0; i < n && count < r.cfg.Window; i++ {
+		// Bounded scan: chunks done out of order ahead of the cursor are skipped, but a
+		// huge image must not make every Poll walk it.
+		for i := 0; i < n && count < r.cfg.Window && i < maxWindowScan; i++ {
 			c := (r.cursor + i) % n
 			if r.done[c] || r.byChunk[uint32(c)] != nil {
 				continue

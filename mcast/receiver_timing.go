@@ -15,6 +15,7 @@ const (
 	idleWake          = int64(time.Second)
 	maxDoneBackoff    = int64(2 * time.Second)
 	lossWindow        = 256 // packets per loss sample
+	maxWindowScan     = 1 << 14
 )
 
 // rttEstimator smooths request-to-repair delays the way TCP smooths RTT (RFC 6298).

@@ -39,6 +39,7 @@ type Sender struct {
 
 	peers    map[uint64]*peer
 	peerList []*peer
+	spare    peer // stands in for an untracked receiver
 	lossRef  float64
 	haveRef  bool // lossRef was measured (some receiver reported loss)
 	ackQ     []uint64
@@ -63,6 +64,7 @@ type SenderStats struct {
 	NeedsMerged     uint64 // needs folded into work already queued
 	Reports         uint64 // report packets received
 	ChunkErrors     uint64 // chunks the source failed to produce
+	PeersUntracked  uint64 // packets from receivers beyond the table's size (maxPeers)
 	Drops           Drops
 	Rate            int64   // current pacing rate, bytes/s
 	Queued          int     // blocks queued (estimate)

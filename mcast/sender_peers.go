@@ -49,7 +49,13 @@ func (s *Sender) Receivers() []ReceiverInfo {
 
 func (s *Sender) heard(id uint64, pr progress, now time.Time) *peer {
 	p := s.peers[id]
-	if p == nil {
+	if p == nil && len(s.peerList) >= maxPeers {
+		// A flood of invented node IDs must not grow memory without bound: beyond the
+		// table's size a newcomer is served but not tracked.
+		s.stats.PeersUntracked++
+		s.spare = peer{id: id, first: now}
+		p = &s.spare
+	} else if p == nil {
 		p = &peer{id: id, first: now}
 		s.peers[id] = p
 		s.peerList = append(s.peerList, p)
@@ -100,6 +106,9 @@ func (s *Sender) emitAcks(emit func([]byte)) {
 func isOutlier(loss, ref float64) bool {
 	return loss > max(2*ref, ref+0.05)
 }
+
+// maxPeers bounds the receiver table.
+const maxPeers = 1 << 16
 
 // outlierNoRef is the loss that marks an outlier before any reference exists.
 const outlierNoRef = 0.25
