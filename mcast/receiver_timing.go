@@ -11,6 +11,9 @@ const (
 	minRTT            = int64(100 * time.Microsecond)
 	minGap            = int64(2 * time.Millisecond)
 	minReportInterval = int64(time.Second)
+	// maxReportInterval keeps every receiver audible at least every 15 s (1.5 x this),
+	// so a sender can tell a silent receiver from a slow one with a 30 s timeout.
+	maxReportInterval = int64(10 * time.Second)
 	reportShare       = 0.001 // of the sender's packet rate, for all receivers' reports together
 	idleWake          = int64(time.Second)
 	maxDoneBackoff    = int64(2 * time.Second)
@@ -140,14 +143,15 @@ func (r *Receiver) wholeBackoff() int64 {
 }
 
 // reportInterval spaces hello and progress reports RTCP-style: all receivers together
-// use about reportShare of the sender's packet rate, at least minReportInterval apart.
+// use about reportShare of the sender's packet rate, at least minReportInterval and at
+// most maxReportInterval apart.
 func (r *Receiver) reportInterval() int64 {
 	n := float64(max(r.members, r.heardCount()) + 1)
 	if r.pktTime <= 0 {
 		return minReportInterval
 	}
 	pktRate := 1e9 / float64(r.pktTime)
-	return max(minReportInterval, int64(n/(reportShare*pktRate)*1e9))
+	return min(max(minReportInterval, int64(n/(reportShare*pktRate)*1e9)), maxReportInterval)
 }
 
 func (r *Receiver) heardCount() int {
