@@ -20,7 +20,7 @@ tree=${DEMO_TREE:-/usr/share/doc}
 
 echo "== a used ${mb} MiB disk holding an ext4 filesystem of $tree"
 head -c "${mb}M" /dev/urandom >"$work/disk.raw"
-mkfs.ext4 -q -F -E lazy_itable_init=1 -d "$tree" "$work/disk.raw" 2>&1 | grep -v "^$" || true
+mkfs.ext4 -q -F -E nodiscard -d "$tree" "$work/disk.raw" 2>&1 | grep -v "^$" || true
 bin/mcimage create "$work/disk.raw" "$work/disk.dsc"
 bin/mcimage info "$work/disk.dsc" | sed 's/^/   /'
 # The disk every receiver must end with: the image installed locally.
