@@ -110,3 +110,37 @@ func collect(t *testing.T, tr Transport, n int) [][]byte {
 	}
 	return got
 }
+
+// TestUDPTransportIPv6 moves datagrams through an IPv6 group between two
+// namespaces on a bridge.
+func TestUDPTransportIPv6(t *testing.T) {
+	nw := testnet.New(t, 2, testnet.Options{})
+	cfg := UDPConfig{Group: DefaultGroup6, Port: 19020, Interface: "e0"}
+	var snd, rcv *UDPTransport
+	if err := nw.Hosts[0].Do(func() (err error) { snd, err = ListenUDP(RoleSender, cfg); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer snd.Close()
+	if err := nw.Hosts[1].Do(func() (err error) { rcv, err = ListenUDP(RoleReceiver, cfg); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer rcv.Close()
+	// Retry until the link-local addresses have passed duplicate detection.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if err := snd.Send([][]byte{[]byte("hello6")}); err == nil {
+			select {
+			case b := <-rcv.Incoming():
+				if string(b.Pkts[0]) != "hello6" {
+					t.Fatalf("got %q", b.Pkts[0])
+				}
+				rcv.Release(b)
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no IPv6 datagram arrived")
+		}
+	}
+}
