@@ -57,6 +57,7 @@ type Receiver struct {
 	doneAt     int64
 	doneTries  int
 	wake       int64
+	wakeT      time.Time // wake as a time, returned while nothing changes
 	dirty      bool
 	buf        []byte
 	needs      []need

@@ -18,7 +18,7 @@ func (r *Receiver) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
 		return now.Add(time.Duration(idleWake))
 	}
 	if !r.dirty && t < r.wake {
-		return r.at(r.wake)
+		return r.wakeT
 	}
 	r.dirty = false
 	wake := t + idleWake
@@ -33,8 +33,8 @@ func (r *Receiver) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
 		}
 		wake = min(wake, r.doneAt)
 	}
-	r.wake = wake
-	return r.at(wake)
+	r.wake, r.wakeT = wake, r.at(wake)
+	return r.wakeT
 }
 
 // pollRequests asks for what is due: partial chunks whose blocks stopped arriving, then

@@ -71,6 +71,7 @@ type Network struct {
 	seq    uint64
 	sender *Port // emitting port during a Poll
 	emitFn func([]byte)
+	nowT   cachedTime
 	Events uint64 // events processed
 }
 
@@ -90,7 +91,19 @@ func New(cfg Config) *Network {
 }
 
 // Now is the current virtual time.
-func (n *Network) Now() time.Time { return n.start.Add(time.Duration(n.now)) }
+func (n *Network) Now() time.Time {
+	if n.nowT.ns != n.now || n.nowT.t.IsZero() {
+		n.nowT = cachedTime{n.now, n.start.Add(time.Duration(n.now))}
+	}
+	return n.nowT.t
+}
+
+// cachedTime saves converting the clock for every one of thousands of deliveries of
+// the same event.
+type cachedTime struct {
+	ns int64
+	t  time.Time
+}
 
 // Add attaches a node that joins now.
 func (n *Network) Add(node Node, link Link) *Port { return n.AddAt(node, link, n.Now()) }
