@@ -64,7 +64,7 @@ func TestSimLossMatrix(t *testing.T) {
 // the image's data blocks in data and parity packets, and all receivers together send
 // at most 2 % as many packets as the sender.
 func TestSimThousandEfficiency(t *testing.T) {
-	n, chunks := bigReceivers(), 20
+	n, chunks := bigReceivers(), 17
 	if raceEnabled {
 		chunks = 4
 	}

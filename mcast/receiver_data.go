@@ -1,0 +1,137 @@
+package mcast
+
+import "github.com/discuscast/discus/fec"
+
+// onData places one block. Before the receiver joined (it missed the announce) blocks
+// are kept too: a data packet carries all the code needs, and the chunks rebuilt are
+// delivered once the announce arrives.
+func (r *Receiver) onData(h header, d *data, t int64) {
+	c := d.chunk
+	if r.joined {
+		if h.node != r.info.Sender {
+			r.senderChanged(h.node, t)
+		}
+		r.lm.add(d.seq)
+		r.lastSeq = d.seq
+		r.queue, r.repairQ = d.queue, d.repairQueue
+		if !r.queueKnown {
+			r.learnQueue(t)
+		}
+		switch {
+		case int(c) >= len(r.done):
+			r.drop(DropRange)
+			return
+		case d.chunkLen > uint32(r.info.MaxChunk) || len(d.payload) != r.info.BlockSize || int(d.maxParity) != r.info.MaxParity:
+			r.drop(DropMalformed)
+			return
+		case r.done[c]:
+			r.stats.DupBlocks++
+			return
+		}
+	} else if d.chunkLen > MaxChunkLimit {
+		r.drop(DropMalformed)
+		return
+	}
+	p := r.byChunk[c]
+	if p == nil {
+		if len(r.partials) >= r.cfg.MaxPartial {
+			r.drop(DropWindow)
+			return
+		}
+		dec, err := fec.NewDecoder(fec.Params{BlockSize: len(d.payload), MaxParity: int(d.maxParity)}, int(d.chunkLen))
+		if err != nil {
+			r.drop(DropMalformed)
+			return
+		}
+		p = &partial{chunk: c, chunkLen: d.chunkLen, dec: dec, maxParity: d.maxParity, u: r.rng.Float64()}
+		r.partials = append(r.partials, p)
+		r.byChunk[c] = p
+		r.dirty = true
+	}
+	if d.chunkLen != p.chunkLen || d.maxParity != p.maxParity || len(d.payload) != p.dec.BlockSize() ||
+		int(d.block) >= p.dec.K()+p.dec.M() {
+		r.drop(DropRange)
+		return
+	}
+	have := p.dec.Have()
+	complete, err := p.dec.Add(int(d.block), d.payload)
+	if err != nil {
+		r.drop(DropMalformed)
+		return
+	}
+	p.last = t
+	if p.dec.Have() == have {
+		r.stats.DupBlocks++
+		return
+	}
+	r.stats.Blocks++
+	if k := uint32(p.dec.K()); d.block >= k && d.block-k+1 > p.nextParity {
+		p.nextParity = d.block - k + 1
+	}
+	if p.sampling && int32(d.seq-p.reqSeq) > 0 {
+		p.sampling = false
+		r.rtt.sample(t-p.reqAt-int64(p.reqQueue)*r.pktTime, t-p.reqAt)
+	}
+	if complete && r.joined {
+		r.deliver(p, t)
+	}
+}
+
+// adoptEarly keeps the blocks gathered before joining that fit the session, and
+// delivers the chunks they completed.
+func (r *Receiver) adoptEarly(t int64) {
+	for _, p := range append([]*partial(nil), r.partials...) {
+		if int(p.chunk) >= len(r.done) || p.dec.BlockSize() != r.info.BlockSize ||
+			int(p.maxParity) != r.info.MaxParity || int(p.chunkLen) > r.info.MaxChunk {
+			r.removePartial(p)
+			continue
+		}
+		if p.dec.Complete() {
+			r.deliver(p, t)
+			if r.err != nil {
+				return
+			}
+		}
+	}
+}
+
+func (r *Receiver) deliver(p *partial, t int64) {
+	b, err := p.dec.Bytes()
+	if err == nil && r.cfg.Deliver != nil {
+		err = r.cfg.Deliver(int(p.chunk), b)
+	}
+	if err != nil {
+		r.stats.Corrupt++
+		r.log.Warn("mcast: chunk rejected, fetching again", "chunk", p.chunk, "err", err)
+		p.dec.Reset()
+		p.due = 0
+		r.dirty = true
+		return
+	}
+	r.stats.Bytes += uint64(p.chunkLen)
+	r.done[p.chunk] = true
+	r.nDone++
+	r.removePartial(p)
+	r.dirty = true
+	r.checkComplete(t)
+}
+
+func (r *Receiver) removePartial(p *partial) {
+	delete(r.byChunk, p.chunk)
+	for i, q := range r.partials {
+		if q == p {
+			last := len(r.partials) - 1
+			r.partials[i] = r.partials[last]
+			r.partials[last] = nil
+			r.partials = r.partials[:last]
+			return
+		}
+	}
+}
+
+func (r *Receiver) checkComplete(t int64) {
+	if r.Complete() && r.doneTries == 0 && r.doneAt <= t {
+		r.doneAt = t
+		r.dirty = true
+	}
+}

@@ -1,0 +1,56 @@
+package mcast
+
+// earlyRequest remembers the whole chunks others asked for before we joined, so we do
+// not ask again (a receiver that missed the first announce would otherwise repeat
+// everyone's requests).
+func (r *Receiver) earlyRequest(h header, body []byte) {
+	q, err := parseRequest(h, body, r.needs[:0])
+	if err != nil {
+		r.drop(DropMalformed)
+		return
+	}
+	for _, n := range q.needs {
+		if n.missing == 0 && len(r.earlyAsked) < 4096 && !q.outlier {
+			r.earlyAsked = append(r.earlyAsked, n.chunk)
+		}
+	}
+	r.drop(DropEarly)
+}
+
+// onRequest hears another receiver's request: needs it covers are held back.
+func (r *Receiver) onRequest(h header, q *request, t int64) {
+	r.heardNode(h.node)
+	if q.outlier && !r.isOutlier() {
+		return // served from the side queue: does not cover us
+	}
+	for _, n := range q.needs {
+		c := n.chunk
+		if int(c) >= len(r.done) || r.done[c] {
+			continue
+		}
+		p := r.byChunk[c]
+		if n.missing == 0 {
+			r.cover[c] = max(r.cover[c], t+r.rtoFull()+r.jitterFor(c))
+			if p != nil {
+				r.suppress(p, t+r.rtoFull())
+			}
+			continue
+		}
+		if p != nil && p.dec.Missing() <= int(n.missing) {
+			r.suppress(p, t+r.rtoPartial(int(n.missing)))
+		}
+	}
+}
+
+func (r *Receiver) suppress(p *partial, until int64) {
+	if until > p.due {
+		p.due = until
+		r.stats.NeedsSuppressed++
+	}
+}
+
+// heardNode counts receivers heard (linear counting in 1024 bits), for report spacing.
+func (r *Receiver) heardNode(id uint64) {
+	h := (id * 0x9e3779b97f4a7c15) >> 54
+	r.heardBits[h>>6] |= 1 << (h & 63)
+}

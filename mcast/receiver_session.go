@@ -1,0 +1,146 @@
+package mcast
+
+import (
+	"fmt"
+
+	"github.com/discuscast/discus/fec"
+)
+
+func (r *Receiver) onAnnounce(h header, a *announce, t int64) {
+	p := fec.Params{BlockSize: int(a.blockSize), MaxParity: int(a.maxParity)}
+	if a.maxChunk > MaxChunkLimit || p.Validate(int(a.maxChunk)) != nil {
+		r.drop(DropMalformed)
+		return
+	}
+	if !r.joined {
+		r.join(h, a, p, t)
+		return
+	}
+	if int(a.blockSize) != r.info.BlockSize || int(a.maxParity) != r.info.MaxParity || int(a.maxChunk) != r.info.MaxChunk {
+		// Same session, different code: not a sender we can use.
+		r.drop(DropMalformed)
+		return
+	}
+	if h.node != r.info.Sender {
+		r.senderChanged(h.node, t)
+	}
+	r.session(a)
+	changed := r.grow(int(a.chunks))
+	if a.final && !r.info.Final {
+		r.info.Final, changed = true, true
+	}
+	if string(a.meta) != string(r.meta) {
+		r.meta, changed = append(r.meta[:0], a.meta...), true
+	}
+	if changed {
+		r.dirty = true
+		if r.cfg.OnUpdate != nil {
+			if err := r.cfg.OnUpdate(r.sessionInfo()); err != nil {
+				r.fail(fmt.Errorf("%w: %w", ErrSession, err))
+			}
+		}
+		r.checkComplete(t)
+	}
+}
+
+func (r *Receiver) join(h header, a *announce, p fec.Params, t int64) {
+	if r.early && h.session != r.hdr.session {
+		for len(r.partials) > 0 {
+			r.removePartial(r.partials[0])
+		}
+	}
+	r.joined = true
+	r.hdr.session = h.session
+	r.params = p
+	r.kEst = p.Blocks(int(a.maxChunk))
+	r.info = SessionInfo{SessionID: h.session, Sender: h.node, BlockSize: int(a.blockSize),
+		MaxParity: int(a.maxParity), MaxChunk: int(a.maxChunk), Final: a.final}
+	r.meta = append(r.meta[:0], a.meta...)
+	r.session(a)
+	r.grow(int(a.chunks))
+	if len(r.done) > 0 {
+		r.cursor = r.rng.IntN(len(r.done))
+	}
+	r.lastSent = t
+	r.reportU = 0.5 + r.rng.Float64()
+	r.reportAt = t + int64(float64(minReportInterval/2)*r.reportU)
+	r.dirty = true
+	r.log.Debug("mcast: joined session", "sender", h.node, "chunks", a.chunks, "final", a.final)
+	if r.cfg.OnSession != nil {
+		if err := r.cfg.OnSession(r.sessionInfo()); err != nil {
+			r.fail(fmt.Errorf("%w: %w", ErrSession, err))
+			return
+		}
+	}
+	r.adoptEarly(t)
+	for _, c := range r.earlyAsked {
+		if int(c) < len(r.cover) {
+			r.cover[c] = t + r.rtoFull() + r.jitterFor(c)
+		}
+	}
+	r.earlyAsked = nil
+	r.checkComplete(t)
+}
+
+// session takes the announce's soft state: rate, membership, loss reference.
+func (r *Receiver) session(a *announce) {
+	r.info.Rate = int64(a.rate)
+	if a.rate > 0 {
+		r.pktTime = int64(float64(headerLen+dataBody+r.info.BlockSize) / float64(a.rate) * 1e9)
+	}
+	r.members = int(a.members)
+	r.haveRef = a.lossRef != lossUnknown
+	if r.haveRef {
+		r.lossRef = min(float64(a.lossRef)/10000, 1)
+	}
+}
+
+func (r *Receiver) sessionInfo() SessionInfo {
+	si := r.info
+	si.Chunks = len(r.done)
+	si.Meta = r.meta
+	return si
+}
+
+// grow extends the per-chunk state to n chunks (a streaming sender's count grows).
+func (r *Receiver) grow(n int) bool {
+	if n <= len(r.done) {
+		return false
+	}
+	r.done = append(r.done, make([]bool, n-len(r.done))...)
+	r.due = append(r.due, make([]int64, n-len(r.due))...)
+	r.cover = append(r.cover, make([]int64, n-len(r.cover))...)
+	r.info.Chunks = n
+	return true
+}
+
+// senderChanged follows a replacement sender: its queue is empty, so every need is
+// asked for again; blocks already held stay (the code depends only on the chunk).
+func (r *Receiver) senderChanged(node uint64, t int64) {
+	r.log.Debug("mcast: new sender", "old", r.info.Sender, "new", node)
+	r.info.Sender = node
+	r.lm.reset()
+	clear(r.due)
+	clear(r.cover)
+	r.queueKnown = false
+	for _, p := range r.partials {
+		p.due = 0
+		p.sampling = false
+	}
+	r.acked = false
+	r.doneAt = t
+	r.dirty = true
+}
+
+// learnQueue extends the cover of whole-chunk requests made before the sender's
+// backlog was known: they are served in turn, after everything queued.
+func (r *Receiver) learnQueue(t int64) {
+	r.queueKnown = true
+	rto := r.rtoFull()
+	for c, v := range r.cover {
+		if v > 0 {
+			r.cover[c] = max(v, t+rto+r.jitterFor(uint32(c)))
+		}
+	}
+	r.dirty = true
+}
