@@ -1,0 +1,409 @@
+package image
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/klauspost/compress/zstd"
+)
+
+// FileWriter keeps an image as an image file, taking its chunks in any
+// order — what a multicast receiver gets — instead of installing them.
+//
+// The format wants the chunks in index order, but their lengths are known
+// only as they arrive. So Put appends each verified chunk to a spool file
+// next to the destination; Close writes the image file from the spool in
+// index order (copy_file_range where the kernel can), syncs it, renames it
+// into place and removes the spool. Until Close succeeds, nothing exists
+// at the destination path, so an interrupted receive never leaves a file
+// that looks like an image.
+//
+// Put checks each chunk completely — checksums, bounds against the header,
+// and that it decompresses to its raw length — so a bad chunk gets a
+// *ChunkError and can be fetched again. A FileWriter is a ChunkSink for
+// package mcast, like an Installer.
+type FileWriter struct {
+	path string
+	dir  string
+
+	mu      sync.Mutex
+	h       *Header
+	pre     *Header // the preliminary header for the file's prologue
+	spool   *os.File
+	spoolAt int64
+	at      []spoolSpan // by chunk index; n == 0: missing
+	have    bitset
+	last    *ChunkHeader // the last chunk, once seen
+	dec     *zstd.Decoder
+	raw     []byte
+	closed  bool
+	stats   InstallStats
+	start   time.Time
+}
+
+type spoolSpan struct {
+	off int64
+	n   int
+	raw uint32
+}
+
+// NewFileWriter prepares to write the image described by h (preliminary or
+// complete) to path. The spool is created in path's directory at once, so
+// an unwritable destination fails before any chunk arrives.
+func NewFileWriter(path string, h *Header) (*FileWriter, error) {
+	if err := h.validate(); err != nil {
+		return nil, err
+	}
+	if !h.DeltaBase.IsZero() {
+		return nil, fmt.Errorf("%w: delta images", ErrVersion)
+	}
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("image: %s: not a regular file", path)
+	}
+	dir := filepath.Dir(path)
+	spool, err := os.CreateTemp(dir, "."+filepath.Base(path)+".spool-*")
+	if err != nil {
+		return nil, fmt.Errorf("image: spool for %s: %w", path, err)
+	}
+	// Unlinked at once: the spool vanishes however the process ends.
+	os.Remove(spool.Name())
+	maxRaw := uint64(max(h.MaxRawLen(), zstdWindow(h.MaxRawLen())))
+	dec, err := zstd.NewReader(nil,
+		zstd.WithDecoderConcurrency(1),
+		zstd.WithDecoderMaxMemory(maxRaw),
+		zstd.WithDecoderMaxWindow(uint64(zstdWindow(int(maxRaw)))),
+		zstd.WithDecodeAllCapLimit(true))
+	if err != nil {
+		spool.Close()
+		return nil, err
+	}
+	w := &FileWriter{path: path, dir: dir, h: h.clone(), pre: preliminary(h), spool: spool, dec: dec, start: time.Now()}
+	return w, nil
+}
+
+// preliminary is the header as a creator knew it before reading its
+// source: what an image file's prologue holds.
+func preliminary(h *Header) *Header {
+	p := h.clone()
+	if p.Complete {
+		p.Complete, p.ChunkCount = false, 0
+		p.DataBytes, p.ZeroBytes, p.UnusedBytes, p.StoredBytes = 0, 0, 0, 0
+	}
+	return p
+}
+
+// Put verifies one encoded chunk and spools it. A bad chunk gets a
+// *ChunkError and nothing is kept; a duplicate is ignored. chunk may be
+// reused once Put returns. Put is safe for concurrent use.
+func (w *FileWriter) Put(ctx context.Context, chunk []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ch, payload, err := ParseChunk(chunk)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	if err == nil {
+		if err = checkChunkInImage(ch, w.h); err == nil && ch.Last {
+			err = w.checkLast(ch)
+		}
+		if err == nil && w.last != nil && ch.Index >= w.last.Count {
+			err = corruptf("index %d, the last chunk says %d chunks", ch.Index, w.last.Count)
+		}
+		if err == nil && w.have.get(int(ch.Index)) {
+			w.stats.Duplicates++
+			return nil
+		}
+		if err == nil {
+			err = w.decodes(ch, payload)
+		}
+		if err != nil {
+			err = &ChunkError{Index: int(ch.Index), Offset: -1, Err: err}
+		}
+	}
+	if err != nil {
+		w.stats.Rejected++
+		return err
+	}
+	if _, err := w.spool.WriteAt(chunk, w.spoolAt); err != nil {
+		return fmt.Errorf("image: spooling chunk %d for %s: %w", ch.Index, w.path, err)
+	}
+	i := int(ch.Index)
+	for len(w.at) <= i {
+		w.at = append(w.at, make([]spoolSpan, max(len(w.at), 64))...)
+	}
+	w.at[i] = spoolSpan{off: w.spoolAt, n: len(chunk), raw: ch.RawLen}
+	w.spoolAt += int64(len(chunk))
+	w.have.set(i)
+	if ch.Last {
+		w.last = ch
+	}
+	w.stats.Accepted++
+	w.stats.Written++
+	w.stats.ChunkBytes += int64(len(chunk))
+	w.stats.DataBytes += int64(ch.RawLen)
+	return nil
+}
+
+// checkLast checks the last chunk against what is known: the target size,
+// and that no chunk beyond it was kept. w.mu is held.
+func (w *FileWriter) checkLast(ch *ChunkHeader) error {
+	if w.last != nil && w.last.Index != ch.Index {
+		return corruptf("chunks %d and %d both say they are last", w.last.Index, ch.Index)
+	}
+	if w.h.TargetSize != SizeUnknown && ch.Span.End() != w.h.TargetSize {
+		return corruptf("last chunk ends at %d, target size is %d", ch.Span.End(), w.h.TargetSize)
+	}
+	if w.have.max() >= int(ch.Count) {
+		return corruptf("last chunk says %d chunks, chunk %d was received", ch.Count, w.have.max())
+	}
+	return nil
+}
+
+// decodes checks that a payload decompresses to its raw length (and its
+// SHA-256, when present). w.mu is held.
+func (w *FileWriter) decodes(ch *ChunkHeader, payload []byte) error {
+	raw := payload
+	if ch.Codec == CodecZstd {
+		if cap(w.raw) < int(ch.RawLen) {
+			w.raw = make([]byte, ch.RawLen)
+		}
+		var err error
+		raw, err = w.dec.DecodeAll(payload, w.raw[:0:ch.RawLen])
+		if err == nil && len(raw) != int(ch.RawLen) {
+			err = fmt.Errorf("decompressed %d bytes, expected %d", len(raw), ch.RawLen)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+	}
+	if ch.SHA256 != nil && sha256.Sum256(raw) != *ch.SHA256 {
+		return corruptf("SHA-256 mismatch")
+	}
+	return nil
+}
+
+// SetHeader replaces the header with the image's final one (same image,
+// now complete). The final header is what the file's index records.
+func (w *FileWriter) SetHeader(h *Header) error {
+	if err := h.validate(); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	old := w.h
+	if h.ID != old.ID || h.ChunkSize != old.ChunkSize ||
+		(old.TargetSize != SizeUnknown && old.TargetSize != h.TargetSize) ||
+		(old.Complete && (!h.Complete || old.ChunkCount != h.ChunkCount)) {
+		return fmt.Errorf("%w: new header does not match the image being kept", ErrForeignImage)
+	}
+	if h.Complete && w.have.max() >= int(h.ChunkCount) {
+		return corruptf("a chunk beyond the image's %d chunks was received", h.ChunkCount)
+	}
+	if w.last != nil && h.TargetSize >= 0 && w.last.Span.End() != h.TargetSize {
+		return corruptf("last chunk ends at %d, header says the target has %d bytes", w.last.Span.End(), h.TargetSize)
+	}
+	w.h = h.clone()
+	return nil
+}
+
+// Header returns the header the writer works with.
+func (w *FileWriter) Header() *Header {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.h.clone()
+}
+
+// Missing lists up to max chunk indexes not received yet (all if max <= 0).
+func (w *FileWriter) Missing(max int) []int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.have.missing(w.count(), max)
+}
+
+func (w *FileWriter) count() int {
+	switch {
+	case w.h.Complete:
+		return int(w.h.ChunkCount)
+	case w.last != nil:
+		return int(w.last.Count)
+	}
+	return w.have.max() + 1
+}
+
+// Stats returns a snapshot of the chunks kept so far (Written = Accepted:
+// a chunk is on disk when Put returns).
+func (w *FileWriter) Stats() InstallStats {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := w.stats
+	s.Elapsed = time.Since(w.start)
+	if w.h.Complete {
+		s.TotalChunks = int(w.h.ChunkCount)
+	} else if w.last != nil {
+		s.TotalChunks = int(w.last.Count)
+	}
+	return s
+}
+
+// Close writes the image file if every chunk arrived and fails otherwise
+// (ErrIncomplete, naming the missing chunks), leaving nothing at the
+// destination. Either way the spool is gone afterwards.
+func (w *FileWriter) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	w.closed = true
+	defer w.spool.Close()
+	defer w.dec.Close()
+	h, err := w.final()
+	if err != nil {
+		return err
+	}
+	if miss := w.have.missing(int(h.ChunkCount), 0); len(miss) > 0 {
+		return fmt.Errorf("%w: %d of %d chunks missing (%s)", ErrIncomplete, len(miss), h.ChunkCount, listInts(miss, 10))
+	}
+	return w.writeFile(h)
+}
+
+// Abort gives up: the spool is removed and nothing is written. It is a
+// no-op after Close.
+func (w *FileWriter) Abort() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.closed {
+		w.closed = true
+		w.spool.Close()
+		w.dec.Close()
+	}
+}
+
+// final returns the complete header for the index: the one given by
+// SetHeader or, if only the last chunk told the count, one completed from
+// it with statistics counted from the chunks. w.mu is held.
+func (w *FileWriter) final() (*Header, error) {
+	if w.h.Complete {
+		return w.h, nil
+	}
+	if w.last == nil {
+		return nil, fmt.Errorf("%w: the image's final header (chunk count) never arrived", ErrIncomplete)
+	}
+	h := w.h.clone()
+	h.Complete = true
+	h.ChunkCount = w.last.Count
+	h.TargetSize = w.last.Span.End()
+	h.DataBytes, h.StoredBytes = w.stats.DataBytes, w.stats.ChunkBytes
+	// Which gap bytes were zero and which unused is not in the chunks.
+	h.ZeroBytes, h.UnusedBytes = 0, max(h.TargetSize-h.DataBytes, 0)
+	if err := h.validate(); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// writeFile writes the image file from the spool in index order to a
+// temporary file beside the destination, then renames it into place.
+// w.mu is held.
+func (w *FileWriter) writeFile(h *Header) (err error) {
+	out, err := os.CreateTemp(w.dir, "."+filepath.Base(w.path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("image: writing %s: %w", w.path, err)
+	}
+	defer func() {
+		if err != nil {
+			out.Close()
+			os.Remove(out.Name())
+			err = fmt.Errorf("image: writing %s: %w", w.path, err)
+		}
+	}()
+	pro, err := appendPrologue(nil, w.pre)
+	if err != nil {
+		return err
+	}
+	if _, err := out.Write(pro); err != nil {
+		return err
+	}
+	off := int64(len(pro))
+	offsets := make([]uint64, h.ChunkCount)
+	for i := range offsets {
+		s := w.at[i]
+		offsets[i] = uint64(off)
+		// io.Copy from a SectionReader of an *os.File into an *os.File
+		// lets the kernel copy (copy_file_range) without a user buffer.
+		if _, err := io.Copy(out, io.NewSectionReader(w.spool, s.off, int64(s.n))); err != nil {
+			return err
+		}
+		off += int64(s.n)
+	}
+	idx, err := appendIndex(nil, offsets, h)
+	if err != nil {
+		return err
+	}
+	if _, err := out.Write(appendTrailer(idx, off)); err != nil {
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Rename(out.Name(), w.path)
+}
+
+// appendPrologue appends an image file's prologue holding the preliminary
+// header pre.
+func appendPrologue(dst []byte, pre *Header) ([]byte, error) {
+	hb, err := pre.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	dst = append(dst, fileMagic[:]...)
+	dst = append(dst, formatVersion, 0, 0, 0)
+	dst = le.AppendUint32(dst, uint32(len(hb)))
+	return append(dst, hb...), nil
+}
+
+// appendIndex appends an image file's index: the chunk offsets and the
+// complete header h.
+func appendIndex(dst []byte, offsets []uint64, h *Header) ([]byte, error) {
+	hb, err := h.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	if !h.Complete || int(h.ChunkCount) != len(offsets) {
+		return nil, errors.New("image: index header does not match the chunks")
+	}
+	dst = append(dst, indexMagic[:]...)
+	dst = append(dst, formatVersion, 0, 0, 0)
+	dst = le.AppendUint32(dst, uint32(len(offsets)))
+	dst = le.AppendUint32(dst, uint32(len(hb)))
+	for _, o := range offsets {
+		dst = le.AppendUint64(dst, o)
+	}
+	return append(dst, hb...), nil
+}
+
+// appendTrailer returns idx followed by the trailer for an index that
+// starts at file offset at.
+func appendTrailer(idx []byte, at int64) []byte {
+	sum := xxhash.Sum64(idx)
+	n := len(idx)
+	idx = append(idx, trailerMagic[:]...)
+	idx = append(idx, formatVersion, 0, 0, 0)
+	idx = le.AppendUint64(idx, uint64(at))
+	idx = le.AppendUint64(idx, uint64(n))
+	return le.AppendUint64(idx, sum)
+}
