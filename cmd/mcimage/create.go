@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-
 	"flag"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/discuscast/discus/image"
+	"github.com/discuscast/discus/image/fsmap"
 )
 
 func cmdCreate(ctx context.Context, args []string) error {
@@ -18,6 +18,7 @@ func cmdCreate(ctx context.Context, args []string) error {
 	level := fs.Int("level", 1, "zstd compression level 1..22 (1 is fastest)")
 	raw := fs.Bool("raw", false, "image every byte: do not read filesystem metadata to skip free space")
 	workers := fs.Int("workers", 0, "compression goroutines (0: one per CPU)")
+	quiet := fs.Bool("quiet", false, "print nothing but errors (no summary)")
 	pos, err := parseFlags(fs, args, 2, "SRC IMAGE")
 	if err != nil {
 		return err
@@ -36,8 +37,14 @@ func cmdCreate(ctx context.Context, args []string) error {
 	defer src.Close()
 
 	cfg := image.CreateConfig{ChunkSize: int(chunk), Level: *level, Workers: *workers}
+	var fsm *fsmap.Map
 	if !*raw {
-		cfg.Used = usedRanges(src)
+		if fsm, err = usedRanges(src, warnLogger(*quiet)); err != nil {
+			return fmt.Errorf("%s: %w", srcPath, err)
+		}
+		if fsm != nil {
+			cfg.Used = fsm.Used
+		}
 	}
 	var out io.Writer = os.Stdout
 	var f *os.File
@@ -69,22 +76,11 @@ func cmdCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if pr.on {
+	if !*quiet {
 		fmt.Fprintf(os.Stderr, "%s: %d chunks, %s of %s stored (%.1f:1), %s zero, %s unused, %.1fs\n",
 			imgPath, h.ChunkCount, human(h.StoredBytes), human(h.TargetSize), h.Ratio(),
 			human(h.ZeroBytes), human(h.UnusedBytes), st.Elapsed.Seconds())
+		printPartitions(os.Stderr, fsm)
 	}
-	return nil
-}
-
-// usedRanges is the hook for filesystem-aware imaging: it will ask package
-// image/fsmap which bytes of src are in use, so that free space is skipped
-// unread. Until that package lands every byte is imaged (nil = all), which
-// is also what --raw asks for.
-//
-// TODO(fsmap): return fsmap's ranges for src.ReaderAt(), src.Size(); keep
-// nil for streams (stdin) and when no filesystem is recognised.
-func usedRanges(src *image.Source) []image.Range {
-	_ = src
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/discuscast/discus/image"
+	"github.com/discuscast/discus/image/fsmap"
 )
 
 func cmdInfo(ctx context.Context, args []string) error {
@@ -18,6 +19,8 @@ func cmdInfo(ctx context.Context, args []string) error {
 	}
 	var h *image.Header
 	var fileSize int64
+	var fsm *fsmap.Map
+	var fsErr error
 	if pos[0] == "-" {
 		// A stream has its index at the end: read it all.
 		cr := &countReader{r: os.Stdin}
@@ -31,12 +34,20 @@ func cmdInfo(ctx context.Context, args []string) error {
 			if st, serr := os.Stat(pos[0]); serr == nil {
 				fileSize = st.Size()
 			}
+			fsm, fsErr = diskMap(r)
 		}
 	}
 	if err != nil {
 		return err
 	}
 	printHeader(h, fileSize)
+	switch {
+	case fsErr != nil:
+		return fsErr
+	case fsm != nil:
+		fmt.Println("partitions (read from the image's own filesystem metadata):")
+		printPartitions(os.Stdout, fsm)
+	}
 	return nil
 }
 

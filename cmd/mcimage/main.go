@@ -1,13 +1,19 @@
 // Command mcimage creates, inspects, verifies and installs Discus disk
 // images (docs/FORMAT.md).
 //
-//	mcimage create [--chunk-size N] [--level N] [--raw] SRC IMAGE
+//	mcimage create [--chunk-size N] [--level N] [--raw] [--quiet] SRC IMAGE
 //	mcimage info IMAGE
 //	mcimage verify IMAGE
 //	mcimage extract [--gaps leave|zero|discard] IMAGE TARGET
 //
 // SRC is a file, a block device or - (stdin); IMAGE may be - (stdout for
 // create, stdin otherwise). Exit status: 0 success, 1 failure, 2 usage.
+//
+// create is filesystem-aware: it reads SRC's partition table and
+// filesystems (package image/fsmap) and skips their free space unread;
+// --raw images every byte, and stdin is always imaged whole. info reads the
+// same metadata back from the image and shows, per partition, its type,
+// filesystem, size, used and skipped bytes.
 package main
 
 import (
@@ -21,12 +27,13 @@ import (
 )
 
 const usage = `usage:
-  mcimage create [--chunk-size N] [--level N] [--raw] [--workers N] SRC IMAGE
+  mcimage create [--chunk-size N] [--level N] [--raw] [--quiet] [--workers N] SRC IMAGE
   mcimage info IMAGE
   mcimage verify IMAGE
   mcimage extract [--gaps leave|zero|discard] [--workers N] IMAGE TARGET
 
 SRC: file, block device or - (stdin). IMAGE: file or - (stdout for create, stdin otherwise).
+create skips the free space of the filesystems it knows (ext2/3/4, FAT, NTFS, XFS, swap); --raw keeps every byte.
 Sizes take K, M, G suffixes (binary).
 `
 

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"text/tabwriter"
+
+	"github.com/discuscast/discus/image"
+	"github.com/discuscast/discus/image/fsmap"
+)
+
+// usedRanges asks package image/fsmap which bytes of src are in use, so
+// that free space is skipped unread — as mcsend does for a raw source. A
+// stream (stdin) cannot be scanned ahead and is imaged whole (nil map).
+// Unrecognised or damaged filesystems are kept whole by fsmap, with a
+// warning logged to log.
+func usedRanges(src *image.Source, log *slog.Logger) (*fsmap.Map, error) {
+	if src.Size() <= 0 || src.ReaderAt() == nil {
+		return nil, nil
+	}
+	m, err := fsmap.Scan(src.ReaderAt(), src.Size(), log)
+	if err != nil {
+		return nil, fmt.Errorf("reading the partitions and filesystems of the source: %w", err)
+	}
+	return m, nil
+}
+
+// diskMap scans the disk held in an image file without installing it:
+// the filesystems' metadata is in the image, so the same partitions and
+// used maps come out as when the image was made.
+func diskMap(r *image.Reader) (*fsmap.Map, error) {
+	d, err := image.NewDiskReader(r)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	m, err := fsmap.Scan(d, d.Size(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("reading the image's partitions: %w", err)
+	}
+	return m, nil
+}
+
+// printPartitions writes one line per partition: where it is, what it
+// holds, and how much of it a filesystem-aware image keeps and skips.
+func printPartitions(w io.Writer, m *fsmap.Map) {
+	if m == nil || len(m.Partitions) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  part\tstart\tsize\ttype\tfs\tused\tskipped\t")
+	var inParts, partsUsed int64
+	for _, p := range m.Partitions {
+		fsName := p.FS
+		if fsName == "" {
+			fsName = "-"
+		}
+		typ := p.Type
+		if typ == "" {
+			typ = "-"
+		}
+		fmt.Fprintf(tw, "  %s%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", p.Scheme, p.Index, human(p.Start), human(p.Size),
+			typ, fsName, human(p.Used), human(max(p.Size-p.Used, 0)))
+		inParts += p.Size
+		partsUsed += p.Used
+	}
+	if out := m.Size - inParts; out > 0 && m.Partitions[0].Scheme != "none" {
+		fmt.Fprintf(tw, "  outside\t\t%s\ttables, boot code, gaps\t-\t%s\t%s\t\n", human(out),
+			human(m.UsedBytes()-partsUsed), human(max(out-(m.UsedBytes()-partsUsed), 0)))
+	}
+	tw.Flush()
+	for _, p := range m.Partitions {
+		if p.Warning != "" {
+			fmt.Fprintf(w, "  warning: %s%d: %s\n", p.Scheme, p.Index, p.Warning)
+		}
+	}
+	fmt.Fprintf(w, "  in use: %s of %s (%.1f%%); the rest is free space, skipped unread\n",
+		human(m.UsedBytes()), human(m.Size), 100*float64(m.UsedBytes())/float64(max(m.Size, 1)))
+}
+
+// warnLogger logs fsmap's warnings (partitions kept whole) on stderr.
+func warnLogger(quiet bool) *slog.Logger {
+	if quiet {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
