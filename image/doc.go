@@ -50,6 +50,20 @@
 // worker. Duplicates are ignored; memory is bounded by a window of chunks.
 // Close reports success only if every chunk was verified and written.
 //
+// # Reading and keeping
+//
+// NewDiskReader gives an io.ReaderAt over the disk an image holds, read
+// from the image file itself: a read decompresses the chunk whose span
+// covers it (a few are cached) and gaps read as zeros. The filesystem
+// readers of image/fsmap run on it, which is how `mcimage info` lists an
+// image's partitions without installing it.
+//
+// FileWriter keeps an image instead of installing it: it takes verified
+// chunks in any order, spools them beside the destination and, on Close,
+// writes a normal image file in index order — what `mcrecv --image` uses.
+//
+// # Errors
+//
 // Errors wrap sentinels (ErrCorrupt, ErrTruncated, ErrForeignImage,
 // ErrTargetTooSmall, ErrIncomplete, ErrVersion) for errors.Is; chunk
 // problems are *ChunkError values naming the chunk's index and, when it
