@@ -1,19 +1,22 @@
 # Benchmark runner functions, sourced by bench/run.sh after bench/testbed.sh.
 # One run = one system sending one workload to N receivers at one MTU and
 # loss rate; it appends one CSV row to $CSV:
-#   workload,disk_mib,system,n,mtu,loss_pct,target,wall_s,ok,n_total,wire_bytes,
+#   workload,disk_mib,system,n,mtu,loss_pct,target,wall_s,ok,n_total,wire_bytes,wire_pkts,
 #   send_cpu_s,recv_cpu_s,load1,note
 # wall_s runs from launching the receivers to the last receiver's exit (mcrecv
 # exits only once its disk is verified complete; udp-receiver once its data is
 # written). The harness then checks every target's xxh128 against the
 # expected disk, which is not counted in wall_s for either system.
 
-CSV_HEADER="workload,disk_mib,system,n,mtu,loss_pct,target,wall_s,ok,n_total,wire_bytes,send_cpu_s,recv_cpu_s,load1,note"
+CSV_HEADER="workload,disk_mib,system,n,mtu,loss_pct,target,wall_s,ok,n_total,wire_bytes,wire_pkts,send_cpu_s,recv_cpu_s,load1,note"
 RUN_TIMEOUT=${RUN_TIMEOUT:-300}
 IMGDIR=${IMGDIR:-bench/cache/images}
 SHM=${SHM:-/dev/shm/dscbench}
 OUT=${OUT:-bench/out/run}
 LOOPS=()
+
+# tb_txpkts HOST: packets (IP fragments count one each) sent on the host's interface.
+tb_txpkts() { tb_exec "$1" cat /sys/class/net/e0/statistics/tx_packets; }
 
 # bench_net N MTU: a fresh testbed (removing the previous one).
 CUR_N=0 CUR_MTU=0
@@ -41,11 +44,11 @@ discus_image() {
   mkdir -p "$IMGDIR"
   img=$IMGDIR/$(basename "${1%.raw}").dsc
   if [ ! -f "$img" ] || [ ! -f "$img.xxh" ]; then
-    /usr/bin/time -f "%e %U %S" -o "$img.time" $BIN/mcimage create "$src" "$img.tmp" >/dev/null
+    /usr/bin/time -f "%e %U %S" -o "$img.time" $BIN/mcimage create "$src" "$img.tmp" >"$img.log" 2>&1
     mv "$img.tmp" "$img"
     mkdir -p "$SHM"
     rm -f "$SHM/expected.raw"
-    $BIN/mcimage extract "$img" "$SHM/expected.raw" >/dev/null
+    $BIN/mcimage extract "$img" "$SHM/expected.raw" >>"$img.log" 2>&1
     xxhsum -H2 "$SHM/expected.raw" | cut -d' ' -f1 >"$img.xxh"
     rm -f "$SHM/expected.raw"
   fi
@@ -90,7 +93,7 @@ hash_target() {
 # (udp-tuned/udp-zstd use $UDP_RATE as --max-bitrate; discus-rate uses $DSC_RATE.)
 run_one() {
   local sys=$1 src=$2 n=$3 mtu=$4 loss=$5 tk=$6 note=${7:-}
-  local wl size mib d send expect i t0 tx0 tx1 ok=0 scpu rcpu=0 wall rates
+  local wl size mib d send expect i t0 tx0 tx1 px0 px1 ok=0 scpu rcpu=0 wall rates
   wl=$(basename "$src" .raw); wl=${wl%-*}
   size=$(stat -c %s "$src"); mib=$((size / 1048576))
   d=$OUT/$wl-$mib-$sys-n$n-m$mtu-l$loss-$tk
@@ -103,7 +106,9 @@ run_one() {
   case $sys in
     udp-*)
       expect=$(cat "$src.xxh")
-      snd=(udp-sender --interface e0 --nokbd --min-receivers "$n" --file "$src")
+      # Without hello retransmission a receiver whose one hello is lost never
+      # connects and the sender waits forever (seen at 5 % loss).
+      snd=(udp-sender --interface e0 --nokbd --min-receivers "$n" --rexmit-hello-interval 500 --file "$src")
       rcv=(udp-receiver --interface e0 --nokbd)
       [ "$sys" != udp-default ] && [ "$UDP_RATE" != none ] && snd+=(--max-bitrate "$UDP_RATE")
       if [ "$sys" = udp-zstd ]; then snd+=(--pipe "zstd -1 -q"); rcv+=(--pipe "zstd -d -q"); fi ;;
@@ -117,11 +122,12 @@ run_one() {
         expect=$(cat "$src.fsxxh")
       fi
       snd=($BIN/mcsend --interface e0 --nokbd --quiet --min-receivers "$n" --start-timeout 30
-        --mtu "$mtu" --stats-json "$d/send.json" "$send")
+        --mtu "$mtu" --stats-json "$d/send.json")
       [ "$sys" = discus-rate ] && snd+=(--rate "$DSC_RATE")
+      snd+=("$send")
       rcv=($BIN/mcrecv --interface e0 --nokbd --quiet --start-timeout 30 --receive-timeout 30) ;;
   esac
-  tx0=$(tb_txbytes s)
+  tx0=$(tb_txbytes s) px0=$(tb_txpkts s)
   t0=$(date +%s.%N)
   for i in $(seq 1 "$n"); do
     local extra=("${TGT[$((i - 1))]}")
@@ -129,15 +135,16 @@ run_one() {
       udp-*) extra=(--file "${TGT[$((i - 1))]}") ;;
       discus*) extra=(--stats-json "$d/r$i.json" "${TGT[$((i - 1))]}") ;;
     esac
-    ( tb_exec "r$i" "${to[@]}" -o "$d/time.r$i" "${rcv[@]}" "${extra[@]}" \
-        </dev/null >"$d/r$i.log" 2>&1
-      echo $? >"$d/rc.r$i"; date +%s.%N >"$d/end.r$i" ) &
+    ( rc=0
+      tb_exec "r$i" "${to[@]}" -o "$d/time.r$i" "${rcv[@]}" "${extra[@]}" \
+        </dev/null >"$d/r$i.log" 2>&1 || rc=$?
+      date +%s.%N >"$d/end.r$i"; echo "$rc" >"$d/rc.r$i" ) &
   done
   # udp-sender must not start before its receivers are listening for its hello.
   case $sys in udp-*) sleep 0.3 ;; esac
   tb_exec s "${to[@]}" -o "$d/time.s" "${snd[@]}" </dev/null >"$d/s.log" 2>&1 && echo 0 >"$d/rc.s" || echo $? >"$d/rc.s"
   wait
-  tx1=$(tb_txbytes s)
+  tx1=$(tb_txbytes s) px1=$(tb_txpkts s)
   wall=$(cat "$d"/end.r* | awk -v s="$t0" 'BEGIN { m = 0 } { if ($1 - s > m) m = $1 - s } END { printf "%.2f", m }')
   for i in $(seq 1 "$n"); do
     if [ "$(hash_target "${TGT[$((i - 1))]}" "$size")" = "$expect" ]; then ok=$((ok + 1)); fi
@@ -149,7 +156,7 @@ run_one() {
   [ "$(cat "$d/rc.s")" = 0 ] || note="${note:+$note; }sender exit $(cat "$d/rc.s")"
   [ "$(cat "$d/rc.s")" = 124 ] && note="${note}(timeout ${RUN_TIMEOUT}s)"
   drop_targets
-  local row="$wl,$mib,$sys,$n,$mtu,$loss,$tk,$wall,$ok,$n,$((tx1 - tx0)),$scpu,$rcpu,$(cut -d' ' -f1 /proc/loadavg),$note"
+  local row="$wl,$mib,$sys,$n,$mtu,$loss,$tk,$wall,$ok,$n,$((tx1 - tx0)),$((px1 - px0)),$scpu,$rcpu,$(cut -d' ' -f1 /proc/loadavg),$note"
   echo "$row" >>"$CSV"
   printf '  %-6s %5d MiB %-12s N=%-2d MTU=%-4d loss=%s%% %-5s %7ss %d/%d wire=%dMB cpu s/r=%s/%s %s\n' \
     "$wl" "$mib" "$sys" "$n" "$mtu" "$loss" "$tk" "$wall" "$ok" "$n" $(((tx1 - tx0) / 1000000)) "$scpu" "$rcpu" "$note" >&2

@@ -25,7 +25,7 @@ type run struct {
 	sys, target          string
 	wall                 float64
 	ok, total            int
-	wire                 float64
+	wire, pkts           float64
 	sendCPU, recvCPU, ld float64
 	note                 string
 }
@@ -68,12 +68,13 @@ func loadRuns(path string) ([]run, error) {
 	}
 	var rs []run
 	for _, c := range rows {
-		if len(c) < 15 {
+		if len(c) < 16 {
 			continue
 		}
 		rs = append(rs, run{wl: c[0], mib: int(num(c[1])), sys: c[2], n: int(num(c[3])), mtu: int(num(c[4])),
 			loss: num(c[5]), target: c[6], wall: num(c[7]), ok: int(num(c[8])), total: int(num(c[9])),
-			wire: num(c[10]), sendCPU: num(c[11]), recvCPU: num(c[12]), ld: num(c[13]), note: strings.Join(c[14:], ",")})
+			wire: num(c[10]), pkts: num(c[11]), sendCPU: num(c[12]), recvCPU: num(c[13]), ld: num(c[14]),
+			note: strings.Join(c[15:], ",")})
 	}
 	return rs, nil
 }
@@ -124,8 +125,8 @@ func f2(v float64) string {
 func (p *report) printf(format string, a ...any) { fmt.Fprintf(p.w, format, a...) }
 
 func (p *report) runsTable() {
-	p.printf("| workload | disk MiB | system | N | MTU | loss %% | target | wall s | correct | disk MB/s | wire MB | sender CPU s | receivers CPU s | × tuned udpcast time | load | note |\n")
-	p.printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	p.printf("| workload | disk MiB | system | N | MTU | loss %% | target | wall s | correct | disk MB/s | wire MB | wire kpkts | sender CPU s | receivers CPU s | × tuned udpcast time | load | note |\n")
+	p.printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range p.runs {
 		if r.sweep() {
 			continue
@@ -138,9 +139,9 @@ func (p *report) runsTable() {
 		if !r.valid() {
 			rate = math.NaN()
 		}
-		p.printf("| %s | %d | %s | %d | %d | %g | %s | %s | %d/%d | %s | %.0f | %s | %s | %s | %s | %s |\n",
+		p.printf("| %s | %d | %s | %d | %d | %g | %s | %s | %d/%d | %s | %.0f | %.0f | %s | %s | %s | %s | %s |\n",
 			r.wl, r.mib, r.sys, r.n, r.mtu, r.loss, r.target, f2(r.wall), r.ok, r.total, f2(rate),
-			r.wire/1e6, f2(r.sendCPU), f2(r.recvCPU), ratio, f2(r.ld), r.note)
+			r.wire/1e6, r.pkts/1e3, f2(r.sendCPU), f2(r.recvCPU), ratio, f2(r.ld), r.note)
 	}
 }
 
@@ -175,17 +176,6 @@ func verdict(v, bound float64, atMost bool) string {
 		return fmt.Sprintf("**%.2f** (met)", v)
 	}
 	return fmt.Sprintf("**%.2f** (missed)", v)
-}
-
-func (p *report) pick(sys, wl string, n, mtu int, loss float64) (run, bool) {
-	for _, r := range p.runs {
-		if !r.sweep() && r.sys == sys && r.wl == wl && r.n == n && r.mtu == mtu && r.loss == loss && r.target == "tmpfs" {
-			if wl != "b" || r.mib != p.scaleMiB() || n == 3 {
-				return r, true
-			}
-		}
-	}
-	return run{}, false
 }
 
 // scaleMiB is the disk size of the time-vs-N runs: the smallest (b) disk at N=1.
