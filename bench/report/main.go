@@ -164,9 +164,12 @@ func (p *report) ceilTable() {
 }
 
 // verdict formats a measured ratio against a target bound.
-func verdict(v, bound float64, atMost bool) string {
+func verdict(v float64, why string, bound float64, atMost bool) string {
 	if math.IsNaN(v) {
-		return "not measured"
+		if why == "" {
+			why = "not run"
+		}
+		return why
 	}
 	ok := v <= bound
 	if !atMost {
@@ -216,11 +219,30 @@ func (p *report) get(sys, wl string, loss float64, mtu int) (run, bool) {
 	return run{}, false
 }
 
-func ratioOf(a, b run, okA, okB bool) float64 {
-	if !okA || !okB || !a.valid() || !b.valid() {
-		return math.NaN()
+// ratioOf is a.wall / b.wall, or NaN when either run is missing or had a
+// receiver end incorrect; why says which.
+func ratioOf(a, b run, okA, okB bool) (float64, string) {
+	switch {
+	case !okA || !okB:
+		return math.NaN(), "not run"
+	case !a.valid():
+		return math.NaN(), fmt.Sprintf("Discus failed (%d/%d correct%s)", a.ok, a.total, noteOf(a))
+	case !b.valid():
+		return math.NaN(), fmt.Sprintf("reference failed (%s %d/%d correct%s)", b.sys, b.ok, b.total, noteOf(b))
 	}
-	return a.wall / b.wall
+	return a.wall / b.wall, ""
+}
+
+func noteOf(r run) string {
+	if r.note == "" {
+		return ""
+	}
+	return "; " + r.note
+}
+
+// verdictOf adapts ratioOf's two results to verdict.
+func verdictOf(v float64, why string) func(float64, bool) string {
+	return func(bound float64, atMost bool) string { return verdict(v, why, bound, atMost) }
 }
 
 func (p *report) targets() {
@@ -228,11 +250,13 @@ func (p *report) targets() {
 	for _, mtu := range []int{1500, 9000} {
 		for _, sys := range []string{"discus", "discus-rate"} {
 			r, ok := p.get(sys, "a", 0, mtu)
-			v := math.NaN()
+			v, why := math.NaN(), "not run"
 			if ok && r.valid() {
 				v = float64(r.mib) * 1048576 / 1e6 / r.wall / p.ceiling(3, mtu)
+			} else if ok {
+				why = fmt.Sprintf("failed (%d/%d correct%s)", r.ok, r.total, noteOf(r))
 			}
-			p.printf("| (a) 0 %% loss, MTU %d: throughput / blaster ceiling (N=3) | %s | %s | ≥ 0.95 |\n", mtu, sys, verdict(v, 0.95, false))
+			p.printf("| (a) 0 %% loss, MTU %d: throughput / blaster ceiling (N=3) | %s | %s | ≥ 0.95 |\n", mtu, sys, verdict(v, why, 0.95, false))
 		}
 	}
 	for _, wl := range []string{"b", "c"} {
@@ -240,17 +264,17 @@ func (p *report) targets() {
 			u, uok := p.get("udp-tuned", wl, loss, 1500)
 			for _, sys := range []string{"discus", "discus-onfly"} {
 				d, dok := p.get(sys, wl, loss, 1500)
-				p.printf("| (%s) %g %% loss: time / tuned udpcast | %s | %s | ≤ 0.10 |\n", wl, loss, sys, verdict(ratioOf(d, u, dok, uok), 0.10, true))
+				p.printf("| (%s) %g %% loss: time / tuned udpcast | %s | %s | ≤ 0.10 |\n", wl, loss, sys, verdictOf(ratioOf(d, u, dok, uok))(0.10, true))
 			}
 		}
 		for _, sys := range []string{"discus", "discus-onfly"} {
 			d0, ok0 := p.get(sys, wl, 0, 1500)
 			d5, ok5 := p.get(sys, wl, 5, 1500)
-			correct := "not run"
+			res := "not run"
 			if ok5 {
-				correct = fmt.Sprintf("%d/%d correct", d5.ok, d5.total)
+				res = fmt.Sprintf("%d/%d correct; %s", d5.ok, d5.total, verdictOf(ratioOf(d5, d0, ok5, ok0))(1.3, true))
 			}
-			p.printf("| (%s) 5 %% loss: every receiver correct; time / own 0 %% time | %s | %s; %s | all; ≤ 1.30 |\n", wl, sys, correct, verdict(ratioOf(d5, d0, ok5, ok0), 1.3, true))
+			p.printf("| (%s) 5 %% loss: every receiver correct; time / own 0 %% time | %s | %s | all; ≤ 1.30 |\n", wl, sys, res)
 		}
 	}
 	uz, uzok := p.get("udp-zstd", "bz", 0, 1500)
@@ -259,7 +283,7 @@ func (p *report) targets() {
 	}
 	for _, sys := range []string{"discus", "discus-onfly"} {
 		d, dok := p.get(sys, "bz", 0, 1500)
-		p.printf("| (b, free space zeroed) time / udpcast at its best (%s) | %s | %s | ≤ 0.50 |\n", uz.sys, sys, verdict(ratioOf(d, uz, dok, uzok), 0.5, true))
+		p.printf("| (b, free space zeroed) time / udpcast at its best (%s) | %s | %s | ≤ 0.50 |\n", uz.sys, sys, verdictOf(ratioOf(d, uz, dok, uzok))(0.5, true))
 	}
 	for _, sys := range []string{"discus", "discus-onfly"} {
 		var t1, t8 run
@@ -274,13 +298,13 @@ func (p *report) targets() {
 				}
 			}
 		}
-		p.printf("| N = 1 → 8 ((b) %d MiB): time(8) / time(1) | %s | %s | ≤ 1.15 |\n", p.scaleMiB(), sys, verdict(ratioOf(t8, t1, ok8, ok1), 1.15, true))
+		p.printf("| N = 1 → 8 ((b) %d MiB): time(8) / time(1) | %s | %s | ≤ 1.15 |\n", p.scaleMiB(), sys, verdictOf(ratioOf(t8, t1, ok8, ok1))(1.15, true))
 	}
 }
 
 // dat writes the gnuplot inputs: time vs loss and time vs N per system.
 func (p *report) dat(dir string) error {
-	systems := []string{"udp-tuned", "udp-zstd", "discus", "discus-onfly"}
+	systems := []string{"udp-tuned", "udp-zstd", "discus", "discus-onfly", "discus-rate"}
 	var losses []float64
 	seen := map[float64]bool{}
 	for _, r := range p.runs {
