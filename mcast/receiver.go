@@ -54,6 +54,8 @@ type Receiver struct {
 	helloSent  bool
 	acked      bool
 	doneAt     int64
+	congDue    int64 // a congestion report is due (0 = none)
+	congNext   int64 // no congestion report before this
 	doneTries  int
 	wake       int64
 	wakeT      time.Time // wake as a time, returned while nothing changes
@@ -77,6 +79,7 @@ type partial struct {
 	reqSeq     uint32
 	reqQueue   uint32
 	sampling   bool
+	heard      bool // the sample is timed from a request heard, not sent
 	nextParity uint32
 	maxParity  uint16
 }
@@ -94,7 +97,9 @@ type ReceiverStats struct {
 	NeedsSent       uint64  // chunk needs in them
 	WholeNeeds      uint64  // of those, for whole chunks
 	NeedsSuppressed uint64  // needs held back because another receiver asked
-	Reports         uint64  // report packets sent (hello, progress, done)
+	Reports         uint64  // report packets sent (hello, progress, done, congestion)
+	CongReports     uint64  // of those, congestion reports
+	CongSuppressed  uint64  // congestion reports held back because another receiver sent one
 	Corrupt         uint64  // chunks Deliver rejected (fetched again)
 	Partials        int     // partly received chunks held now
 	Drops           Drops
@@ -212,11 +217,12 @@ func (r *Receiver) Handle(pkt []byte, now time.Time) {
 		}
 		r.onRequest(h, &q, t)
 	case typeReport:
-		if _, err := parseReport(h, body); err != nil {
+		p, err := parseReport(h, body)
+		if err != nil {
 			r.drop(DropMalformed)
 			return
 		}
-		r.heardNode(h.node)
+		r.onReport(h, &p, t)
 	case typeAck:
 		a, err := parseAck(h, body, r.ackBuf)
 		if err != nil {

@@ -11,8 +11,15 @@ func (r *Receiver) onData(h header, d *data, t int64) {
 		if h.node != r.info.Sender {
 			r.senderChanged(h.node, t)
 		}
+		w := r.lm.windows
 		r.lm.add(d.seq)
 		r.lastSeq = d.seq
+		if r.lm.windows != w && r.congDue == 0 && t >= r.congNext && r.congested() {
+			// Tell the sender now rather than at the next report: its rate control needs
+			// fresh news. A short random wait lets one report speak for many.
+			r.congDue = t + 1 + int64(r.rng.Float64()*float64(r.suppressWindow())/4)
+			r.dirty = true
+		}
 		r.queue, r.repairQ = d.queue, d.repairQueue
 		if !r.queueKnown {
 			r.learnQueue(t)
@@ -70,6 +77,9 @@ func (r *Receiver) onData(h header, d *data, t int64) {
 	}
 	if p.sampling && int32(d.seq-p.reqSeq) > 0 {
 		p.sampling = false
+		// A delay timed from hearing another receiver's request (p.heard) is shorter
+		// than our own round trip (in a star, the sender's two link delays rather than
+		// all four); the timers' 2·srtt + 4·rttvar leave room for that.
 		r.rtt.sample(t-p.reqAt-int64(p.reqQueue)*r.pktTime, t-p.reqAt)
 	}
 	if complete && r.joined {

@@ -38,6 +38,9 @@ func (r *Receiver) onRequest(h header, q *request, t int64) {
 		}
 		if p != nil && p.dec.Missing() <= int(n.missing) {
 			r.suppress(p, t+r.rtoPartial(int(n.missing)))
+			if !p.sampling {
+				p.reqAt, p.reqSeq, p.reqQueue, p.sampling, p.heard = t, r.lastSeq, r.repairQ, true, true
+			}
 		}
 	}
 }
@@ -46,6 +49,16 @@ func (r *Receiver) suppress(p *partial, until int64) {
 	if until > p.due {
 		p.due = until
 		r.stats.NeedsSuppressed++
+	}
+}
+
+// onReport hears another receiver's report; a congestion report stands in for ours.
+func (r *Receiver) onReport(h header, p *report, t int64) {
+	r.heardNode(h.node)
+	if p.cong && r.congDue > 0 {
+		r.congDue = 0
+		r.congNext = t + r.congSpacing()
+		r.stats.CongSuppressed++
 	}
 }
 

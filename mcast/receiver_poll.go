@@ -25,9 +25,18 @@ func (r *Receiver) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
 	if !r.Complete() {
 		wake = min(wake, r.pollRequests(t, emit))
 		wake = min(wake, r.pollReport(t, emit))
+		if r.congDue > 0 {
+			if t >= r.congDue {
+				r.sendReport(t, false, emit, true)
+				r.stats.CongReports++
+				r.congDue, r.congNext = 0, t+r.congSpacing()
+			} else {
+				wake = min(wake, r.congDue)
+			}
+		}
 	} else if !r.acked {
 		if t >= r.doneAt {
-			r.sendReport(t, true, emit)
+			r.sendReport(t, true, emit, false)
 			r.doneTries++
 			r.doneAt = t + min(max(4*r.rtt.srtt, int64(20*time.Millisecond))<<min(r.doneTries, 8), maxDoneBackoff)
 		}
@@ -94,13 +103,16 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 		if c.p != nil {
 			c.p.due = t + r.rtoPartial(int(c.n.missing))
 			c.p.u = r.rng.Float64()
-			c.p.reqAt, c.p.reqSeq, c.p.reqQueue, c.p.sampling = t, r.lastSeq, r.repairQ, true
+			c.p.reqAt, c.p.reqSeq, c.p.reqQueue, c.p.sampling, c.p.heard = t, r.lastSeq, r.repairQ, true, false
 			wake = min(wake, c.p.due)
 		} else {
 			r.stats.WholeNeeds++
 			r.cover[c.n.chunk] = t + r.rtoFull() + r.jitterFor(c.n.chunk)
 			wake = min(wake, r.cover[c.n.chunk])
 		}
+	}
+	if len(r.needs) > 0 {
+		r.log.Debug("mcast: request", "needs", len(r.needs), "loss", r.lm.loss, "recent", r.lm.last, "outlier", r.isOutlier())
 	}
 	for len(r.needs) > 0 {
 		k := min(len(r.needs), maxNeeds)
@@ -128,14 +140,14 @@ func (r *Receiver) pollReport(t int64, emit func([]byte)) int64 {
 		r.reportAt = at
 		return at
 	}
-	r.sendReport(t, false, emit)
+	r.sendReport(t, false, emit, false)
 	r.reportU = 0.5 + r.rng.Float64()
 	r.reportAt = t + int64(float64(r.reportInterval())*r.reportU)
 	return r.reportAt
 }
 
-func (r *Receiver) sendReport(t int64, done bool, emit func([]byte)) {
-	rep := report{progress: r.progress(), hello: !r.helloSent, done: done}
+func (r *Receiver) sendReport(t int64, done bool, emit func([]byte), cong bool) {
+	rep := report{progress: r.progress(), hello: !r.helloSent, done: done, cong: cong}
 	r.helloSent = true
 	r.buf = appendReport(r.buf[:0], r.hdr, &rep)
 	r.stats.Reports++

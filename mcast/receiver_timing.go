@@ -55,6 +55,7 @@ type lossMeter struct {
 	lostTotal uint64
 	loss      float64 // smoothed
 	last      float64 // the last window's
+	prev      float64 // the one before
 	windows   int
 }
 
@@ -76,7 +77,7 @@ func (m *lossMeter) add(seq uint32) {
 	m.next = seq + 1
 	if n := m.got + m.lost; n >= lossWindow {
 		s := float64(m.lost) / float64(n)
-		m.last = s
+		m.prev, m.last = m.last, s
 		if m.windows == 0 {
 			m.loss = s
 		} else {
@@ -93,7 +94,10 @@ func (m *lossMeter) add(seq uint32) {
 // suppressWindow is how long a receiver waits, at most, before asking, to hear whether
 // someone else asks first.
 func (r *Receiver) suppressWindow() int64 {
-	return max(4*r.rtt.srtt, 8*r.pktTime, int64(time.Millisecond))
+	// Wide enough that the deficit-biased order (§3 of PROTOCOL.md: adjacent deficits
+	// fire ~5 % of S apart) separates receivers by more than they take to hear each other
+	// (~srtt/2); capped so a queue-inflated srtt does not stall repairs.
+	return min(max(20*r.rtt.srtt, 8*r.pktTime, int64(10*time.Millisecond)), int64(200*time.Millisecond))
 }
 
 // gap is how long a chunk's blocks must stop before its deficit counts as final.
@@ -129,7 +133,9 @@ func (r *Receiver) repairBackoff(missing, k int, u float64) int64 {
 	z := (float64(missing) - mu) / math.Sqrt(mu)
 	q := 0.5 * math.Erfc(z/math.Sqrt2) // chance a receiver misses this many or more
 	f := min(max(1+math.Log10(max(q, 1e-12))/3, 0), 1)
-	return int64(s * (0.9*f + 0.1*u))
+	// Ties (many receivers short by the same few blocks after a repair round) are
+	// broken by an exponentially biased draw, so only a few of them ask.
+	return int64(s * (0.7*f + 0.3*expBias(u, 1000)))
 }
 
 // wholeBackoff draws the wait before asking for a whole chunk: exponentially biased
@@ -137,9 +143,14 @@ func (r *Receiver) repairBackoff(missing, k int, u float64) int64 {
 // only about N^(delay/S) ask before they hear the first request. N is taken large
 // (at least 1000) because at the start nobody knows how many there are.
 func (r *Receiver) wholeBackoff() int64 {
-	n := float64(max(r.members, r.heardCount(), 1000))
-	f := max(0, 1+math.Log(max(r.rng.Float64(), 1e-300))/math.Log(n))
-	return int64(f * float64(r.suppressWindow()))
+	n := max(r.members, r.heardCount(), 1000)
+	return int64(expBias(r.rng.Float64(), n) * float64(r.suppressWindow()))
+}
+
+// expBias maps a uniform u to [0, 1] so that of n receivers drawing at once, about
+// n^x fall below x: max(0, 1 + ln(u)/ln(n)).
+func expBias(u float64, n int) float64 {
+	return max(0, 1+math.Log(max(u, 1e-300))/math.Log(float64(n)))
 }
 
 // reportInterval spaces hello and progress reports RTCP-style: all receivers together
@@ -171,4 +182,31 @@ func (r *Receiver) heardCount() int {
 func (r *Receiver) jitterFor(c uint32) int64 {
 	h := (r.hdr.node ^ uint64(c)*0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9
 	return int64(float64(h>>11) / (1 << 53) * float64(r.suppressWindow()))
+}
+
+// congested reports whether the last two loss windows were both well above the
+// reference loss: a path filling up, not the random floor (two windows in a row over the
+// threshold are rare by chance even among a thousand receivers).
+func (r *Receiver) congested() bool {
+	if !r.haveRef || r.lm.windows < 2 {
+		return false
+	}
+	ref := r.lossRef
+	if r.isOutlier() {
+		// An outlier's loss is its own; the sender uses its reports only once nobody
+		// else is left, to fit the rate to the slow receiver.
+		ref = 0.08
+	}
+	thr := ref + max(0.02, ref/2, 2*math.Sqrt(ref/lossWindow))
+	return r.lm.last > thr && r.lm.prev > thr
+}
+
+// congSpacing is the least time between congestion reports of one receiver (and after
+// hearing another's): long enough for the sender to react and the loss to be measured
+// again.
+func (r *Receiver) congSpacing() int64 {
+	if r.isOutlier() {
+		return max(4*r.rtt.srtt, int64(250*time.Millisecond))
+	}
+	return max(4*r.rtt.srtt, int64(50*time.Millisecond))
 }

@@ -9,7 +9,12 @@ import (
 const (
 	controlInterval = 50 * time.Millisecond // rate control and outlier classification
 	ackDelay        = 2 * time.Millisecond  // acks wait this long to batch done reports
-	peerFresh       = time.Second           // loss reports older than this are not used
+	// peerFresh: rate control uses only loss reports this recent. Receivers that stay
+	// quiet (nothing to ask) are not evidence either way, and an old report describes an
+	// old rate.
+	peerFresh = 250 * time.Millisecond
+	// refWindow: the median loss (lossRef) is taken over receivers heard this recently.
+	refWindow = 2 * time.Second
 	// announceEvery data packets an announce goes out even before AnnounceInterval, so a
 	// receiver that missed one loses little at high rates.
 	announceEvery = 1000
@@ -61,19 +66,20 @@ func (p *pacer) readyAt(now time.Time) time.Time {
 // noise. See docs/PROTOCOL.md, "Adaptive rate".
 //
 // Every control interval it takes L, the 90th percentile of the loss over the last
-// window (lossWindow packets) that non-outlier receivers reported, counting only windows
-// measured after the last decrease took effect (and within peerFresh). The floor F follows
+// window (lossWindow packets) that non-outlier receivers reported within peerFresh,
+// counting only windows measured after the last decrease took effect. The floor F follows
 // L downwards at once and creeps up slowly (it is the random loss the path has anyway,
 // capped at 10 %). L > F + max(2 %, F/2, 2·sqrt(F/256)) is congestion: the rate drops to
 // 0.95·(1-L)/(1-F) of itself (what got through), between 50 % and 80 %, and reports from
-// before the drop are ignored from then on. Otherwise the rate grows by 4 % per interval
-// (about ×2.2 per second) up to MaxRate.
+// before the drop are ignored from then on. Otherwise, if the sender used at least half
+// the rate in the interval, the rate grows by 4 % (about ×2.2 per second) up to MaxRate.
 type rateControl struct {
 	s            *Sender
 	floor        float64
 	haveFloor    bool
 	lastDecrease time.Time
 	lastTick     time.Time
+	lastBytes    uint64
 	scratch      []float64
 	Decreases    uint64
 }
@@ -106,10 +112,17 @@ func (rc *rateControl) tick(now time.Time) {
 	s := rc.s
 	dt := now.Sub(rc.lastTick).Seconds()
 	rc.lastTick = now
+	sent := s.stats.Bytes - rc.lastBytes
+	rc.lastBytes = s.stats.Bytes
+	// Probing up only makes sense while the rate is used (RFC 7661's idea): a sender
+	// waiting for requests learns nothing about the path.
+	used := dt > 0 && float64(sent) >= 0.5*s.pace.rate*dt
 	if s.cfg.FixedRate || s.paused || !s.hasWork() {
 		return
 	}
-	// Outliers do not steer the rate, unless nobody else is left.
+	// Outliers do not steer the rate, unless nobody else is left; then no news is no
+	// reason to speed up (a slow receiver reports rarely).
+	alone := rc.onlyOutliers(now)
 	// A report counts once its loss window was measured after the last decrease took
 	// effect: a window of packets at the new rate plus a round trip.
 	settled := rc.lastDecrease.Add(time.Duration(lossWindow*float64(s.pktLen)/s.pace.rate*float64(time.Second)) + 20*time.Millisecond)
@@ -121,7 +134,7 @@ func (rc *rateControl) tick(now time.Time) {
 			}
 			rc.scratch = append(rc.scratch, p.recent)
 		}
-		if len(rc.scratch) > 0 || !rc.onlyOutliers(now) {
+		if len(rc.scratch) > 0 || !alone {
 			break
 		}
 	}
@@ -146,12 +159,15 @@ func (rc *rateControl) tick(now time.Time) {
 		} else {
 			rate *= rcIncrease
 		}
-	} else {
+	} else if used && !alone {
 		rate *= rcIncrease
 	}
 	rate = min(max(rate, float64(s.cfg.MinRate)), float64(s.cfg.MaxRate))
+	p90 := -1.0
 	if len(rc.scratch) > 0 {
-		s.log.Debug("mcast: rate", "samples", len(rc.scratch), "p90", rc.scratch[len(rc.scratch)*9/10], "floor", rc.floor, "rate", int64(rate))
+		p90 = rc.scratch[len(rc.scratch)*9/10]
 	}
+	s.log.Debug("mcast: rate", "samples", len(rc.scratch), "p90", p90, "floor", rc.floor, "rate", int64(rate),
+		"sent", int64(float64(sent)/dt), "alone", alone, "used", used)
 	s.pace.setRate(rate)
 }

@@ -130,17 +130,22 @@ func (s *Sender) outlier(p *peer) bool {
 func (s *Sender) tick(now time.Time) {
 	losses := s.rc.scratch[:0]
 	for _, p := range s.peerList {
-		if !p.complete && !p.lastLoss.IsZero() && now.Sub(p.lastLoss) <= 5*time.Second {
+		if !p.complete && !p.lastLoss.IsZero() && now.Sub(p.lastLoss) <= refWindow {
 			losses = append(losses, p.loss)
 		}
 	}
 	if len(losses) > 0 {
 		slices.Sort(losses)
+		if !s.haveRef {
+			s.nextAnnounce = now // receivers classify themselves by it: tell them soon
+		}
 		s.lossRef, s.haveRef = losses[(len(losses)-1)/2], true
 	}
 	s.rc.scratch = losses
 	for _, p := range s.peerList {
-		p.outlier = len(losses) > 1 && isOutlier(p.loss, s.lossRef)
+		// An old report says nothing about now: only a receiver that recently reported
+		// much more loss than the others is an outlier.
+		p.outlier = len(losses) > 1 && now.Sub(p.lastLoss) <= refWindow && isOutlier(p.loss, s.lossRef)
 	}
 	s.rc.tick(now)
 }

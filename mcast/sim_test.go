@@ -167,8 +167,12 @@ func runSimSource(t testing.TB, c simCase, serve func() mcast.ChunkSource) *simR
 		res.finished[i] = -1
 		got := make([]bool, c.chunks)
 		var rc *mcast.Receiver
+		var rlog *slog.Logger
+		if i < 100 {
+			rlog = simLogger(net)
+		}
 		rc = mcast.NewReceiver(mcast.ReceiverConfig{
-			Rand: rand.New(rand.NewPCG(c.seed, uint64(100+i))),
+			Rand: rand.New(rand.NewPCG(c.seed, uint64(100+i))), Logger: rlog,
 			OnSession: func(si mcast.SessionInfo) error {
 				if string(si.Meta) != string(src.meta) {
 					return fmt.Errorf("meta %q", si.Meta)
@@ -278,8 +282,8 @@ func logResult(t testing.TB, name string, r *simResult) {
 		fin[len(fin)-1].Round(time.Microsecond), r.end.Round(time.Microsecond), r.net.Events)
 	t.Logf("  sender: %d packets (data+parity %d = %.4f x data blocks; data %d parity %d side %d announces %d acks %d) rate %d B/s; needs %d merged %d; drops %s",
 		r.senderPkts, dataParity, float64(dataParity)/float64(blocks), s.DataBlocks, s.ParityBlocks, s.SideBlocks, s.Announces, s.Acks, s.Rate, s.Needs, s.NeedsMerged, s.Drops.String())
-	t.Logf("  receivers: %d packets = %.3f%% of sender's (requests %d with %d needs, %d whole; reports %d, suppressed needs %d), lost %d, drops %s",
-		r.receiverPkts, 100*float64(r.receiverPkts)/float64(r.senderPkts), reqs, needs, whole, reports, supp, lost, drops.String())
+	t.Logf("  receivers: %d packets = %.3f%% of sender's (requests %d with %d needs, %d whole; reports %d, suppressed needs %d), lost %d, drops %s; receiver 0 srtt %v",
+		r.receiverPkts, 100*float64(r.receiverPkts)/float64(r.senderPkts), reqs, needs, whole, reports, supp, lost, drops.String(), r.recvs[0].Stats().RTT)
 }
 
 func TestSimSmoke(t *testing.T) {

@@ -8,6 +8,7 @@ const (
 	flagSide  = 0x01 // data: sent from the side queue (repairs for outlier receivers)
 	flagDone  = 0x01 // report: every chunk delivered
 	flagHello = 0x02 // report: first report of this receiver
+	flagCong  = 0x04 // report: sent at once because loss rose well above the reference
 	flagOut   = 0x01 // request: from a receiver that counts itself an outlier (served from the side queue)
 )
 
@@ -196,7 +197,7 @@ func parseRequest(h header, body []byte, buf []need) (q request, err error) {
 
 type report struct {
 	progress
-	hello, done bool
+	hello, done, cong bool
 }
 
 func appendReport(b []byte, h header, p *report) []byte {
@@ -207,6 +208,9 @@ func appendReport(b []byte, h header, p *report) []byte {
 	if p.hello {
 		h.flags |= flagHello
 	}
+	if p.cong {
+		h.flags |= flagCong
+	}
 	b = appendHeader(b, h)
 	return appendProgress(b, p.progress)
 }
@@ -216,6 +220,7 @@ func parseReport(h header, body []byte) (p report, err error) {
 	p.progress = r.progress()
 	p.done = h.flags&flagDone != 0
 	p.hello = h.flags&flagHello != 0
+	p.cong = h.flags&flagCong != 0
 	return p, r.done()
 }
 

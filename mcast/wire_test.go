@@ -18,7 +18,7 @@ func samplePackets() map[string][]byte {
 			payload: bytes.Repeat([]byte{0xab}, 1400)}),
 		"request": appendRequest(nil, h, &request{progress: progress{done: 5, known: 1000, loss: 100, recent: 200}, outlier: true,
 			needs: []need{{chunk: 1}, {chunk: 2, missing: 7, nextParity: 3}}}),
-		"report": appendReport(nil, h, &report{progress: progress{done: 1000, known: 1000}, hello: true, done: true}),
+		"report": appendReport(nil, h, &report{progress: progress{done: 1000, known: 1000}, hello: true, done: true, cong: true}),
 		"ack":    appendAck(nil, h, &ack{nodes: []uint64{1, 2, 0xffffffffffffffff}}),
 	}
 }
@@ -155,4 +155,4 @@ func TestWireLimits(t *testing.T) {
 	}
 }
 
-var typeFlags = map[packetType]uint8{typeAnnounce: flagFinal, typeData: flagSide, typeRequest: flagOut, typeReport: flagDone | flagHello}
+var typeFlags = map[packetType]uint8{typeAnnounce: flagFinal, typeData: flagSide, typeRequest: flagOut, typeReport: flagDone | flagHello | flagCong}
