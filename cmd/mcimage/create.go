@@ -80,7 +80,13 @@ func cmdCreate(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "%s: %d chunks, %s of %s stored (%.1f:1), %s zero, %s unused, %.1fs\n",
 			imgPath, h.ChunkCount, human(h.StoredBytes), human(h.TargetSize), h.Ratio(),
 			human(h.ZeroBytes), human(h.UnusedBytes), st.Elapsed.Seconds())
-		printPartitions(os.Stderr, fsm)
+		switch {
+		case fsm != nil:
+			fmt.Fprintln(os.Stderr, "partitions (used is imaged; skipped is free space, not read):")
+			printPartitions(os.Stderr, fsm)
+		case !*raw:
+			fmt.Fprintln(os.Stderr, "a stream cannot be scanned for filesystems: every byte was imaged")
+		}
 	}
 	return nil
 }

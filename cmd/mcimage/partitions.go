@@ -76,7 +76,7 @@ func printPartitions(w io.Writer, m *fsmap.Map) {
 			fmt.Fprintf(w, "  warning: %s%d: %s\n", p.Scheme, p.Index, p.Warning)
 		}
 	}
-	fmt.Fprintf(w, "  in use: %s of %s (%.1f%%); the rest is free space, skipped unread\n",
+	fmt.Fprintf(w, "  in use: %s of %s (%.1f%%); the rest is free space\n",
 		human(m.UsedBytes()), human(m.Size), 100*float64(m.UsedBytes())/float64(max(m.Size, 1)))
 }
 
