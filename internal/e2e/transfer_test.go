@@ -132,8 +132,8 @@ func runBridge(t *testing.T, bc bridgeCase) {
 }
 
 // TestStreams sends standard input as it is read (the chunk count grows
-// until the stream ends) to one receiver writing standard output and one
-// writing a file.
+// until the stream ends) to one receiver writing standard output, one
+// writing a file and one keeping the image itself (--image).
 func TestStreams(t *testing.T) {
 	if err := exec.Command("unshare", "-rn", "true").Run(); err != nil {
 		t.Skipf("unshare -rn does not work here: %v", err)
@@ -144,15 +144,18 @@ func TestStreams(t *testing.T) {
 ip link set lo up; ip link set lo multicast on; ip route add 224.0.0.0/4 dev lo
 "$BIN/mcrecv" --quiet --start-timeout 20 - > "$DIR/stdout.raw" &
 "$BIN/mcrecv" --quiet --start-timeout 20 "$DIR/file.raw" &
-cat "$RAW" | "$BIN/mcsend" --quiet --min-receivers 2 --start-timeout 20 -
-wait %1 && wait %2`
+"$BIN/mcrecv" --quiet --start-timeout 20 --image "$DIR/kept.dsc" &
+cat "$RAW" | "$BIN/mcsend" --quiet --min-receivers 3 --start-timeout 20 -
+wait %1 && wait %2 && wait %3
+"$BIN/mcimage" verify "$DIR/kept.dsc"
+"$BIN/mcimage" extract "$DIR/kept.dsc" "$DIR/kept.raw"`
 	cmd := exec.Command("unshare", "-rn", "sh", "-c", script)
 	cmd.Env = append(os.Environ(), "BIN="+bin, "DIR="+dir, "RAW="+raw)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	want := fileHash(t, raw)
-	for _, f := range []string{"stdout.raw", "file.raw"} {
+	for _, f := range []string{"stdout.raw", "file.raw", "kept.raw"} {
 		if got := fileHash(t, filepath.Join(dir, f)); got != want {
 			t.Errorf("%s: xxhash %x, want %x", f, got, want)
 		}
