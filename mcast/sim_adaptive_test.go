@@ -11,7 +11,7 @@ import (
 // sender starts at 6 MB/s, must back off to about the bottleneck, and everyone finishes.
 func TestSimAdaptiveBottleneck(t *testing.T) {
 	const bottleneck = 1_500_000
-	c := simCase{seed: 31, receivers: 10, chunks: 24, blockSize: 64, startRate: 6_000_000, maxRate: 50_000_000,
+	c := simCase{seed: 31, receivers: raceSize(10, 5), chunks: 24, blockSize: 64, startRate: 6_000_000, maxRate: 50_000_000,
 		link: simnet.Link{Rate: bottleneck, Queue: 20 * time.Millisecond}}
 	res := runSim(t, c)
 	logResult(t, t.Name(), res)
@@ -28,7 +28,7 @@ func TestSimAdaptiveBottleneck(t *testing.T) {
 // TestSimAdaptiveLossFloor: 3 % random loss on every link is not congestion: the rate
 // keeps growing from its start.
 func TestSimAdaptiveLossFloor(t *testing.T) {
-	c := simCase{seed: 32, receivers: 10, chunks: 30, blockSize: 64, startRate: 1_000_000, maxRate: 20_000_000,
+	c := simCase{seed: 32, receivers: raceSize(10, 5), chunks: 30, blockSize: 64, startRate: 1_000_000, maxRate: 20_000_000,
 		link: simnet.Link{Loss: 0.03}}
 	res := runSim(t, c)
 	logResult(t, t.Name(), res)

@@ -80,7 +80,7 @@ func (n *noise) Poll(now time.Time, emit func([]byte)) time.Time {
 // the exact image.
 func TestSimHostile(t *testing.T) {
 	nz := &noise{rng: rand.New(rand.NewPCG(1, 1)), sent: map[string]int{}}
-	c := simCase{seed: 21, receivers: 20, chunks: 8, blockSize: 64, rate: 6_000_000,
+	c := simCase{seed: 21, receivers: raceSize(20, 8), chunks: 8, blockSize: 64, rate: 6_000_000,
 		link: simnet.Link{Loss: 0.02, Duplicate: 0.05, Jitter: 300 * time.Microsecond},
 		extra: func(net *simnet.Network) {
 			nz.until = net.Now().Add(time.Second)
