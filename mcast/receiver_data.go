@@ -1,6 +1,10 @@
 package mcast
 
-import "github.com/discuscast/discus/fec"
+import (
+	"time"
+
+	"github.com/discuscast/discus/fec"
+)
 
 // onData places one block. Before the receiver joined (it missed the announce) blocks
 // are kept too: a data packet carries all the code needs, and the chunks rebuilt are
@@ -141,7 +145,10 @@ func (r *Receiver) removePartial(p *partial) {
 
 func (r *Receiver) checkComplete(t int64) {
 	if r.Complete() && r.doneTries == 0 && r.doneAt <= t {
-		r.doneAt = t
+		// Receivers tend to complete together (the last repair reaches them all):
+		// spreading the done reports over a few milliseconds keeps a thousand of them
+		// from arriving at the sender in one burst.
+		r.doneAt = t + int64(r.rng.Float64()*float64(min(r.suppressWindow(), int64(20*time.Millisecond))))
 		r.dirty = true
 	}
 }
