@@ -11,7 +11,7 @@ import (
 // sender starts at 6 MB/s, must back off to about the bottleneck, and everyone finishes.
 func TestSimAdaptiveBottleneck(t *testing.T) {
 	const bottleneck = 1_500_000
-	c := simCase{seed: 31, receivers: raceSize(10, 5), chunks: 24, blockSize: 64, startRate: 6_000_000, maxRate: 50_000_000,
+	c := simCase{seed: 31, receivers: raceSize(10, 5), chunks: raceSize(24, 12), blockSize: 64, startRate: 6_000_000, maxRate: 50_000_000,
 		link: simnet.Link{Rate: bottleneck, Queue: 20 * time.Millisecond}}
 	res := runSim(t, c)
 	logResult(t, t.Name(), res)
@@ -20,20 +20,16 @@ func TestSimAdaptiveBottleneck(t *testing.T) {
 	goodput := wire / end.Seconds()
 	t.Logf("ASSERT goodput %.0f B/s = %.0f%% of the %d B/s bottleneck (want >= 50%%); final rate %d",
 		goodput, 100*goodput/bottleneck, bottleneck, res.sender.Rate)
-	if goodput < 0.5*bottleneck {
-		t.Errorf("goodput %.0f B/s is under half the bottleneck", goodput)
-	}
+	perfCheck(t, goodput >= 0.5*bottleneck, "goodput %.0f B/s is under half the bottleneck", goodput)
 }
 
 // TestSimAdaptiveLossFloor: 3 % random loss on every link is not congestion: the rate
 // keeps growing from its start.
 func TestSimAdaptiveLossFloor(t *testing.T) {
-	c := simCase{seed: 32, receivers: raceSize(10, 5), chunks: 30, blockSize: 64, startRate: 1_000_000, maxRate: 20_000_000,
+	c := simCase{seed: 32, receivers: raceSize(10, 5), chunks: raceSize(30, 16), blockSize: 64, startRate: 1_000_000, maxRate: 20_000_000,
 		link: simnet.Link{Loss: 0.03}}
 	res := runSim(t, c)
 	logResult(t, t.Name(), res)
 	t.Logf("ASSERT rate %d B/s at the end, started at %d (want >= 2.5x)", res.sender.Rate, c.startRate)
-	if res.sender.Rate < 5*c.startRate/2 {
-		t.Errorf("rate %d did not grow under a constant 3%% loss", res.sender.Rate)
-	}
+	perfCheck(t, res.sender.Rate >= 5*c.startRate/2, "rate %d did not grow under a constant 3%% loss", res.sender.Rate)
 }

@@ -16,6 +16,20 @@ func raceSize(normal, race int) int {
 	return normal
 }
 
+// perfCheck enforces a performance bound (slowdown, goodput, rate growth). Under -race
+// the simulations are too small for such ratios to mean much, so a miss is only logged
+// there; correctness (every receiver byte-identical and done) is always enforced.
+func perfCheck(t *testing.T, ok bool, format string, args ...any) {
+	t.Helper()
+	switch {
+	case ok:
+	case raceEnabled:
+		t.Logf("not enforced under -race (reduced size): "+format, args...)
+	default:
+		t.Errorf(format, args...)
+	}
+}
+
 // bigReceivers is the size of the largest simulations: 1000, or 100 under -race.
 func bigReceivers() int {
 	if raceEnabled {
