@@ -89,7 +89,7 @@ hash_target() {
 }
 
 # run_one SYSTEM WORKLOAD_PATH N MTU LOSS TARGETKIND [NOTE]
-# SYSTEM: udp-default | udp-tuned | udp-zstd | discus | discus-onfly | discus-rate
+# SYSTEM: udp-default | udp-tuned | udp-zstd | udp-patient | discus | discus-onfly | discus-rate
 # (udp-tuned/udp-zstd use $UDP_RATE as --max-bitrate; discus-rate uses $DSC_RATE.)
 run_one() {
   local sys=$1 src=$2 n=$3 mtu=$4 loss=$5 tk=$6 note=${7:-}
@@ -111,7 +111,10 @@ run_one() {
       snd=(udp-sender --interface e0 --nokbd --min-receivers "$n" --rexmit-hello-interval 500 --file "$src")
       rcv=(udp-receiver --interface e0 --nokbd)
       [ "$sys" != udp-default ] && [ "$UDP_RATE" != none ] && snd+=(--max-bitrate "$UDP_RATE")
-      if [ "$sys" = udp-zstd ]; then snd+=(--pipe "zstd -1 -q"); rcv+=(--pipe "zstd -d -q"); fi ;;
+      if [ "$sys" = udp-zstd ]; then snd+=(--pipe "zstd -1 -q"); rcv+=(--pipe "zstd -d -q"); fi
+      # udp-sender drops a receiver that misses REQACKs a few times in a row, then
+      # reports success: under loss it needs far more patience than its default.
+      if [ "$sys" = udp-patient ]; then snd+=(--retries-until-drop 100000); fi ;;
     discus*)
       local img; img=$(discus_image "$src"); expect=$(cat "$img.xxh")
       send=$img

@@ -107,7 +107,8 @@ done
 
 echo "== (b) used ext4, (c) GPT disk: N=3, MTU 1500, loss ${LOSSES[*]} %"
 for l in "${LOSSES[@]}"; do
-  for s in udp-tuned udp-zstd discus discus-onfly discus-rate; do run_one "$s" "$wb" 3 1500 "$l" tmpfs; done
+  ss=(udp-tuned udp-zstd discus discus-onfly discus-rate); [ "$l" != 0 ] && ss+=(udp-patient)
+  for s in "${ss[@]}"; do run_one "$s" "$wb" 3 1500 "$l" tmpfs; done
 done
 cl=("${LOSSES[@]}"); [ "$mode" = quick ] && cl=(0)
 for l in "${cl[@]}"; do
