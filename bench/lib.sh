@@ -147,6 +147,17 @@ run_one() {
   case $sys in udp-*) sleep 0.3 ;; esac
   tb_exec s "${to[@]}" -o "$d/time.s" "${snd[@]}" </dev/null >"$d/s.log" 2>&1 && echo 0 >"$d/rc.s" || echo $? >"$d/rc.s"
   wait
+  # timeout(1) reaches its child, not always the grandchildren: udp-sender with --pipe
+  # survived a timeout once and held the ports for the next run. Everything still
+  # running in this testbed's namespaces was started by this run: end it by pid.
+  local h left
+  for h in "${TB_HOSTS[@]}"; do
+    left=$(ip netns pids "$TB-$h" 2>/dev/null || true)
+    if [ -n "$left" ]; then
+      note="${note:+$note; }killed leftover pids in $h"
+      kill -9 $left 2>/dev/null || true
+    fi
+  done
   tx1=$(tb_txbytes s) px1=$(tb_txpkts s)
   wall=$(cat "$d"/end.r* | awk -v s="$t0" 'BEGIN { m = 0 } { if ($1 - s > m) m = $1 - s } END { printf "%.2f", m }')
   for i in $(seq 1 "$n"); do
@@ -154,8 +165,9 @@ run_one() {
   done
   # An independent check that the received filesystem is sound, not just equal to what we expect.
   case $wl in b|bz) e2fsck -fn "${TGT[0]}" >/dev/null 2>&1 || note="${note:+$note; }r1 e2fsck failed" ;; esac
-  scpu=$(awk '{ printf "%.2f", $2 + $3 }' "$d/time.s" 2>/dev/null || echo NA)
-  rcpu=$(cat "$d"/time.r* 2>/dev/null | awk '{ s += $2 + $3 } END { printf "%.2f", s }')
+  # /usr/bin/time puts "Command exited with non-zero status N" before its numbers.
+  scpu=$(tail -n1 "$d/time.s" 2>/dev/null | awk '{ printf "%.2f", $2 + $3 }')
+  rcpu=$(for f in "$d"/time.r*; do tail -n1 "$f"; done 2>/dev/null | awk '{ s += $2 + $3 } END { printf "%.2f", s }')
   [ "$(cat "$d/rc.s")" = 0 ] || note="${note:+$note; }sender exit $(cat "$d/rc.s")"
   [ "$(cat "$d/rc.s")" = 124 ] && note="${note}(timeout ${RUN_TIMEOUT}s)"
   drop_targets

@@ -30,9 +30,12 @@ echo "== building Discus (${DSC_SRC:-head}) and the bench tools"
 BIN=$OUT/bin
 if [ "${DSC_SRC:-head}" = head ]; then
   commit=$(git rev-parse --short HEAD)
-  rm -rf bench/out/src; mkdir -p bench/out/src
-  git archive HEAD | tar -x -C bench/out/src
-  (cd bench/out/src && CGO_ENABLED=0 go build -trimpath -o "../../../$BIN/" ./cmd/...)
+  # A copy outside the tree: a nested module under bench/ would confuse tools run over the repo.
+  src=$(mktemp -d)
+  git archive HEAD | tar -x -C "$src"
+  mkdir -p "$BIN"
+  (cd "$src" && CGO_ENABLED=0 go build -trimpath -o "$OLDPWD/$BIN/" ./cmd/...)
+  rm -rf "$src"
 else
   commit="$(git rev-parse --short HEAD)+worktree"
   CGO_ENABLED=0 go build -trimpath -o "$BIN/" ./cmd/...
