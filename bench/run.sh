@@ -2,7 +2,8 @@
 # Discus against udpcast on a private namespace testbed (issue 5).
 #   bash bench/run.sh           the full run (~35 min on 2 cores)
 #   bash bench/run.sh --quick   small sizes, N = 3, a few loss points (< 5 min once workloads are cached)
-# Env: DSC_SRC=head (default: build Discus from the committed HEAD) or worktree.
+# Env: DSC_SRC=head (default: build Discus from the committed HEAD) or worktree;
+#      BENCH_NAME=NAME writes bench/out/NAME, bench/results/NAME-*, RESULTS-NAME.md (default: the mode).
 # Writes bench/out/<mode>/*.csv and logs, then bench/results/<mode>-*.csv,
 # bench/RESULTS-<mode>.md (the generated tables) and bench/<mode>-*.png.
 # Needs root (network namespaces, iptables, losetup); never touches real interfaces.
@@ -12,6 +13,8 @@ cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
 mode=full
 [ "${1:-}" = --quick ] && mode=quick
+# BENCH_NAME keeps a rerun's files apart from an earlier run's (default: the mode).
+name=${BENCH_NAME:-$mode}
 
 echo "== dependencies"
 bash scripts/install-deps.sh
@@ -24,7 +27,7 @@ if [ "${#need[@]}" -gt 0 ]; then
   apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-OUT=bench/out/$mode
+OUT=bench/out/$name
 rm -rf "$OUT"; mkdir -p "$OUT"
 echo "== building Discus (${DSC_SRC:-head}) and the bench tools"
 BIN=$OUT/bin
@@ -67,6 +70,7 @@ echo "$CSV_HEADER" >"$CSV"
 echo "n,mtu,payload,send_MBps,min_recv_MBps,max_loss,load1" >"$CEIL_CSV"
 {
   echo "mode=$mode"
+  echo "name=$name"
   echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "commit=$commit"
   echo "kernel=$(uname -r)"
@@ -141,12 +145,12 @@ drop_targets; testbed_down; trap - EXIT
 
 echo "== results"
 mkdir -p bench/results
-cp "$CSV" "bench/results/$mode-runs.csv"
-cp "$CEIL_CSV" "bench/results/$mode-ceiling.csv"
-cp "$OUT/images.csv" "bench/results/$mode-images.csv"
-cp "$OUT/meta.txt" "bench/results/$mode-meta.txt"
-bash bench/report.sh "$mode" >"bench/RESULTS-$mode.md"
-echo "== done: bench/RESULTS-$mode.md, bench/results/$mode-*.csv, bench/$mode-plot.png"
+cp "$CSV" "bench/results/$name-runs.csv"
+cp "$CEIL_CSV" "bench/results/$name-ceiling.csv"
+cp "$OUT/images.csv" "bench/results/$name-images.csv"
+cp "$OUT/meta.txt" "bench/results/$name-meta.txt"
+bash bench/report.sh "$name" >"bench/RESULTS-$name.md"
+echo "== done: bench/RESULTS-$name.md, bench/results/$name-*.csv, bench/$name-plot.png"
 }
 # All of it is parsed before it runs: editing this file during a run is safe.
 main "$@"; exit $?
