@@ -13,8 +13,9 @@ const (
 	// quiet (nothing to ask) are not evidence either way, and an old report describes an
 	// old rate.
 	peerFresh = 250 * time.Millisecond
-	// refWindow: the median loss (lossRef) is taken over receivers heard this recently.
-	refWindow = 2 * time.Second
+	// minRefWindow: the median loss (lossRef) is taken over receivers whose last loss
+	// report is at most this old, or older while reports are spaced wider (refWindow).
+	minRefWindow = 2 * time.Second
 	// announceEvery data packets an announce goes out even before AnnounceInterval, so a
 	// receiver that missed one loses little at high rates.
 	announceEvery = 1000
@@ -108,6 +109,37 @@ func (rc *rateControl) onlyOutliers(now time.Time) bool {
 	return true
 }
 
+// lastWordCongested reports whether the receivers still at work and steering the rate
+// last said (since the latest decrease took effect) that they were losing more than
+// the floor, judged like fresh reports (90th percentile). Receivers report at spaced
+// intervals; between reports, silence after bad news is no reason to speed up, or a
+// lone slow receiver would be overrun between its reports for ever.
+func (rc *rateControl) lastWordCongested(settled, now time.Time) bool {
+	if !rc.haveFloor {
+		return false
+	}
+	window := rc.s.refWindow()
+	words := rc.scratch[:0]
+	for _, p := range rc.s.peerList {
+		if !p.complete && !p.outlier && p.lastLoss.After(settled) && now.Sub(p.lastLoss) <= window {
+			words = append(words, p.recent)
+		}
+	}
+	rc.scratch = words
+	if len(words) == 0 {
+		return false
+	}
+	slices.Sort(words)
+	return rc.congested(words[len(words)*9/10])
+}
+
+// congested tells congestion from the loss floor: loss l well above it. Sampling
+// noise of a loss estimate over lossWindow packets must not look like congestion.
+func (rc *rateControl) congested(l float64) bool {
+	noise := 2 * math.Sqrt(rc.floor/lossWindow)
+	return l > rc.floor+max(rcMinExcess, rc.floor/2, noise)
+}
+
 func (rc *rateControl) tick(now time.Time) {
 	s := rc.s
 	dt := now.Sub(rc.lastTick).Seconds()
@@ -146,10 +178,7 @@ func (rc *rateControl) tick(now time.Time) {
 			rc.floor, rc.haveFloor = min(l, rcFloorMax/2), true
 		}
 		rc.floor = min(rc.floor+rcFloorCreep*dt, l, rcFloorMax)
-		// Sampling noise of a loss estimate over lossWindow packets must not look like
-		// congestion either.
-		noise := 2 * math.Sqrt(rc.floor/lossWindow)
-		if l > rc.floor+max(rcMinExcess, rc.floor/2, noise) {
+		if rc.congested(l) {
 			// What got through is about what the path carries: go just below it, by at
 			// least rcDecrease and at most half.
 			rate *= min(rcDecrease, max(0.5, 0.95*(1-l)/(1-rc.floor)))
@@ -159,7 +188,7 @@ func (rc *rateControl) tick(now time.Time) {
 		} else {
 			rate *= rcIncrease
 		}
-	} else if used && !alone {
+	} else if used && !alone && !rc.lastWordCongested(settled, now) {
 		rate *= rcIncrease
 	}
 	rate = min(max(rate, float64(s.cfg.MinRate)), float64(s.cfg.MaxRate))

@@ -128,13 +128,23 @@ func (s *Sender) outlier(p *peer) bool {
 
 // tick runs the periodic work: the median loss, outlier marks, rate control.
 func (s *Sender) tick(now time.Time) {
+	window := s.refWindow()
 	losses := s.rc.scratch[:0]
+	active := 0
 	for _, p := range s.peerList {
-		if !p.complete && !p.lastLoss.IsZero() && now.Sub(p.lastLoss) <= refWindow {
+		if p.complete || now.Sub(p.last) > window {
+			continue
+		}
+		active++
+		if !p.lastLoss.IsZero() && now.Sub(p.lastLoss) <= window {
 			losses = append(losses, p.loss)
 		}
 	}
-	if len(losses) > 0 {
+	// The median speaks for the receivers only once most of those at work have measured
+	// their loss: early on, the first to report is often the one in trouble (it has the
+	// most to ask), and as the only figure it would never count as an outlier and would
+	// drag the rate down for everyone. Until then the absolute outlierNoRef applies.
+	if len(losses) > 0 && 2*len(losses) >= active {
 		slices.Sort(losses)
 		if !s.haveRef {
 			s.nextAnnounce = now // receivers classify themselves by it: tell them soon
@@ -145,7 +155,32 @@ func (s *Sender) tick(now time.Time) {
 	for _, p := range s.peerList {
 		// An old report says nothing about now: only a receiver that recently reported
 		// much more loss than the others is an outlier.
-		p.outlier = len(losses) > 1 && now.Sub(p.lastLoss) <= refWindow && isOutlier(p.loss, s.lossRef)
+		fresh := !p.lastLoss.IsZero() && now.Sub(p.lastLoss) <= window
+		switch {
+		case !fresh:
+			p.outlier = false
+		case !s.haveRef:
+			p.outlier = active > 1 && p.loss > outlierNoRef
+		default:
+			p.outlier = len(losses) > 1 && isOutlier(p.loss, s.lossRef)
+		}
 	}
 	s.rc.tick(now)
+}
+
+// refWindow is how old a receiver's last loss report may be and still count towards
+// the median. Healthy receivers have little to ask and report only at the spaced
+// interval of receiver_timing.go, which grows as the rate falls; a fixed window would
+// forget them and leave a lone struggling receiver to set the median, so that it
+// would never count as an outlier and would drag the rate down for everyone.
+func (s *Sender) refWindow() time.Duration {
+	pktRate := s.pace.rate / float64(s.pktLen)
+	n := float64(len(s.peerList) + 1)
+	interval := time.Duration(maxReportInterval)
+	if pktRate > 0 {
+		interval = min(max(time.Duration(n/(reportShare*pktRate)*float64(time.Second)),
+			time.Duration(minReportInterval)), time.Duration(maxReportInterval))
+	}
+	// Receivers draw their interval from 0.5 to 1.5 times the nominal one.
+	return max(minRefWindow, 2*interval)
 }

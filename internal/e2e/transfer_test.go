@@ -53,6 +53,7 @@ type bridgeCase struct {
 	late      bool    // receiver 4 starts 2 s after the others
 	slow      bool    // receiver 4 is policed to a tenth of the rate
 	sendFlags []string
+	mib       int // raw disk size; 0 = 32
 }
 
 func TestBridge(t *testing.T) {
@@ -60,7 +61,7 @@ func TestBridge(t *testing.T) {
 		"clean":   {},
 		"loss2":   {loss: 0.02},
 		"late":    {late: true, sendFlags: []string{"--rate", "24m"}},
-		"slow":    {slow: true, sendFlags: []string{"--rate", "40m"}},
+		"slow":    {slow: true, sendFlags: []string{"--max-bitrate", "40m"}, mib: 8},
 		"jumbo9k": {sendFlags: []string{"--mtu", "9000"}},
 	} {
 		t.Run(name, func(t *testing.T) { runBridge(t, bc) })
@@ -76,7 +77,10 @@ func runBridge(t *testing.T, bc bridgeCase) {
 	}
 	nw := testnet.New(t, 5, testnet.Options{MTU: mtu})
 	dir := t.TempDir()
-	raw := diskFile(t, dir, 32<<20, 2)
+	if bc.mib == 0 {
+		bc.mib = 32
+	}
+	raw := diskFile(t, dir, bc.mib<<20, 2)
 	img := makeImage(t, raw)
 	if bc.loss > 0 {
 		for _, h := range nw.Hosts[1:] {
@@ -84,7 +88,7 @@ func runBridge(t *testing.T, bc bridgeCase) {
 		}
 	}
 	if bc.slow {
-		// The sender's fixed rate is 40 Mbit/s: ~3500 packets/s of 1456 bytes.
+		// The sender's ceiling is 40 Mbit/s: ~3500 packets/s of 1456 bytes.
 		nw.Hosts[4].PoliceInput(t, 350)
 	}
 	net := []string{"--interface", "e0", "--mcast-data-address", "239.255.1.1"}
