@@ -99,7 +99,9 @@ func Send(ctx context.Context, src ChunkSource, cfg SendConfig) (SendResult, err
 	}
 	defer tr.Close()
 
-	warm := warmFEC(cfg.Sender.BlockSize)
+	// Only repairs need the code's tables: build them meanwhile rather than
+	// hold the first data back (the first repair waits for what is left).
+	warmFEC(cfg.Sender.BlockSize)
 	start := time.Now()
 	cfg.Sender.Paused = true
 	s, err := NewSender(cfg.Sender, src, start)
@@ -140,11 +142,6 @@ func Send(ctx context.Context, src ChunkSource, cfg SendConfig) (SendResult, err
 			foreignSeen = f
 		}
 		if !res.Started {
-			select {
-			case <-warm:
-			default:
-				return false, nil // waiting costs less than stalling the first repair
-			}
 			switch {
 			case len(rs) >= max(cfg.MinReceivers, 1) && elapsed >= cfg.MinWait,
 				cfg.MaxWait > 0 && elapsed >= cfg.MaxWait && len(rs) > 0:

@@ -88,7 +88,7 @@ type rateControl struct {
 const (
 	rcIncrease   = 1.04
 	rcDecrease   = 0.80
-	rcFloorCreep = 0.005 // per second
+	rcFloorCreep = 0.05 // per second: a steady random loss is learnt within a second or two
 	rcFloorMax   = 0.10
 	rcMinExcess  = 0.02
 )

@@ -144,3 +144,30 @@ func TestUDPTransportIPv6(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockSizeForMTU: a data packet of that block size, with IP and UDP
+// headers, fits the MTU.
+func TestBlockSizeForMTU(t *testing.T) {
+	for _, mtu := range []int{576, 1280, 1500, 9000} {
+		for _, v6 := range []bool{false, true} {
+			bs := BlockSizeForMTU(mtu, v6)
+			ip := 20
+			if v6 {
+				ip = 40
+			}
+			pkt := appendData(nil, header{typ: typeData}, &data{payload: make([]byte, bs)})
+			if len(pkt) != DataOverhead+bs {
+				t.Fatalf("data packet is %d bytes, DataOverhead+block = %d", len(pkt), DataOverhead+bs)
+			}
+			if ip+8+len(pkt) > mtu {
+				t.Errorf("MTU %d (IPv6 %v): block %d gives a %d-byte IP packet", mtu, v6, bs, ip+8+len(pkt))
+			}
+			if bs%2 != 0 || bs+64 <= mtu-ip-8-DataOverhead && bs >= 128 {
+				t.Errorf("MTU %d: block %d is odd or wastes a 64-byte unit", mtu, bs)
+			}
+		}
+	}
+	if got := BlockSizeForMTU(1500, false); got != 1408 {
+		t.Errorf("MTU 1500: block %d, want 1408", got)
+	}
+}

@@ -127,9 +127,7 @@ func send(o options, args []string, stderr io.Writer) error {
 	if o.mtu < 576 || o.mtu > 65535 {
 		return usagef("--mtu: want 576..65535")
 	}
-	// IPv4 and UDP headers take 28 bytes, the protocol's data header 56;
-	// the block size must be even.
-	cfg.Sender.BlockSize = (o.mtu - 28 - 56) &^ 1
+	cfg.Sender.BlockSize = mcast.BlockSizeForMTU(o.mtu, udp.Group.Is6())
 	cfg.Sender.MaxParity = o.fec
 
 	level := slog.LevelWarn
