@@ -9,11 +9,12 @@ import (
 
 	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/image/fsmap"
+	"github.com/discuscast/discus/internal/cli"
 )
 
 func cmdCreate(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("create", flag.ContinueOnError)
-	chunk := sizeFlag(image.DefaultChunkSize)
+	chunk := cli.SizeFlag(image.DefaultChunkSize)
 	fs.Var(&chunk, "chunk-size", "encoded chunk size, 64K..16M")
 	level := fs.Int("level", 1, "zstd compression level 1..22 (1 is fastest)")
 	raw := fs.Bool("raw", false, "image every byte: do not read filesystem metadata to skip free space")

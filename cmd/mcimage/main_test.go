@@ -52,16 +52,3 @@ func TestCreateVerifyExtract(t *testing.T) {
 		t.Fatal("damaged image not refused")
 	}
 }
-
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"65536": 65536, "64K": 64 << 10, "1M": 1 << 20, "16MiB": 16 << 20, "2g": 2 << 30} {
-		if got, err := parseSize(in); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "x", "-1", "1T"} {
-		if _, err := parseSize(in); err == nil {
-			t.Errorf("parseSize(%q) accepted", in)
-		}
-	}
-}

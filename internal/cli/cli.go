@@ -39,14 +39,44 @@ func ParseBitrate(s string) (int64, error) {
 	return v / 8, nil
 }
 
-// ParseSize reads a byte count with an optional k, m or g suffix (powers of
-// 1024), as in --chunk-size 4m.
-func ParseSize(s string) (int64, error) {
-	v, err := parseSuffixed(s, 1024)
-	if err != nil {
-		return 0, fmt.Errorf("size %q: %w", s, err)
+// ParseSize reads a byte count with an optional K, M or G suffix (powers of
+// 1024; "MiB", "MB" and "m" mean the same), as in --chunk-size 4m.
+func ParseSize(v string) (int64, error) {
+	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(v)), "B"), "I")
+	mult := int64(1)
+	if t != "" {
+		switch t[len(t)-1] {
+		case 'K':
+			mult = 1 << 10
+		case 'M':
+			mult = 1 << 20
+		case 'G':
+			mult = 1 << 30
+		}
+		if mult > 1 {
+			t = t[:len(t)-1]
+		}
 	}
-	return v, nil
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("size %q: want a whole number with an optional K, M or G suffix", v)
+	}
+	return n * mult, nil
+}
+
+// SizeFlag is a flag.Value holding a byte count in ParseSize's syntax.
+type SizeFlag int64
+
+func (s *SizeFlag) String() string { return strconv.FormatInt(int64(*s), 10) }
+
+// Set implements flag.Value.
+func (s *SizeFlag) Set(v string) error {
+	n, err := ParseSize(v)
+	if err != nil {
+		return err
+	}
+	*s = SizeFlag(n)
+	return nil
 }
 
 func parseSuffixed(s string, unit int64) (int64, error) {

@@ -20,8 +20,15 @@ func TestParseBitrate(t *testing.T) {
 }
 
 func TestParseSizeAndSeconds(t *testing.T) {
-	if v, err := ParseSize("4m"); err != nil || v != 4<<20 {
-		t.Errorf("ParseSize(4m) = %d, %v", v, err)
+	for in, want := range map[string]int64{"65536": 65536, "64K": 64 << 10, "4m": 4 << 20, "16MiB": 16 << 20, "2g": 2 << 30} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "x", "-1", "1T", "1.5m"} {
+		if _, err := ParseSize(in); err == nil {
+			t.Errorf("ParseSize(%q) accepted", in)
+		}
 	}
 	if d, err := Seconds("1.5"); err != nil || d != 1500*time.Millisecond {
 		t.Errorf("Seconds(1.5) = %v, %v", d, err)
