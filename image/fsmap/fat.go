@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/discuscast/discus/image"
 )
@@ -137,7 +136,7 @@ func fatUsed(r io.ReaderAt, size int64) ([]image.Range, error) {
 	if g.bits == 32 && g.rootCluster >= 2 && g.rootCluster < g.clusters+2 {
 		used = append(used, image.Range{Off: g.dataStart + (g.rootCluster-2)*g.clusterSize, Len: g.clusterSize})
 	}
-	return fatMerge(used), nil
+	return normalize(used), nil
 }
 
 // fatChunkEntries bounds how much of a FAT is in memory at once, whatever
@@ -199,32 +198,6 @@ func fatEntry(b []byte, bits int, i int64) uint32 {
 	default:
 		return binary.LittleEndian.Uint32(b[i*4:]) & 0x0FFFFFFF
 	}
-}
-
-// fatMerge sorts ranges and joins those that touch or overlap, so the union
-// of several FAT copies stays as small as one.
-func fatMerge(rs []image.Range) []image.Range {
-	slices.SortFunc(rs, func(a, b image.Range) int {
-		switch {
-		case a.Off < b.Off:
-			return -1
-		case a.Off > b.Off:
-			return 1
-		}
-		return 0
-	})
-	out := rs[:0]
-	for _, x := range rs {
-		if x.Len <= 0 {
-			continue
-		}
-		if k := len(out) - 1; k >= 0 && x.Off <= out[k].End() {
-			out[k].Len = max(out[k].End(), x.End()) - out[k].Off
-			continue
-		}
-		out = append(out, x)
-	}
-	return out
 }
 
 // readExactlyAt fills p from off. An io.ReaderAt may return io.EOF with a

@@ -510,7 +510,7 @@ func fsbUsed(t testing.TB, fsName, img string) []image.Range {
 		t.Fatalf("%s used: %v", fsName, err)
 	}
 	var out []image.Range
-	for _, u := range fatMerge(used) {
+	for _, u := range normalize(used) {
 		end := min(u.End(), st.Size())
 		if u.Off < end {
 			out = append(out, image.Range{Off: u.Off, Len: end - u.Off})
@@ -694,7 +694,7 @@ func fsbBenchUsed(b *testing.B, fsName string, size int64, mkfs ...string) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		kept = fsbTotal(fatMerge(used))
+		kept = fsbTotal(normalize(used))
 	}
 	b.ReportMetric(float64(kept)/float64(size)*100, "%kept")
 }

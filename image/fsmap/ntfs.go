@@ -172,7 +172,7 @@ func ntfsUsed(r io.ReaderAt, size int64) ([]image.Range, error) {
 	tail := g.clusters * g.clusterSize
 	used = append(used, image.Range{Off: tail, Len: volEnd + g.sectorSize - tail})
 	used = append(used, image.Range{Off: size - g.sectorSize, Len: g.sectorSize})
-	return fatMerge(used), nil
+	return normalize(used), nil
 }
 
 // ntfsReadRecord reads one MFT record and undoes its update sequence: the

@@ -1,6 +1,7 @@
 package fsmap
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -196,15 +197,7 @@ func normalize(rs []image.Range) []image.Range {
 			out = append(out, r)
 		}
 	}
-	slices.SortFunc(out, func(a, b image.Range) int {
-		switch {
-		case a.Off < b.Off:
-			return -1
-		case a.Off > b.Off:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b image.Range) int { return cmp.Compare(a.Off, b.Off) })
 	merged := out[:0]
 	for _, r := range out {
 		if n := len(merged); n > 0 && r.Off <= merged[n-1].End() {
