@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/discuscast/discus/image"
+	"github.com/discuscast/discus/internal/cli"
 	"github.com/discuscast/discus/mcast"
 )
 
@@ -23,7 +24,7 @@ type imageKeeper struct {
 // sender is heard: its directory exists and it is not a directory or device.
 func newImageKeeper(path string) (*imageKeeper, error) {
 	if path == "-" {
-		return nil, usagef("--image: give a file name (an image is kept in a file, not written to stdout)")
+		return nil, cli.Usagef("--image: give a file name (an image is kept in a file, not written to stdout)")
 	}
 	if st, err := os.Stat(filepath.Dir(path)); err != nil {
 		return nil, fmt.Errorf("--image: %w", err)

@@ -8,12 +8,10 @@ package main
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -76,8 +74,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return cli.ExitCode(err)
 }
 
-func usagef(format string, a ...any) error { return &cli.UsageError{Msg: fmt.Sprintf(format, a...)} }
-
 func receive(o options, args []string, stdout, stderr io.Writer) error {
 	path := o.file
 	switch {
@@ -86,37 +82,33 @@ func receive(o options, args []string, stdout, stderr io.Writer) error {
 	case path == "" && len(args) == 0 && o.keepImage != "":
 	case path != "" && len(args) == 0:
 	default:
-		return usagef("want exactly one TARGET (see --help)")
+		return cli.Usagef("want exactly one TARGET (see --help)")
 	}
 	if o.key != "" {
-		return usagef("--key: authentication is not implemented yet")
+		return cli.Usagef("--key: authentication is not implemented yet")
 	}
 	udp, err := o.net.UDPConfig()
 	if err != nil {
-		return usagef("%v", err)
+		return cli.Usagef("%v", err)
 	}
 	cfg := mcast.ReceiveConfig{UDP: udp}
 	if cfg.StartTimeout, err = cli.Seconds(o.startTO); err != nil {
-		return usagef("--start-timeout: %v", err)
+		return cli.Usagef("--start-timeout: %v", err)
 	}
 	if cfg.ReceiveTimeout, err = cli.Seconds(o.receiveTO); err != nil {
-		return usagef("--receive-timeout: %v", err)
+		return cli.Usagef("--receive-timeout: %v", err)
 	}
 	if cfg.Install.Gaps, err = image.ParseGapMode(o.gaps); err != nil {
-		return usagef("--gaps: %v", err)
+		return cli.Usagef("--gaps: %v", err)
 	}
 	if o.imageID != "" {
 		b, err := hex.DecodeString(o.imageID)
 		if err != nil || len(b) != len(cfg.Receiver.SessionID) {
-			return usagef("--image-id: want %d hex digits", 2*len(cfg.Receiver.SessionID))
+			return cli.Usagef("--image-id: want %d hex digits", 2*len(cfg.Receiver.SessionID))
 		}
 		copy(cfg.Receiver.SessionID[:], b)
 	}
-	level := slog.LevelWarn
-	if o.verbose {
-		level = slog.LevelDebug
-	}
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Logger = cli.NewLogger(stderr, o.verbose)
 
 	tgt, err := openTarget(path, o.keepImage, stdout)
 	if err != nil {
@@ -127,14 +119,7 @@ func receive(o options, args []string, stdout, stderr io.Writer) error {
 	cfg.OnHeader = tgt.prepare
 	cfg.Install.Grow = tgt.grow
 
-	mode := "auto"
-	switch {
-	case o.quiet:
-		mode = "quiet"
-	case o.progress:
-		mode = "lines"
-	}
-	pr := cli.NewProgress(os.Stderr, mode)
+	pr := cli.NewProgress(os.Stderr, cli.ProgressMode(o.quiet, o.progress))
 	cfg.Progress = func(p mcast.ReceiveProgress) { pr.Update(time.Now(), false, recvLine(p)) }
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -193,9 +178,5 @@ func writeStats(path, target string, res mcast.ReceiveResult, err error) error {
 	if err != nil {
 		sf.Error = err.Error()
 	}
-	b, merr := json.MarshalIndent(sf, "", "  ")
-	if merr != nil {
-		return merr
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
+	return cli.WriteJSON(path, sf)
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/discuscast/discus/image"
+	"github.com/discuscast/discus/internal/cli"
 	"github.com/discuscast/discus/mcast"
 )
 
@@ -25,7 +26,7 @@ func openTarget(path, keepImage string, stdout io.Writer) (*target, error) {
 	t := &target{}
 	if keepImage != "" {
 		if path != "" {
-			return nil, usagef("--image keeps the image instead of installing it: give no TARGET")
+			return nil, cli.Usagef("--image keeps the image instead of installing it: give no TARGET")
 		}
 		k, err := newImageKeeper(keepImage)
 		if err != nil {

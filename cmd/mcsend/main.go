@@ -9,12 +9,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -91,8 +89,6 @@ func run(args []string, stderr io.Writer) int {
 	return cli.ExitCode(err)
 }
 
-func usagef(format string, a ...any) error { return &cli.UsageError{Msg: fmt.Sprintf(format, a...)} }
-
 func send(o options, args []string, stderr io.Writer) error {
 	src := o.file
 	switch {
@@ -100,14 +96,14 @@ func send(o options, args []string, stderr io.Writer) error {
 		src = args[0]
 	case src != "" && len(args) == 0:
 	default:
-		return usagef("want exactly one SOURCE (see --help)")
+		return cli.Usagef("want exactly one SOURCE (see --help)")
 	}
 	if o.key != "" {
-		return usagef("--key: authentication is not implemented yet")
+		return cli.Usagef("--key: authentication is not implemented yet")
 	}
 	udp, err := o.net.UDPConfig()
 	if err != nil {
-		return usagef("%v", err)
+		return cli.Usagef("%v", err)
 	}
 	cfg := mcast.SendConfig{UDP: udp, MinReceivers: o.minReceivers}
 	for _, d := range []struct {
@@ -118,23 +114,19 @@ func send(o options, args []string, stderr io.Writer) error {
 		{"start-timeout", o.startTO, &cfg.StartTimeout}, {"receiver-timeout", o.receiverTO, &cfg.ReceiverTimeout},
 		{"linger", o.linger, &cfg.Linger}} {
 		if *d.dst, err = cli.Seconds(d.s); err != nil {
-			return usagef("--%s: %v", d.name, err)
+			return cli.Usagef("--%s: %v", d.name, err)
 		}
 	}
 	if err := o.rateConfig(&cfg.Sender); err != nil {
 		return err
 	}
 	if o.mtu < 576 || o.mtu > 65535 {
-		return usagef("--mtu: want 576..65535")
+		return cli.Usagef("--mtu: want 576..65535")
 	}
 	cfg.Sender.BlockSize = mcast.BlockSizeForMTU(o.mtu, udp.Group.Is6())
 	cfg.Sender.MaxParity = o.fec
 
-	level := slog.LevelWarn
-	if o.verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := cli.NewLogger(stderr, o.verbose)
 	cfg.Logger = log
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -146,14 +138,7 @@ func send(o options, args []string, stderr io.Writer) error {
 	defer cleanup()
 	cfg.Sender.SessionID = source.id
 
-	mode := "auto"
-	switch {
-	case o.quiet:
-		mode = "quiet"
-	case o.progress:
-		mode = "lines"
-	}
-	pr := cli.NewProgress(os.Stderr, mode)
+	pr := cli.NewProgress(os.Stderr, cli.ProgressMode(o.quiet, o.progress))
 	cfg.Progress = func(p mcast.SendProgress) { pr.Update(time.Now(), false, sendLine(p, source)) }
 
 	res, err := mcast.Send(ctx, source.cs, cfg)
@@ -170,14 +155,14 @@ func (o options) rateConfig(sc *mcast.SenderConfig) error {
 	if o.maxBitrate != "" {
 		r, err := cli.ParseBitrate(o.maxBitrate)
 		if err != nil {
-			return usagef("--max-bitrate: %v", err)
+			return cli.Usagef("--max-bitrate: %v", err)
 		}
 		sc.MaxRate = r
 	}
 	if o.rate != "auto" {
 		r, err := cli.ParseBitrate(o.rate)
 		if err != nil {
-			return usagef("--rate: %v", err)
+			return cli.Usagef("--rate: %v", err)
 		}
 		if sc.MaxRate != 0 {
 			r = min(r, sc.MaxRate)
@@ -224,9 +209,5 @@ func writeStats(path string, res mcast.SendResult, s *source, err error) error {
 	if err != nil {
 		sf.Error = err.Error()
 	}
-	b, merr := json.MarshalIndent(sf, "", "  ")
-	if merr != nil {
-		return merr
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
+	return cli.WriteJSON(path, sf)
 }

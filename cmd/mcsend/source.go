@@ -49,7 +49,7 @@ func openSource(ctx context.Context, path string, o options, log *slog.Logger) (
 	}
 	chunkSize, err := cli.ParseSize(o.chunkSize)
 	if err != nil {
-		return nil, nil, usagef("--chunk-size: %v", err)
+		return nil, nil, cli.Usagef("--chunk-size: %v", err)
 	}
 	src, err := image.OpenSource(path)
 	if err != nil {
