@@ -25,6 +25,7 @@ plot dir.'/loss.dat' using 1:2 with linespoints ls 1 title "udpcast tuned", \
      ''              using 1:6 with linespoints ls 5 title "Discus, image, fixed rate", \
      ''              using 1:7 with linespoints ls 6 title "udpcast tuned, --retries-until-drop 100000"
 set xlabel "receivers N"
+set key top left
 set title "time vs N: (b) used ext4 ".nmib." MiB, MTU 1500, 0 % loss"
 set logscale x 2
 set xrange [0.8:20]
