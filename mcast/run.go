@@ -59,6 +59,23 @@ func Drive(ctx context.Context, tr Transport, m Machine, stop func() (bool, erro
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		// Whatever is queued goes first: it may change what is due. A receiver
+		// that fell behind (busy writing) must see the blocks already waiting
+		// for it before its timers judge them lost.
+		drained := 0
+	drain:
+		for drained < maxDrain {
+			select {
+			case b, ok := <-in:
+				if !ok {
+					return closedErr(tr)
+				}
+				handle(b)
+				drained++
+			default:
+				break drain
+			}
+		}
 		now := time.Now()
 		next := m.Poll(now, emit)
 		if len(out) > 0 {
@@ -74,23 +91,8 @@ func Drive(ctx context.Context, tr Transport, m Machine, stop func() (bool, erro
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		// Whatever is queued goes first: it may change what is due.
-		drained := 0
-	drain:
-		for drained < maxDrain {
-			select {
-			case b, ok := <-in:
-				if !ok {
-					return closedErr(tr)
-				}
-				handle(b)
-				drained++
-			default:
-				break drain
-			}
-		}
-		if drained > 0 {
-			continue
+		if drained == maxDrain {
+			continue // more may be waiting: take it before sleeping
 		}
 		d := time.Until(next)
 		switch {
