@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -41,6 +42,13 @@ type Host struct {
 
 var seq atomic.Int64
 
+// newID names a test network. The random part keeps a name from a recycled
+// process ID clear of a namespace an earlier run could not remove (another
+// mount namespace still holding its file).
+func newID() string {
+	return fmt.Sprintf("dsc%d-%d-%04x", os.Getpid()%100000, seq.Add(1), rand.IntN(1<<16))
+}
+
 // Available reports why namespaces cannot be made here, or "" when they can.
 func Available() string {
 	if os.Geteuid() != 0 {
@@ -66,7 +74,7 @@ func New(t testing.TB, n int, opt Options) *Net {
 	if opt.MTU == 0 {
 		opt.MTU = 1500
 	}
-	id := fmt.Sprintf("dsc%d-%d", os.Getpid()%100000, seq.Add(1))
+	id := newID()
 	nw := &Net{Bridge: id + "-br"}
 	t.Cleanup(nw.destroy)
 	mustIP(t, "netns", "add", nw.Bridge)
@@ -184,7 +192,7 @@ func NewLoopback(t testing.TB) *Host {
 		}
 		t.Skipf("testnet: %s", why)
 	}
-	h := &Host{NS: fmt.Sprintf("dsc%d-%d-lo", os.Getpid()%100000, seq.Add(1)), Iface: "lo",
+	h := &Host{NS: newID() + "-lo", Iface: "lo",
 		Addr: netip.MustParseAddr("127.0.0.1")}
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", h.NS).Run() })
 	mustIP(t, "netns", "add", h.NS)
