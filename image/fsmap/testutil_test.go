@@ -95,16 +95,10 @@ func runStatus(t testing.TB, name string, args ...string) (string, error) {
 	return string(out), err
 }
 
-// loopMount attaches img (from byte off) to a loop device and mounts it
-// read-write at a new directory; cleanup unmounts and detaches. It skips
-// when not root or when the kernel refuses the mount (no module).
-func loopMount(t testing.TB, img string, off int64, fstype string) (dir string) {
-	t.Helper()
-	return loopMountOpts(t, img, off, fstype, "")
-}
-
-// loopMountRO is loopMount read-only, for checking a scrubbed copy without
-// letting the kernel touch it.
+// loopMountRO attaches img (from byte off) to a loop device and mounts it
+// read-only, for checking a scrubbed copy without letting the kernel touch it;
+// both are undone when the test ends. Writing mounts belong in a private mount
+// namespace (see TestExt4KernelWritten).
 func loopMountRO(t testing.TB, img string, off int64, fstype string) (dir string) {
 	t.Helper()
 	return loopMountOpts(t, img, off, fstype, "ro")
