@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/discuscast/discus/image"
@@ -35,20 +34,20 @@ func TestFAT(t *testing.T) {
 		{"FAT16-4Ksector", 64 << 20, []string{"-F", "16", "-S", "4096"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fsbNeedTool(t, "mkfs.vfat")
-			fsbNeedTool(t, "mcopy")
-			fsbNeedTool(t, "fsck.vfat")
+			needTool(t, "mkfs.vfat")
+			needTool(t, "mcopy")
+			needTool(t, "fsck.vfat")
 			img := fsbRandomFile(t, tc.size, 1)
-			fsbRun(t, "mkfs.vfat", append(tc.args, img)...)
+			run(t, "mkfs.vfat", append(tc.args, img)...)
 			tree := fsbTree(t, 60, 200<<10)
 			// "gone" goes in first, so deleting it leaves holes before the
 			// files that stay.
-			fsbRun(t, "mmd", "-i", img, "::/d")
-			fsbRun(t, "mcopy", "-s", "-i", img, filepath.Join(tree, "d", "gone"), "::/d/")
+			run(t, "mmd", "-i", img, "::/d")
+			run(t, "mcopy", "-s", "-i", img, filepath.Join(tree, "d", "gone"), "::/d/")
 			subs, _ := filepath.Glob(filepath.Join(tree, "d", "sub*"))
-			fsbRun(t, "mcopy", append([]string{"-s", "-i", img}, append(subs, "::/d/")...)...)
+			run(t, "mcopy", append([]string{"-s", "-i", img}, append(subs, "::/d/")...)...)
 			// Deleted files leave stale clusters that the map must drop.
-			fsbRun(t, "mdeltree", "-i", img, "::/d/gone")
+			run(t, "mdeltree", "-i", img, "::/d/gone")
 			if err := os.RemoveAll(filepath.Join(tree, "d", "gone")); err != nil {
 				t.Fatal(err)
 			}
@@ -57,9 +56,9 @@ func TestFAT(t *testing.T) {
 			fsbLogRatio(t, used, tc.size)
 			fatCrossCheck(t, img, used)
 			scrubbed := fsbScrub(t, img, used)
-			fsbRun(t, "fsck.vfat", "-n", scrubbed)
+			run(t, "fsck.vfat", "-n", scrubbed)
 			out := t.TempDir()
-			fsbRun(t, "mcopy", "-s", "-n", "-i", scrubbed, "::/d", out)
+			run(t, "mcopy", "-s", "-n", "-i", scrubbed, "::/d", out)
 			fsbSameTree(t, filepath.Join(tree, "d"), filepath.Join(out, "d"))
 		})
 	}
@@ -69,7 +68,7 @@ func TestFAT(t *testing.T) {
 // clusters that dosfstools computes on its own.
 func fatCrossCheck(t *testing.T, img string, used []image.Range) {
 	t.Helper()
-	out := fsbRun(t, "fsck.vfat", "-n", "-v", img)
+	out := run(t, "fsck.vfat", "-n", "-v", img)
 	m := regexp.MustCompile(`(\d+)/(\d+) clusters`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("no cluster count in fsck.vfat output:\n%s", out)
@@ -101,10 +100,10 @@ func fsbBytesIn(rs []image.Range, lo, hi int64) int64 {
 }
 
 func TestFATEmptyIsSmall(t *testing.T) {
-	fsbNeedTool(t, "mkfs.vfat")
+	needTool(t, "mkfs.vfat")
 	const size = 64 << 20
 	img := fsbRandomFile(t, size, 2)
-	fsbRun(t, "mkfs.vfat", "-F", "32", img)
+	run(t, "mkfs.vfat", "-F", "32", img)
 	used := fsbUsed(t, "vfat", img)
 	if n := fsbTotal(used); n > 2<<20 {
 		t.Errorf("empty FAT32 keeps %d of %d bytes", n, size)
@@ -422,32 +421,6 @@ func fsbReader(t testing.TB, name string) fsReader {
 	return fsReader{}
 }
 
-func fsbNeedTool(t testing.TB, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Skipf("%s not installed: %v", name, err)
-	}
-}
-
-func fsbNeedRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for loop mounts")
-	}
-}
-
-func fsbRun(t testing.TB, name string, args ...string) string {
-	t.Helper()
-	fsbNeedTool(t, name)
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
 // fsbRandomFile makes a file of random-looking bytes, as a used disk's free
 // space is. A random pattern of odd length repeats, which costs little
 // even under -race and matches no filesystem's block size.
@@ -614,8 +587,8 @@ func fsbTree(t testing.TB, files int, maxSize int) string {
 // the kernel unmounts everything when the script exits, even on failure.
 func fsbPrivateNS(t testing.TB, script string, env ...string) string {
 	t.Helper()
-	fsbNeedRoot(t)
-	fsbNeedTool(t, "unshare")
+	needRoot(t)
+	needTool(t, "unshare")
 	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-ec", script)
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
@@ -671,7 +644,7 @@ func BenchmarkFATUsed(b *testing.B) {
 // fsbBenchUsed maps an empty filesystem of size bytes made on a sparse file;
 // SetBytes makes the MB/s figure "filesystem bytes mapped per second".
 func fsbBenchUsed(b *testing.B, fsName string, size int64, mkfs ...string) {
-	fsbNeedTool(b, mkfs[0])
+	needTool(b, mkfs[0])
 	img := filepath.Join(b.TempDir(), "bench.img")
 	if err := os.WriteFile(img, nil, 0o644); err != nil {
 		b.Fatal(err)
@@ -679,7 +652,7 @@ func fsbBenchUsed(b *testing.B, fsName string, size int64, mkfs ...string) {
 	if err := os.Truncate(img, size); err != nil {
 		b.Fatal(err)
 	}
-	fsbRun(b, mkfs[0], append(mkfs[1:], img)...)
+	run(b, mkfs[0], append(mkfs[1:], img)...)
 	f, err := os.Open(img)
 	if err != nil {
 		b.Fatal(err)

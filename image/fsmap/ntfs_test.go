@@ -24,13 +24,13 @@ func TestNTFS(t *testing.T) {
 		{"64K-clusters-4K-sectors", []string{"-c", "65536", "-s", "4096"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fsbNeedTool(t, "mkfs.ntfs")
-			fsbNeedTool(t, "ntfsfix")
-			fsbNeedTool(t, "ntfs-3g")
-			fsbNeedRoot(t)
+			needTool(t, "mkfs.ntfs")
+			needTool(t, "ntfsfix")
+			needTool(t, "ntfs-3g")
+			needRoot(t)
 			const size = 64 << 20
 			img := fsbRandomFile(t, size, 3)
-			fsbRun(t, "mkfs.ntfs", append(append([]string{"-F", "-Q", "-q"}, tc.args...), img)...)
+			run(t, "mkfs.ntfs", append(append([]string{"-F", "-Q", "-q"}, tc.args...), img)...)
 			tree := fsbTree(t, 80, 300<<10)
 			// ntfs-3g stays in the foreground so that the script can wait
 			// for it to finish writing after umount.
@@ -49,7 +49,7 @@ rm -r "$DIR/gone" "$DIR/d/gone"
 				t.Errorf("keeps %d of %d bytes for about 9 MiB of files", n, size)
 			}
 			scrubbed := fsbScrub(t, img, used)
-			out := fsbRun(t, "ntfsfix", "-n", scrubbed)
+			out := run(t, "ntfsfix", "-n", scrubbed)
 			if !strings.Contains(out, "processed successfully") {
 				t.Fatalf("ntfsfix -n on the scrubbed copy:\n%s", out)
 			}
@@ -64,8 +64,8 @@ rm -r "$DIR/gone" "$DIR/d/gone"
 // clusters.
 func ntfsCrossCheck(t *testing.T, img string, used []image.Range) {
 	t.Helper()
-	fsbNeedTool(t, "ntfsinfo")
-	out := fsbRun(t, "ntfsinfo", "-m", img)
+	needTool(t, "ntfsinfo")
+	out := run(t, "ntfsinfo", "-m", img)
 	total := regexp.MustCompile(`Volume Size in Clusters: (\d+)`).FindStringSubmatch(out)
 	free := regexp.MustCompile(`Free Clusters: (\d+)`).FindStringSubmatch(out)
 	cs := regexp.MustCompile(`Cluster Size: (\d+)`).FindStringSubmatch(out)
@@ -127,9 +127,9 @@ func TestNTFSTornRecord(t *testing.T) {
 }
 
 func TestNTFSDirtyIsKeptWhole(t *testing.T) {
-	fsbNeedTool(t, "mkfs.ntfs")
+	needTool(t, "mkfs.ntfs")
 	img := fsbRandomFile(t, 16<<20, 6)
-	fsbRun(t, "mkfs.ntfs", "-F", "-Q", "-q", img)
+	run(t, "mkfs.ntfs", "-F", "-Q", "-q", img)
 	fsbUsed(t, "ntfs", img) // clean: fine
 
 	f, err := os.OpenFile(img, os.O_RDWR, 0)

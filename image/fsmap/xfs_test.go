@@ -7,11 +7,12 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/discuscast/discus/image"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/discuscast/discus/image"
 )
 
 // xfsSize is mkfs.xfs's minimum: the one slow filesystem of these tests.
@@ -33,23 +34,23 @@ func TestXFS(t *testing.T) {
 			if testing.Short() && tc.name != "v5" {
 				t.Skip("one 300 MiB XFS is enough in -short mode")
 			}
-			fsbNeedTool(t, "mkfs.xfs")
-			fsbNeedTool(t, "xfs_repair")
-			fsbNeedTool(t, "xfs_db")
+			needTool(t, "mkfs.xfs")
+			needTool(t, "xfs_repair")
+			needTool(t, "xfs_db")
 			// -K: mkfs.xfs would otherwise discard (punch out) the random
 			// bytes that stand for a used disk's old data.
 			img := fsbRandomFile(t, xfsSize, 4)
 			tree := fsbTree(t, 60, 300<<10)
 			if tc.mount {
-				fsbNeedRoot(t)
-				fsbRun(t, "mkfs.xfs", append(append([]string{"-q", "-f", "-K"}, tc.args...), img)...)
+				needRoot(t)
+				run(t, "mkfs.xfs", append(append([]string{"-q", "-f", "-K"}, tc.args...), img)...)
 				xfsFill(t, img, tree, tc.block)
 			} else {
 				if err := os.RemoveAll(filepath.Join(tree, "d", "gone")); err != nil {
 					t.Fatal(err)
 				}
 				proto := xfsProtofile(t, filepath.Join(tree, "d"))
-				fsbRun(t, "mkfs.xfs", append(append([]string{"-q", "-f", "-K", "-p", proto}, tc.args...), img)...)
+				run(t, "mkfs.xfs", append(append([]string{"-q", "-f", "-K", "-p", proto}, tc.args...), img)...)
 			}
 			levels := xfsBnoLevels(t, img)
 			t.Logf("bnobt levels per AG: %v", levels)
@@ -66,7 +67,7 @@ func TestXFS(t *testing.T) {
 				t.Errorf("keeps %d of %d bytes for about 9 MiB of files", n, xfsSize)
 			}
 			scrubbed := fsbScrub(t, img, used)
-			fsbRun(t, "xfs_repair", "-n", "-f", scrubbed)
+			run(t, "xfs_repair", "-n", "-f", scrubbed)
 			if tc.mount {
 				out := fsbPrivateNS(t, `mount -t xfs -o loop,ro,nouuid "$IMG" "$DIR"
 `+fsbDiffScript, "IMG="+scrubbed, "DIR="+t.TempDir(), "WANT="+filepath.Join(tree, "d"))
@@ -77,9 +78,9 @@ func TestXFS(t *testing.T) {
 }
 
 func TestXFSEmptyIsSmall(t *testing.T) {
-	fsbNeedTool(t, "mkfs.xfs")
+	needTool(t, "mkfs.xfs")
 	img := fsbRandomFile(t, xfsSize, 5)
-	fsbRun(t, "mkfs.xfs", "-q", "-f", "-K", img)
+	run(t, "mkfs.xfs", "-q", "-f", "-K", img)
 	used := fsbUsed(t, "xfs", img)
 	fsbLogRatio(t, used, xfsSize)
 	// The internal log (64 MiB with recent mkfs.xfs) is most of what an empty
@@ -100,11 +101,11 @@ func TestXFSEmptyIsSmall(t *testing.T) {
 }
 
 func TestXFSDirtyLogIsKeptWhole(t *testing.T) {
-	fsbNeedTool(t, "mkfs.xfs")
-	fsbNeedTool(t, "xfs_io")
-	fsbNeedRoot(t)
+	needTool(t, "mkfs.xfs")
+	needTool(t, "xfs_io")
+	needRoot(t)
 	img := fsbRandomFile(t, xfsSize, 7)
-	fsbRun(t, "mkfs.xfs", "-q", "-f", "-K", img)
+	run(t, "mkfs.xfs", "-q", "-f", "-K", img)
 	tree := fsbTree(t, 20, 100<<10)
 	// Shut down with the log flushed but the metadata not written back, as
 	// a crash leaves it.
@@ -207,7 +208,7 @@ func xfsCrossCheck(t *testing.T, img string, used []image.Range) {
 	for ag := range len(xfsBnoLevels(t, img)) {
 		args = append(args, "-c", fmt.Sprintf("agf %d", ag), "-c", "p flcount")
 	}
-	out := fsbRun(t, "xfs_db", append(args, img)...)
+	out := run(t, "xfs_db", append(args, img)...)
 	var flcount int64
 	for _, m := range regexp.MustCompile(`flcount = (\d+)`).FindAllStringSubmatch(out, -1) {
 		n, _ := strconv.ParseInt(m[1], 10, 64)
@@ -230,7 +231,7 @@ func xfsCrossCheck(t *testing.T, img string, used []image.Range) {
 // xfsBnoLevels asks xfs_db for each AG's bnobt height.
 func xfsBnoLevels(t *testing.T, img string) []int {
 	t.Helper()
-	out := fsbRun(t, "xfs_db", "-r", "-c", "sb 0", "-c", "p agcount", img)
+	out := run(t, "xfs_db", "-r", "-c", "sb 0", "-c", "p agcount", img)
 	m := regexp.MustCompile(`agcount = (\d+)`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("xfs_db: no agcount in %q", out)
@@ -238,7 +239,7 @@ func xfsBnoLevels(t *testing.T, img string) []int {
 	n, _ := strconv.Atoi(m[1])
 	var levels []int
 	for ag := range n {
-		out := fsbRun(t, "xfs_db", "-r", "-c", fmt.Sprintf("agf %d", ag), "-c", "p bnolevel", img)
+		out := run(t, "xfs_db", "-r", "-c", fmt.Sprintf("agf %d", ag), "-c", "p bnolevel", img)
 		m := regexp.MustCompile(`bnolevel = (\d+)`).FindStringSubmatch(out)
 		if m == nil {
 			t.Fatalf("xfs_db: no bnolevel in %q", out)
