@@ -202,9 +202,7 @@ func (w *FileWriter) SetHeader(h *Header) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	old := w.h
-	if h.ID != old.ID || h.ChunkSize != old.ChunkSize ||
-		(old.TargetSize != SizeUnknown && old.TargetSize != h.TargetSize) ||
-		(old.Complete && (!h.Complete || old.ChunkCount != h.ChunkCount)) {
+	if !old.canBecome(h) {
 		return fmt.Errorf("%w: new header does not match the image being kept", ErrForeignImage)
 	}
 	if h.Complete && w.have.max() >= int(h.ChunkCount) {

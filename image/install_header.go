@@ -26,9 +26,7 @@ func (in *Installer) SetHeader(h *Header) error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	old := in.h
-	if h.ID != old.ID || h.ChunkSize != old.ChunkSize ||
-		(old.TargetSize != SizeUnknown && old.TargetSize != h.TargetSize) ||
-		(old.Complete && (!h.Complete || old.ChunkCount != h.ChunkCount)) {
+	if !old.canBecome(h) {
 		return fmt.Errorf("%w: new header does not match the image being installed", ErrForeignImage)
 	}
 	if h.Complete && in.have.max() >= int(h.ChunkCount) {
@@ -67,4 +65,13 @@ func (in *Installer) Header() *Header {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return in.h.clone()
+}
+
+// canBecome reports whether h may replace the header old describes an image
+// by: the same image, with nothing old already said (size, a final chunk
+// count) contradicted.
+func (old *Header) canBecome(h *Header) bool {
+	return h.ID == old.ID && h.ChunkSize == old.ChunkSize &&
+		(old.TargetSize == SizeUnknown || old.TargetSize == h.TargetSize) &&
+		(!old.Complete || h.Complete && old.ChunkCount == h.ChunkCount)
 }
