@@ -36,7 +36,10 @@ type options struct {
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	stop := cli.StartProfile(os.Stderr)
+	rc := run(os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(rc)
 }
 
 func run(args []string, stdout, stderr io.Writer) int {

@@ -42,7 +42,10 @@ type options struct {
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stderr))
+	stop := cli.StartProfile(os.Stderr)
+	rc := run(os.Args[1:], os.Stderr)
+	stop()
+	os.Exit(rc)
 }
 
 func run(args []string, stderr io.Writer) int {
