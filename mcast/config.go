@@ -100,6 +100,12 @@ type ReceiverConfig struct {
 	// Deliver is called with each rebuilt chunk, only valid during the call. A non-nil
 	// error means the chunk is corrupt: it is dropped and fetched again.
 	Deliver func(index int, chunk []byte) error
+	// FECReady, if set, reports whether rebuilding a chunk from parity can start without
+	// a long one-time setup (fec.Warm: it also starts that setup in the background). It
+	// is called when the receiver first sees a loss and while a chunk waits to be
+	// rebuilt; such chunks are held, not rebuilt, until it returns true, so the setup
+	// never stalls the receive loop. nil = rebuild at once.
+	FECReady func() bool
 
 	Rand   *rand.Rand   // nil = seeded from the runtime's random source
 	Logger *slog.Logger // nil = silent

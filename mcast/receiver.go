@@ -44,6 +44,10 @@ type Receiver struct {
 	queueKnown bool // a data packet told the sender's backlog since joining
 	repairQ    uint32
 	lastSeq    uint32
+	horizon    uint32 // next data sequence number not yet seen (announced or received)
+	hasHorizon bool
+	lastData   int64 // when the latest data packet arrived
+	held       int   // partials complete but held (partial.held)
 	lm         lossMeter
 	rtt        rttEstimator
 	heardBits  [16]uint64 // linear counting of receivers heard, for report spacing
@@ -52,6 +56,7 @@ type Receiver struct {
 	reportAt   int64
 	reportU    float64
 	helloSent  bool
+	helloNow   bool // the hello is due without reconsideration (the sender waits)
 	acked      bool
 	doneAt     int64
 	congDue    int64 // a congestion report is due (0 = none)
@@ -73,6 +78,8 @@ type partial struct {
 	chunkLen   uint32
 	dec        *fec.Decoder
 	last       int64   // last block arrival
+	lastSeq    uint32  // its sequence number
+	held       bool    // complete, waiting for the code's tables (ReceiverConfig.FECReady)
 	due        int64   // not before this time (after our request or one we heard)
 	u          float64 // random part of the wait after the chunk's blocks stop arriving
 	reqAt      int64   // when we last asked, for delay samples

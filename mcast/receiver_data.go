@@ -15,9 +15,14 @@ func (r *Receiver) onData(h header, d *data, t int64) {
 		if h.node != r.info.Sender {
 			r.senderChanged(h.node, t)
 		}
-		w := r.lm.windows
+		w, lost := r.lm.windows, r.lm.lostTotal
 		r.lm.add(d.seq)
+		if lost == 0 && r.lm.lostTotal > 0 && r.cfg.FECReady != nil {
+			r.cfg.FECReady() // the first loss: start preparing the rebuilds it will need
+		}
 		r.lastSeq = d.seq
+		r.lastData = t
+		r.advance(d.seq + 1)
 		if r.lm.windows != w && r.congDue == 0 && t >= r.congNext && r.congested() {
 			// Tell the sender now rather than at the next report: its rate control needs
 			// fresh news. A short random wait lets one report speak for many.
@@ -45,7 +50,7 @@ func (r *Receiver) onData(h header, d *data, t int64) {
 	}
 	p := r.byChunk[c]
 	if p == nil {
-		if len(r.partials) >= r.cfg.MaxPartial {
+		if len(r.partials)-r.held >= r.cfg.MaxPartial {
 			r.drop(DropWindow)
 			return
 		}
@@ -70,7 +75,7 @@ func (r *Receiver) onData(h header, d *data, t int64) {
 		r.drop(DropMalformed)
 		return
 	}
-	p.last = t
+	p.last, p.lastSeq = t, d.seq
 	if p.dec.Have() == have {
 		r.stats.DupBlocks++
 		return
@@ -87,8 +92,43 @@ func (r *Receiver) onData(h header, d *data, t int64) {
 		r.rtt.sample(t-p.reqAt-int64(p.reqQueue)*r.pktTime, t-p.reqAt)
 	}
 	if complete && r.joined {
-		r.deliver(p, t)
+		r.completed(p, t)
 	}
+}
+
+// completed delivers chunk p now, or holds it while a rebuild would have to wait for
+// the code's tables (ReceiverConfig.FECReady).
+func (r *Receiver) completed(p *partial, t int64) {
+	if r.cfg.FECReady != nil && !p.dec.Ready() && !r.cfg.FECReady() {
+		if !p.held {
+			p.held = true
+			r.held++
+			r.dirty = true
+		}
+		return
+	}
+	if p.held {
+		p.held = false
+		r.held--
+	}
+	r.deliver(p, t)
+}
+
+// deliverHeld rebuilds the held chunks once the tables are ready; it returns when to
+// look again otherwise.
+func (r *Receiver) deliverHeld(t int64) int64 {
+	if r.held == 0 {
+		return t + idleWake
+	}
+	if !r.cfg.FECReady() {
+		return t + heldPoll
+	}
+	for _, p := range append([]*partial(nil), r.partials...) {
+		if p.held && r.err == nil {
+			r.completed(p, t)
+		}
+	}
+	return t + idleWake
 }
 
 // adoptEarly keeps the blocks gathered before joining that fit the session, and
@@ -101,7 +141,7 @@ func (r *Receiver) adoptEarly(t int64) {
 			continue
 		}
 		if p.dec.Complete() {
-			r.deliver(p, t)
+			r.completed(p, t)
 			if r.err != nil {
 				return
 			}
@@ -131,6 +171,10 @@ func (r *Receiver) deliver(p *partial, t int64) {
 }
 
 func (r *Receiver) removePartial(p *partial) {
+	if p.held {
+		p.held = false
+		r.held--
+	}
 	delete(r.byChunk, p.chunk)
 	for i, q := range r.partials {
 		if q == p {

@@ -22,6 +22,9 @@ func (r *Receiver) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
 	}
 	r.dirty = false
 	wake := t + idleWake
+	if r.held > 0 {
+		wake = min(wake, r.deliverHeld(t))
+	}
 	if !r.Complete() {
 		wake = min(wake, r.pollRequests(t, emit))
 		wake = min(wake, r.pollReport(t, emit))
@@ -61,7 +64,7 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 		}
 		// The deficit-biased backoff follows every wait, including a suppression: a
 		// receiver that held back for someone else's repair asks in the same order again.
-		at := max(p.due, p.last+gap) + r.repairBackoff(m, p.dec.K(), p.u)
+		at := max(p.due, r.stoppedAt(p, gap)) + r.repairBackoff(m, p.dec.K(), p.u)
 		cs = append(cs, candidate{n: need{chunk: p.chunk, missing: uint32(m), nextParity: p.nextParity}, p: p, at: at})
 		first = min(first, at)
 	}
@@ -124,7 +127,7 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 		r.needs = r.needs[k:]
 	}
 	r.lastSent = t
-	r.helloSent = true
+	r.helloSent, r.helloNow = true, false
 	return wake
 }
 
@@ -136,7 +139,7 @@ func (r *Receiver) pollReport(t int64, emit func([]byte)) int64 {
 		return r.reportAt
 	}
 	at := r.lastSent + int64(float64(r.reportInterval())*r.reportU)
-	if at > t {
+	if at > t && !r.helloNow {
 		r.reportAt = at
 		return at
 	}
@@ -148,7 +151,7 @@ func (r *Receiver) pollReport(t int64, emit func([]byte)) int64 {
 
 func (r *Receiver) sendReport(t int64, done bool, emit func([]byte), cong bool) {
 	rep := report{progress: r.progress(), hello: !r.helloSent, done: done, cong: cong}
-	r.helloSent = true
+	r.helloSent, r.helloNow = true, false
 	r.buf = appendReport(r.buf[:0], r.hdr, &rep)
 	r.stats.Reports++
 	r.lastSent = t
@@ -156,7 +159,7 @@ func (r *Receiver) sendReport(t int64, done bool, emit func([]byte), cong bool) 
 }
 
 func (r *Receiver) progress() progress {
-	p := progress{done: uint32(r.nDone), known: uint32(len(r.done)), loss: lossUnknown, recent: lossUnknown}
+	p := progress{done: uint32(r.nDone), known: uint32(len(r.done)), loss: lossUnknown, recent: lossUnknown, seen: r.horizon}
 	if r.lm.windows > 0 {
 		p.loss, p.recent = lossWire(r.lm.loss), lossWire(r.lm.last)
 	}

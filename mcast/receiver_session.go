@@ -25,6 +25,8 @@ func (r *Receiver) onAnnounce(h header, a *announce, t int64) {
 		r.senderChanged(h.node, t)
 	}
 	r.session(a)
+	r.advance(a.seq)
+	r.helloSoon(a, t)
 	changed := r.grow(int(a.chunks))
 	if a.final && !r.info.Final {
 		r.info.Final, changed = true, true
@@ -57,6 +59,7 @@ func (r *Receiver) join(h header, a *announce, p fec.Params, t int64) {
 		MaxParity: int(a.maxParity), MaxChunk: int(a.maxChunk), Final: a.final}
 	r.meta = append(r.meta[:0], a.meta...)
 	r.session(a)
+	r.advance(a.seq)
 	r.grow(int(a.chunks))
 	if len(r.done) > 0 {
 		r.cursor = r.rng.IntN(len(r.done))
@@ -64,6 +67,7 @@ func (r *Receiver) join(h header, a *announce, p fec.Params, t int64) {
 	r.lastSent = t
 	r.reportU = 0.5 + r.rng.Float64()
 	r.reportAt = t + int64(float64(minReportInterval/2)*r.reportU)
+	r.helloSoon(a, t)
 	r.dirty = true
 	r.log.Debug("mcast: joined session", "sender", h.node, "chunks", a.chunks, "final", a.final)
 	if r.cfg.OnSession != nil {
@@ -120,6 +124,7 @@ func (r *Receiver) senderChanged(node uint64, t int64) {
 	r.log.Debug("mcast: new sender", "old", r.info.Sender, "new", node)
 	r.info.Sender = node
 	r.lm.reset()
+	r.hasHorizon = false
 	clear(r.due)
 	clear(r.cover)
 	r.queueKnown = false
@@ -143,4 +148,24 @@ func (r *Receiver) learnQueue(t int64) {
 		}
 	}
 	r.dirty = true
+}
+
+// advance moves the horizon (the sender's next sequence number as far as this receiver
+// knows) forward; requests carry it so the sender can tell a need that crossed the
+// chunk's transmission from one that outlived it.
+func (r *Receiver) advance(next uint32) {
+	if !r.hasHorizon || int32(next-r.horizon) > 0 {
+		r.horizon, r.hasHorizon = next, true
+	}
+}
+
+// helloSoon sends the hello within a few ms when the sender says it is waiting for
+// receivers (it starts as soon as it hears them); otherwise the hello keeps its
+// spaced time, as hellos from a thousand receivers at once would cost a sender that
+// is not waiting for them more than they tell it.
+func (r *Receiver) helloSoon(a *announce, t int64) {
+	if a.waiting && !r.helloSent {
+		r.reportAt = min(r.reportAt, t+int64(r.rng.Float64()*float64(helloJitter)))
+		r.helloNow, r.dirty = true, true
+	}
 }

@@ -19,6 +19,8 @@ const (
 	maxDoneBackoff    = int64(2 * time.Second)
 	lossWindow        = 256 // packets per loss sample
 	maxWindowScan     = 1 << 14
+	heldPoll          = int64(time.Millisecond) // how often held chunks check for the tables
+	helloJitter       = int64(5 * time.Millisecond)
 )
 
 // rttEstimator smooths request-to-repair delays the way TCP smooths RTT (RFC 6298).
@@ -103,6 +105,26 @@ func (r *Receiver) suppressWindow() int64 {
 // gap is how long a chunk's blocks must stop before its deficit counts as final.
 func (r *Receiver) gap() int64 {
 	return max(16*r.pktTime, minGap, r.rtt.srtt/2)
+}
+
+// movedOnPkts: once the sender has sent this many packets after a chunk's latest
+// block, it has moved on (a job's blocks interleave only with the side lane's).
+const movedOnPkts = 8
+
+// stoppedAt is when chunk p's deficit counts as final: gap after its latest block once
+// the sender has moved on to other packets. While it has not, the sender has merely
+// paused (a busy machine, a scheduler) with p's blocks still to come, unless the stream
+// stayed silent longer than its announced backlog explains.
+func (r *Receiver) stoppedAt(p *partial, gap int64) int64 {
+	at := p.last + gap
+	if !r.hasHorizon || int32(r.horizon-p.lastSeq-1) >= movedOnPkts {
+		return at
+	}
+	silence := gap
+	if r.queue > 0 {
+		silence += int64(10*time.Millisecond) + int64(min(r.queue, 4*movedOnPkts))*r.pktTime*3/2
+	}
+	return max(at, r.lastData+silence)
 }
 
 // rtoPartial is how long a repair of n blocks may take before asking again.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/discuscast/discus/fec"
 	"golang.org/x/sys/unix"
 )
 
@@ -122,21 +121,4 @@ func closedErr(tr Transport) error {
 		return err
 	}
 	return ErrTransportClosed
-}
-
-// warmFEC pays the one-time setup of the erasure code's tables (about 0.7 s
-// for GF(2^16) on a small machine) on a goroutine of its own when a session
-// starts, instead of inside the first repair, where it would stall the owner
-// loop and overflow socket buffers.
-func warmFEC(blockSize int) {
-	if blockSize <= 0 {
-		blockSize = fec.DefaultBlockSize
-	}
-	go func() {
-		for _, k := range []int{16, 300} { // GF(2^8) and GF(2^16) codes
-			if e, err := fec.NewEncoder(fec.Params{BlockSize: blockSize}, make([]byte, k*blockSize)); err == nil {
-				_, _ = e.Block(e.K())
-			}
-		}
-	}()
 }

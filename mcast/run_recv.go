@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/discuscast/discus/fec"
 	"github.com/discuscast/discus/image"
 )
 
@@ -150,7 +151,11 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		return err
 	}
 
-	warmFEC(0) // the block size is not known yet; the tables do not depend on it
+	if rc.FECReady == nil {
+		// The large code's tables are built only once a loss shows they will be needed:
+		// a loss-free receiver saves their CPU time and memory.
+		rc.FECReady = fec.Warm
+	}
 	start := time.Now()
 	r := NewReceiver(rc, start)
 	var (

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/discuscast/discus/fec"
 )
 
 // Errors of a sending session, for exit codes and scripts.
@@ -101,7 +103,9 @@ func Send(ctx context.Context, src ChunkSource, cfg SendConfig) (SendResult, err
 
 	// Only repairs need the code's tables: build them meanwhile rather than
 	// hold the first data back (the first repair waits for what is left).
-	warmFEC(cfg.Sender.BlockSize)
+	// A sender answers its first repair soon: build the large code's tables now, in the
+	// background, rather than inside that repair.
+	fec.Warm()
 	start := time.Now()
 	cfg.Sender.Paused = true
 	s, err := NewSender(cfg.Sender, src, start)

@@ -27,6 +27,7 @@ type Sender struct {
 	dataNext   []uint32 // per chunk: next data block; beyond K counts recycled blocks
 	parityNext []uint32 // per chunk: next parity index (parity is always fresh until M)
 	kOf        []uint32 // per chunk: K once the chunk was loaded (0 = unknown)
+	bursts     []burst  // per chunk: its latest run of blocks on the wire
 
 	repairs, fulls, side lane
 	cur, curSide         *job
@@ -62,6 +63,7 @@ type SenderStats struct {
 	Requests        uint64 // request packets received
 	Needs           uint64 // chunk needs in them
 	NeedsMerged     uint64 // needs folded into work already queued
+	NeedsInFlight   uint64 // needs dropped: blocks sent after the receiver wrote them cover them
 	Reports         uint64 // report packets received
 	ChunkErrors     uint64 // chunks the source failed to produce
 	PeersUntracked  uint64 // packets from receivers beyond the table's size (maxPeers)
@@ -186,6 +188,10 @@ func (s *Sender) Handle(pkt []byte, now time.Time) {
 		out := q.outlier || s.outlier(p)
 		for _, n := range q.needs {
 			s.stats.Needs++
+			if s.inFlight(n, q.progress.seen) {
+				s.stats.NeedsInFlight++
+				continue
+			}
 			s.addNeed(n, out)
 		}
 	case typeReport:
@@ -225,7 +231,13 @@ func (s *Sender) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
 	if !now.Before(s.nextAnnounce) || s.sinceAnnounce >= announceEvery {
 		s.emitAnnounce(emit)
 		s.sinceAnnounce = 0
-		s.nextAnnounce = now.Add(s.cfg.AnnounceInterval)
+		every := s.cfg.AnnounceInterval
+		if s.paused {
+			// Receivers starting now join at the next announce, and the session waits
+			// for them: announce more often while nothing else is sent.
+			every = min(every, waitAnnounce)
+		}
+		s.nextAnnounce = now.Add(every)
 	}
 	if len(s.ackQ) > 0 && !now.Before(s.nextAck) {
 		s.emitAcks(emit)
@@ -265,6 +277,7 @@ func (s *Sender) send(pkt []byte, emit func([]byte)) {
 func (s *Sender) emitAnnounce(emit func([]byte)) {
 	a := announce{
 		final:     s.final,
+		waiting:   s.paused,
 		rate:      uint64(s.pace.rate),
 		chunks:    uint32(s.chunks),
 		maxChunk:  uint32(s.cfg.MaxChunk),
@@ -272,6 +285,7 @@ func (s *Sender) emitAnnounce(emit func([]byte)) {
 		maxParity: uint32(s.cfg.MaxParity),
 		members:   uint32(len(s.peerList)),
 		lossRef:   lossUnknown,
+		seq:       s.seq,
 		meta:      s.src.Meta(),
 	}
 	if s.haveRef {
@@ -299,6 +313,7 @@ func (s *Sender) refreshCount() bool {
 		s.dataNext = append(s.dataNext, 0)
 		s.parityNext = append(s.parityNext, 0)
 		s.kOf = append(s.kOf, 0)
+		s.bursts = append(s.bursts, burst{})
 	}
 	s.chunks, s.final = n, final
 	return true

@@ -255,6 +255,7 @@ func (s *Sender) nextPacket() []byte {
 			maxParity:   uint16(s.cfg.MaxParity),
 			payload:     blk,
 		}
+		s.bursts[j.chunk].note(s.seq)
 		s.seq++
 		s.buf = appendData(s.buf[:0], s.hdr, &d)
 		return s.buf

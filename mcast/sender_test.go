@@ -28,9 +28,14 @@ func newTestSender(t *testing.T, chunks int) (*Sender, time.Time) {
 }
 
 func requestPkt(node uint64, needs ...need) []byte {
+	// seen: a receiver that has seen everything these tests' senders sent (< 2^30 packets).
+	return requestSeen(node, 1<<30, needs...)
+}
+
+func requestSeen(node uint64, seen uint32, needs ...need) []byte {
 	h := testHeader
 	h.node = node
-	return appendRequest(nil, h, &request{progress: progress{loss: lossUnknown, recent: lossUnknown}, needs: needs})
+	return appendRequest(nil, h, &request{progress: progress{loss: lossUnknown, recent: lossUnknown, seen: seen}, needs: needs})
 }
 
 // drain polls until the sender is idle and returns the data packets by chunk.
@@ -150,5 +155,32 @@ func TestSenderAcksDone(t *testing.T) {
 	t.Logf("ASSERT acked %d of 200 done receivers; %d receivers listed; %d ack packets", acked, len(rs), s.Stats().Acks)
 	if acked != 200 || len(rs) != 200 || !rs[0].Done || s.Stats().Acks != 2 {
 		t.Errorf("acked %d, receivers %d, acks %d", acked, len(rs), s.Stats().Acks)
+	}
+}
+
+// TestSenderNeedInFlight: a need written before the receiver saw the chunk's latest
+// burst is answered by that burst, not served again; one written after it is served.
+func TestSenderNeedInFlight(t *testing.T) {
+	s, now := newTestSender(t, 2)
+	s.Handle(requestSeen(1, 0, need{chunk: 0}), now)
+	got, now := drain(t, s, now)
+	if len(got[0]) != 100 {
+		t.Fatalf("first request: %d blocks, want 100", len(got[0]))
+	}
+	// Receiver 2 asked for chunk 0 having seen nothing of it (horizon 0): in flight.
+	s.Handle(requestSeen(2, 0, need{chunk: 0}), now)
+	// Receiver 3 missed 4 blocks and wrote it after half the burst: 50 blocks after its
+	// horizon cover 4.
+	s.Handle(requestSeen(3, 50, need{chunk: 0, missing: 4}), now)
+	got, now = drain(t, s, now)
+	if len(got[0]) != 0 || s.Stats().NeedsInFlight != 2 {
+		t.Fatalf("needs crossing the burst: %d blocks sent, NeedsInFlight %d; want 0, 2", len(got[0]), s.Stats().NeedsInFlight)
+	}
+	// Written after the whole burst (horizon 100): served with fresh parity.
+	s.Handle(requestSeen(3, 100, need{chunk: 0, missing: 4}), now)
+	got, _ = drain(t, s, now)
+	t.Logf("ASSERT in-flight needs dropped: %d; a need after the burst got %d blocks", s.Stats().NeedsInFlight, len(got[0]))
+	if len(got[0]) != 5 {
+		t.Fatalf("need after the burst: %d blocks, want 5 (4 + margin)", len(got[0]))
 	}
 }

@@ -5,12 +5,12 @@ import (
 	"errors"
 )
 
-// Wire format, version 1. docs/PROTOCOL.md describes every byte; keep the two in step.
+// Wire format, version 2. docs/PROTOCOL.md describes every byte; keep the two in step.
 //
 // Every packet starts with a 32-byte header:
 //
 //	0  magic "DSCS"
-//	4  version (1)
+//	4  version (2)
 //	5  type
 //	6  flags (bit 7 = auth tag appended; bits 0..3 are type-specific)
 //	7  reserved (sent as 0, ignored)
@@ -20,7 +20,7 @@ import (
 // All integers are big endian.
 const (
 	headerLen  = 32
-	version    = 1
+	version    = 2
 	authTagLen = 32 // reserved for a later issue (HMAC); a tagged packet is dropped today
 
 	flagAuth = 0x80

@@ -5,6 +5,7 @@ import "encoding/binary"
 // Type-specific flag bits (header byte 6, bits 0..3).
 const (
 	flagFinal = 0x01 // announce: the chunk count is final
+	flagWait  = 0x02 // announce: the sender holds data back until receivers say hello
 	flagSide  = 0x01 // data: sent from the side queue (repairs for outlier receivers)
 	flagDone  = 0x01 // report: every chunk delivered
 	flagHello = 0x02 // report: first report of this receiver
@@ -17,15 +18,16 @@ const (
 	maxMeta      = 1024 // announce meta bytes
 	maxNeeds     = 64   // entries in one request
 	maxAckNodes  = 128  // node IDs in one ack
-	announceBody = 8 + 4*5 + 2 + 2
+	announceBody = 8 + 4*6 + 2 + 2
 	dataBody     = 6*4 + 4
-	progressBody = 4 + 4 + 2 + 2
+	progressBody = 4 + 4 + 2 + 2 + 4
 	needLen      = 12
 )
 
 // announce describes the session; sent periodically so receivers can join at any time.
 type announce struct {
 	final     bool
+	waiting   bool   // the sender is paused, waiting for receivers
 	rate      uint64 // current pacing rate, bytes/s on the wire
 	chunks    uint32 // chunk count (may grow until final)
 	maxChunk  uint32 // largest chunk length in bytes
@@ -33,6 +35,7 @@ type announce struct {
 	maxParity uint32 // fec.Params.MaxParity (0 = fec default rule)
 	members   uint32 // receivers the sender currently knows
 	lossRef   uint16 // median recent loss of receivers, parts per 10000
+	seq       uint32 // sequence number the sender's next data packet will carry
 	meta      []byte // opaque session description (image header)
 }
 
@@ -40,6 +43,9 @@ func appendAnnounce(b []byte, h header, a *announce) []byte {
 	h.typ = typeAnnounce
 	if a.final {
 		h.flags |= flagFinal
+	}
+	if a.waiting {
+		h.flags |= flagWait
 	}
 	b = appendHeader(b, h)
 	b = binary.BigEndian.AppendUint64(b, a.rate)
@@ -49,6 +55,7 @@ func appendAnnounce(b []byte, h header, a *announce) []byte {
 	b = binary.BigEndian.AppendUint32(b, a.maxParity)
 	b = binary.BigEndian.AppendUint32(b, a.members)
 	b = binary.BigEndian.AppendUint16(b, a.lossRef)
+	b = binary.BigEndian.AppendUint32(b, a.seq)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(a.meta)))
 	return append(b, a.meta...)
 }
@@ -56,6 +63,7 @@ func appendAnnounce(b []byte, h header, a *announce) []byte {
 func parseAnnounce(h header, body []byte) (a announce, err error) {
 	r := reader{b: body}
 	a.final = h.flags&flagFinal != 0
+	a.waiting = h.flags&flagWait != 0
 	a.rate = r.u64()
 	a.chunks = r.u32()
 	a.maxChunk = r.u32()
@@ -63,6 +71,7 @@ func parseAnnounce(h header, body []byte) (a announce, err error) {
 	a.maxParity = r.u32()
 	a.members = r.u32()
 	a.lossRef = r.u16()
+	a.seq = r.u32()
 	n := int(r.u16())
 	if n > maxMeta {
 		return a, errMalformed
@@ -135,6 +144,10 @@ type progress struct {
 	known  uint32 // chunks the receiver knows of (announce count)
 	loss   uint16 // smoothed loss, parts per 10000; lossUnknown = not measured yet
 	recent uint16 // loss over the last lossWindow packets, same units
+	// seen: every data packet the sender sent before this sequence number had reached
+	// the receiver (or was lost) when it wrote this. A need older than the chunk's last
+	// transmission may be answered by packets still on their way.
+	seen uint32
 }
 
 const lossUnknown = 0xffff
@@ -143,11 +156,12 @@ func appendProgress(b []byte, p progress) []byte {
 	b = binary.BigEndian.AppendUint32(b, p.done)
 	b = binary.BigEndian.AppendUint32(b, p.known)
 	b = binary.BigEndian.AppendUint16(b, p.loss)
-	return binary.BigEndian.AppendUint16(b, p.recent)
+	b = binary.BigEndian.AppendUint16(b, p.recent)
+	return binary.BigEndian.AppendUint32(b, p.seen)
 }
 
 func (r *reader) progress() progress {
-	return progress{done: r.u32(), known: r.u32(), loss: r.u16(), recent: r.u16()}
+	return progress{done: r.u32(), known: r.u32(), loss: r.u16(), recent: r.u16(), seen: r.u32()}
 }
 
 // need is one entry of a request: a whole chunk (missing == 0) or "I miss n blocks".

@@ -13,10 +13,10 @@ func samplePackets() map[string][]byte {
 	h := testHeader
 	return map[string][]byte{
 		"announce": appendAnnounce(nil, h, &announce{final: true, rate: 125e6, chunks: 1000, maxChunk: 1 << 20,
-			blockSize: 1400, maxParity: 0, members: 3, lossRef: 123, meta: []byte("image header")}),
+			blockSize: 1400, maxParity: 0, members: 3, lossRef: 123, waiting: true, seq: 12345, meta: []byte("image header")}),
 		"data": appendData(nil, h, &data{seq: 7, chunk: 3, chunkLen: 5000, block: 4, queue: 10, repairQueue: 2,
 			payload: bytes.Repeat([]byte{0xab}, 1400)}),
-		"request": appendRequest(nil, h, &request{progress: progress{done: 5, known: 1000, loss: 100, recent: 200}, outlier: true,
+		"request": appendRequest(nil, h, &request{progress: progress{done: 5, known: 1000, loss: 100, recent: 200, seen: 777}, outlier: true,
 			needs: []need{{chunk: 1}, {chunk: 2, missing: 7, nextParity: 3}}}),
 		"report": appendReport(nil, h, &report{progress: progress{done: 1000, known: 1000}, hello: true, done: true, cong: true}),
 		"ack":    appendAck(nil, h, &ack{nodes: []uint64{1, 2, 0xffffffffffffffff}}),
@@ -123,7 +123,8 @@ func TestWireHeaderErrors(t *testing.T) {
 	}{
 		{good[:10], errShort},
 		{mut(0, 'X'), errMagic},
-		{mut(4, 2), errVersion},
+		{mut(4, version+1), errVersion},
+		{mut(4, 1), errVersion}, // version 1 had shorter announces, requests and reports
 		{mut(5, 0), errType},
 		{mut(5, 99), errType},
 		{mut(6, flagAuth), errAuth},
