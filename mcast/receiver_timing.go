@@ -166,7 +166,19 @@ func (r *Receiver) repairBackoff(missing, k int, u float64) int64 {
 // (at least 1000) because at the start nobody knows how many there are.
 func (r *Receiver) wholeBackoff() int64 {
 	n := max(r.members, r.heardCount(), 1000)
-	return int64(expBias(r.rng.Float64(), n) * float64(r.suppressWindow()))
+	return int64(expBias(r.rng.Float64(), n) * float64(r.wholeWindow()))
+}
+
+// wholeWindow spreads whole-chunk requests over S, or over half the time the sender's
+// backlog takes to drain if that is shorter (at least minGap): a sender about to run
+// dry must hear soon, and an exponentially biased draw still lets only a handful of a
+// thousand receivers ask before they hear one another.
+func (r *Receiver) wholeWindow() int64 {
+	s := r.suppressWindow()
+	if !r.queueKnown {
+		return s
+	}
+	return min(s, max(minGap, int64(r.queue)*r.pktTime/2))
 }
 
 // expBias maps a uniform u to [0, 1] so that of n receivers drawing at once, about

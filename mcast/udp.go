@@ -18,8 +18,11 @@ import (
 
 // Defaults for UDPConfig's zero fields.
 const (
-	DefaultPort        = 9000 // data on Port, control (requests, reports) on Port+1, as udpcast's portbase
-	DefaultBufferSize  = 16 << 20
+	DefaultPort       = 9000 // data on Port, control (requests, reports) on Port+1, as udpcast's portbase
+	DefaultBufferSize = 16 << 20
+	// rxCoalesce: after a short batch the reader waits this long before reading
+	// again (far below every protocol timer; the socket buffer holds seconds).
+	rxCoalesce         = 200 * time.Microsecond
 	DefaultMaxDatagram = 9216 // room for jumbo frames
 	defaultBatchSize   = 64
 	defaultBatches     = 8
@@ -298,6 +301,13 @@ func (t *UDPTransport) read(c batchConn) {
 		case t.in <- b:
 		case <-t.done:
 			return
+		}
+		if n < len(b.msgs)/4 {
+			// A short batch: the socket was nearly empty. Let a few more datagrams
+			// gather before the next read; a wake-up per two or three packets costs
+			// the receiver more CPU than the data does.
+			ts := unix.NsecToTimespec(int64(rxCoalesce))
+			_ = unix.Nanosleep(&ts, nil)
 		}
 	}
 }
