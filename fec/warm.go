@@ -40,3 +40,7 @@ func buildTables() {
 func (d *Decoder) Ready() bool {
 	return d.solved || !d.complete() || d.c.small() || tables.ready.Load()
 }
+
+// NeedsTables reports whether the code for chunks of k blocks is over GF(2^16), whose
+// tables Warm builds.
+func (p Params) NeedsTables(k int) bool { return !fitsField(k, p.Parity(k), 1<<8) }

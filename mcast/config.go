@@ -64,6 +64,12 @@ type SenderConfig struct {
 	// until enough receivers have said hello; see Sender.SetPaused.
 	Paused bool
 
+	// FECReady, if set, reports whether parity of a GF(2^16) code can be made without
+	// a long one-time setup (fec.Warm). While it returns false the sender serves whole
+	// chunks before repairs that would need it, instead of stalling inside the first
+	// repair. nil = always ready.
+	FECReady func() bool
+
 	Rand   *rand.Rand   // nil = seeded from the runtime's random source
 	Logger *slog.Logger // nil = silent
 }

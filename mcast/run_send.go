@@ -106,6 +106,9 @@ func Send(ctx context.Context, src ChunkSource, cfg SendConfig) (SendResult, err
 	// A sender answers its first repair soon: build the large code's tables now, in the
 	// background, rather than inside that repair.
 	fec.Warm()
+	if cfg.Sender.FECReady == nil {
+		cfg.Sender.FECReady = fec.Warm
+	}
 	start := time.Now()
 	cfg.Sender.Paused = true
 	s, err := NewSender(cfg.Sender, src, start)

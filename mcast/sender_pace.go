@@ -91,12 +91,13 @@ type rateControl struct {
 }
 
 const (
-	rcIncrease   = 1.04
-	rcSlowStart  = 1.5 // per interval: ×16 in 350 ms; a congestion report arrives within ~20 ms
-	rcDecrease   = 0.80
-	rcFloorCreep = 0.05 // per second: a steady random loss is learnt within a second or two
-	rcFloorMax   = 0.10
-	rcMinExcess  = 0.02
+	rcIncrease     = 1.04
+	rcSlowStart    = 1.5 // per interval: ×16 in 350 ms; a congestion report arrives within ~20 ms
+	rcDecrease     = 0.80
+	rcFloorCreep   = 0.05 // per second: a steady random loss is learnt within a second or two
+	rcFloorMax     = 0.10
+	rcMinExcess    = 0.02
+	rcSevereExcess = 0.05
 )
 
 func (rc *rateControl) init(s *Sender, now time.Time) {
@@ -148,6 +149,12 @@ func (rc *rateControl) lastWordCongested(settled, now time.Time) bool {
 	return rc.congested(words[len(words)*9/10])
 }
 
+// severe is congestion beyond doubt: loss at least 5 points and twice the floor above
+// it (what an overshoot in slow start produces within an interval or two).
+func (rc *rateControl) severe(l float64) bool {
+	return l > rc.floor+max(rcSevereExcess, rc.floor)
+}
+
 // congested tells congestion from the loss floor: loss l well above it. Sampling
 // noise of a loss estimate over lossWindow packets must not look like congestion.
 func (rc *rateControl) congested(l float64) bool {
@@ -193,7 +200,12 @@ func (rc *rateControl) tick(now time.Time) {
 			rc.floor, rc.haveFloor = min(l, rcFloorMax/2), true
 		}
 		rc.floor = min(rc.floor+rcFloorCreep*dt, l, rcFloorMax)
-		if rc.congested(l) {
+		switch {
+		case rc.congested(l) && rc.slowStart && !rc.severe(l):
+			// Early in a session the floor is one noisy sample: a window at 8 % on a 5 %
+			// path is no overshoot. Hold the rate; an overshoot at ×1.5 per interval soon
+			// shows as far more loss than that.
+		case rc.congested(l):
 			// What got through is about what the path carries: go just below it, by at
 			// least rcDecrease and at most half.
 			rate *= min(rcDecrease, max(0.5, 0.95*(1-l)/(1-rc.floor)))
@@ -201,7 +213,7 @@ func (rc *rateControl) tick(now time.Time) {
 			rc.slowStart = false
 			rc.Decreases++
 			s.log.Debug("mcast: congestion, rate down", "loss", l, "floor", rc.floor, "rate", int64(rate))
-		} else if used {
+		case used:
 			rate *= rc.growth()
 		}
 	} else if used && !alone && !rc.lastWordCongested(settled, now) {

@@ -163,6 +163,12 @@ func (s *Sender) merge(repairs, fulls *lane, c uint32, blocks int) {
 	repairs.push(&job{chunk: c, remaining: blocks})
 }
 
+// fecWait reports whether parity for chunk c would have to wait for the large code's
+// tables (SenderConfig.FECReady).
+func (s *Sender) fecWait(c uint32) bool {
+	return s.cfg.FECReady != nil && s.params.NeedsTables(s.kEstimate(c)) && !s.cfg.FECReady()
+}
+
 // withMargin adds the parity the requester will probably lose on the way, so one round
 // of repair usually suffices.
 func (s *Sender) withMargin(d int) int {
@@ -188,6 +194,11 @@ func (s *Sender) hasWork() bool {
 func (s *Sender) pickJob() (j *job, side bool) {
 	if s.cur == nil {
 		s.cur = s.repairs.front()
+		if s.cur != nil && s.fecWait(s.cur.chunk) {
+			if f := s.fulls.front(); f != nil {
+				s.cur = f // the repair waits for the code's tables; data goes meanwhile
+			}
+		}
 		if s.cur == nil {
 			s.cur = s.fulls.front()
 		}

@@ -184,3 +184,51 @@ func TestSenderNeedInFlight(t *testing.T) {
 		t.Fatalf("need after the burst: %d blocks, want 5 (4 + margin)", len(got[0]))
 	}
 }
+
+// TestSenderDataBeforeWaitingRepair: while the large code's tables are not ready, a
+// whole chunk queued behind a repair goes first instead of the sender stalling.
+func TestSenderDataBeforeWaitingRepair(t *testing.T) {
+	src := memSource{}
+	for i := range 2 {
+		src.chunks = append(src.chunks, bytes.Repeat([]byte{byte(i + 1)}, 300*64))
+	}
+	now := time.Unix(1000, 0)
+	ready := false
+	s, err := NewSender(SenderConfig{SessionID: testHeader.session, BlockSize: 64, MaxChunk: 300 * 64,
+		FixedRate: true, MaxRate: 1e9, FECReady: func() bool { return ready }}, src, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Handle(requestPkt(1, need{chunk: 0}), now)
+	_, now = drain(t, s, now)
+	s.Handle(requestPkt(1, need{chunk: 0, missing: 3}), now)
+	s.Handle(requestPkt(2, need{chunk: 1}), now)
+	var first []uint32
+	for len(first) < 300 {
+		s.Poll(now, func(p []byte) {
+			h, body, _ := parseHeader(p)
+			if h.typ == typeData {
+				d, _ := parseData(h, body)
+				first = append(first, d.chunk)
+			}
+		})
+		now = now.Add(time.Millisecond)
+	}
+	for i, c := range first[:300] {
+		if c != 1 {
+			t.Fatalf("packet %d is of chunk %d; want chunk 1's data before the waiting repair", i, c)
+		}
+	}
+	ready = true
+	got, _ := drain(t, s, now)
+	repair := len(got[0])
+	for _, c := range first[300:] {
+		if c == 0 {
+			repair++
+		}
+	}
+	t.Logf("ASSERT 300 data blocks of chunk 1 first; then the repair: %d blocks of chunk 0", repair)
+	if repair != 4 {
+		t.Fatalf("repair sent %d blocks, want 4 (3 + margin)", repair)
+	}
+}
