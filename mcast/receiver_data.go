@@ -175,6 +175,9 @@ func (r *Receiver) removePartial(p *partial) {
 		p.held = false
 		r.held--
 	}
+	// Deliver copied what it kept: the chunk-sized buffer serves the next chunk instead
+	// of being allocated and zeroed again.
+	p.dec.Release()
 	delete(r.byChunk, p.chunk)
 	for i, q := range r.partials {
 		if q == p {
