@@ -50,7 +50,9 @@ func (r *Receiver) onData(h header, d *data, t int64) {
 	}
 	p := r.byChunk[c]
 	if p == nil {
-		if len(r.partials)-r.held >= r.cfg.MaxPartial {
+		// Held chunks (complete, waiting for the code's tables) have a bound of their own,
+		// so memory stays within 2·MaxPartial chunks however long the tables take.
+		if len(r.partials)-r.held >= r.cfg.MaxPartial || r.held >= r.cfg.MaxPartial {
 			r.drop(DropWindow)
 			return
 		}
