@@ -97,7 +97,7 @@ const (
 	rcFloorCreep   = 0.05 // per second: a steady random loss is learnt within a second or two
 	rcFloorMax     = 0.10
 	rcMinExcess    = 0.02
-	rcSevereExcess = 0.05
+	rcSevereExcess = 0.10 // an overshoot at x1.5 per interval loses a third
 )
 
 func (rc *rateControl) init(s *Sender, now time.Time) {
@@ -149,7 +149,7 @@ func (rc *rateControl) lastWordCongested(settled, now time.Time) bool {
 	return rc.congested(words[len(words)*9/10])
 }
 
-// severe is congestion beyond doubt: loss at least 5 points and twice the floor above
+// severe is congestion beyond doubt: loss at least 10 points and twice the floor above
 // it (what an overshoot in slow start produces within an interval or two).
 func (rc *rateControl) severe(l float64) bool {
 	return l > rc.floor+max(rcSevereExcess, rc.floor)
@@ -201,10 +201,13 @@ func (rc *rateControl) tick(now time.Time) {
 		}
 		rc.floor = min(rc.floor+rcFloorCreep*dt, l, rcFloorMax)
 		switch {
-		case rc.congested(l) && rc.slowStart && !rc.severe(l):
-			// Early in a session the floor is one noisy sample: a window at 8 % on a 5 %
-			// path is no overshoot. Hold the rate; an overshoot at ×1.5 per interval soon
-			// shows as far more loss than that.
+		case rc.slowStart && !rc.severe(l):
+			// Early in a session the floor is one or two noisy samples: a window at 8 % on
+			// a 5 % path is no overshoot. Slow start goes on; an overshoot at ×1.5 per
+			// interval soon shows as far more loss than that.
+			if used {
+				rate *= rc.growth()
+			}
 		case rc.congested(l):
 			// What got through is about what the path carries: go just below it, by at
 			// least rcDecrease and at most half.

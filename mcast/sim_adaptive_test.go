@@ -33,3 +33,15 @@ func TestSimAdaptiveLossFloor(t *testing.T) {
 	t.Logf("ASSERT rate %d B/s at the end, started at %d (want >= 2.5x)", res.sender.Rate, c.startRate)
 	perfCheck(t, res.sender.Rate >= 5*c.startRate/2, "rate %d did not grow under a constant 3%% loss", res.sender.Rate)
 }
+
+// TestSimSlowStartLossy: at 5 % random loss slow start must not end on the sampling
+// noise of the first loss windows (a 256-packet window at 8 % on a 5 % path): the rate
+// climbs from 1 MB/s to its 32 MB/s ceiling, where 4 % per 50 ms would reach ~4 MB/s.
+func TestSimSlowStartLossy(t *testing.T) {
+	c := simCase{seed: 33, receivers: raceSize(10, 5), chunks: raceSize(30, 16), blockSize: 64, startRate: 1_000_000, maxRate: 32_000_000,
+		link: simnet.Link{Loss: 0.05}}
+	res := runSim(t, c)
+	logResult(t, t.Name(), res)
+	t.Logf("ASSERT rate %d B/s at the end, started at %d, ceiling %d (want >= half the ceiling)", res.sender.Rate, c.startRate, c.maxRate)
+	perfCheck(t, res.sender.Rate >= c.maxRate/2, "rate %d: slow start ended on noise", res.sender.Rate)
+}
