@@ -2,6 +2,7 @@ package mcast
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -56,5 +57,92 @@ func TestReceiverHoldsRebuildUntilTablesReady(t *testing.T) {
 	t.Logf("ASSERT held 1 chunk while FECReady said no (asked %d times), delivered it once it said yes", asked)
 	if !bytes.Equal(got, chunk) || r.held != 0 || !r.Complete() {
 		t.Fatalf("after the tables: delivered intact %v, held %d, complete %v", bytes.Equal(got, chunk), r.held, r.Complete())
+	}
+}
+
+// TestReceiverHelloWhenSenderWaits: a sender that announces it is waiting for receivers
+// hears a hello within 5 ms; one that is not waiting gets it at the spaced report time.
+func TestReceiverHelloWhenSenderWaits(t *testing.T) {
+	for _, waiting := range []bool{true, false} {
+		now := time.Unix(1000, 0)
+		r := NewReceiver(ReceiverConfig{}, now)
+		a := announce{final: true, waiting: waiting, rate: 1e6, chunks: 4, maxChunk: 64 * 100, blockSize: 64,
+			lossRef: lossUnknown, meta: []byte("m")}
+		r.Handle(appendAnnounce(nil, testHeader, &a), now)
+		hello := time.Duration(-1)
+		for d := time.Duration(0); d <= 20*time.Millisecond && hello < 0; d += time.Millisecond {
+			r.Poll(now.Add(d), func(p []byte) {
+				h, body, _ := parseHeader(p)
+				if h.typ == typeReport {
+					if rep, _ := parseReport(h, body); rep.hello {
+						hello = d
+					}
+				}
+			})
+		}
+		t.Logf("ASSERT waiting=%v: hello after %v (-1 = not within 20 ms)", waiting, hello)
+		if waiting && (hello < 0 || hello > 5*time.Millisecond) {
+			t.Errorf("sender waiting: hello after %v, want within 5 ms", hello)
+		}
+		if !waiting && hello >= 0 {
+			t.Errorf("sender not waiting: hello after %v, want the spaced report time (>= 250 ms)", hello)
+		}
+	}
+}
+
+// TestReceiverPausedSenderIsNotLoss: a chunk whose blocks stop while the sender is
+// merely paused (no packet at all, backlog announced) is not asked for; once the sender
+// has moved on to other packets, its deficit is final and asked for.
+func TestReceiverPausedSenderIsNotLoss(t *testing.T) {
+	now := time.Unix(1000, 0)
+	r := NewReceiver(ReceiverConfig{Rand: rand.New(rand.NewPCG(1, 2)), Window: 1}, now)
+	// 100 kB/s: 1.24 ms per packet, so the wait for a paused sender (gap + 10 ms + the
+	// announced backlog's time) is long enough to tell from the old rule (gap + backoff).
+	a := announce{final: true, rate: 1e5, chunks: 2, maxChunk: 64 * 100, blockSize: 64, lossRef: lossUnknown, meta: []byte("m")}
+	r.Handle(appendAnnounce(nil, testHeader, &a), now)
+	payload := make([]byte, 64)
+	send := func(seq, chunk, block uint32) {
+		d := data{seq: seq, chunk: chunk, chunkLen: 64 * 100, block: block, queue: 40, payload: payload}
+		r.Handle(appendData(nil, testHeader, &d), now)
+	}
+	partialNeed := func(until time.Duration) time.Duration {
+		start := now
+		for now.Sub(start) < until {
+			asked := false
+			r.Poll(now, func(p []byte) {
+				h, body, _ := parseHeader(p)
+				if h.typ != typeRequest {
+					return
+				}
+				q, _ := parseRequest(h, body, nil)
+				for _, n := range q.needs {
+					asked = asked || n.chunk == 0 && n.missing > 0
+				}
+			})
+			if asked {
+				return now.Sub(start)
+			}
+			now = now.Add(100 * time.Microsecond)
+		}
+		return -1
+	}
+	for b := uint32(0); b < 60; b++ { // chunk 0: blocks 0..59, then the sender pauses
+		if b != 10 {
+			send(b, 0, b)
+		}
+		now = now.Add(1240 * time.Microsecond)
+	}
+	paused := partialNeed(80 * time.Millisecond)
+	for s := uint32(60); s < 60+movedOnPkts; s++ { // the sender moves on to chunk 1
+		send(s, 1, s-60)
+		now = now.Add(1240 * time.Microsecond)
+	}
+	movedOn := partialNeed(time.Second)
+	t.Logf("ASSERT no need for chunk 0 during an 80 ms pause (got %v); asked %v after the sender moved on", paused, movedOn)
+	if paused >= 0 {
+		t.Errorf("asked for chunk 0 %v into the sender's pause", paused)
+	}
+	if movedOn < 0 {
+		t.Errorf("never asked for chunk 0 after the sender moved on")
 	}
 }
