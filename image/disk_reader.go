@@ -73,12 +73,7 @@ func NewDiskReader(r *Reader) (*DiskReader, error) {
 	if prev != d.size {
 		return nil, corruptf("image: chunks cover %d bytes of a %d-byte target", prev, d.size)
 	}
-	maxRaw := uint64(max(h.MaxRawLen(), zstdWindow(h.MaxRawLen())))
-	dec, err := zstd.NewReader(nil,
-		zstd.WithDecoderConcurrency(1),
-		zstd.WithDecoderMaxMemory(maxRaw),
-		zstd.WithDecoderMaxWindow(uint64(zstdWindow(int(maxRaw)))),
-		zstd.WithDecodeAllCapLimit(true))
+	dec, err := newChunkDecoder(h, 1)
 	if err != nil {
 		return nil, err
 	}

@@ -75,12 +75,7 @@ func NewFileWriter(path string, h *Header) (*FileWriter, error) {
 	}
 	// Unlinked at once: the spool vanishes however the process ends.
 	os.Remove(spool.Name())
-	maxRaw := uint64(max(h.MaxRawLen(), zstdWindow(h.MaxRawLen())))
-	dec, err := zstd.NewReader(nil,
-		zstd.WithDecoderConcurrency(1),
-		zstd.WithDecoderMaxMemory(maxRaw),
-		zstd.WithDecoderMaxWindow(uint64(zstdWindow(int(maxRaw)))),
-		zstd.WithDecodeAllCapLimit(true))
+	dec, err := newChunkDecoder(h, 1)
 	if err != nil {
 		spool.Close()
 		return nil, err

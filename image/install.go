@@ -100,14 +100,7 @@ func NewInstaller(target io.WriterAt, h *Header, cfg InstallConfig) (*Installer,
 	if err := in.checkSize(h.TargetSize); err != nil {
 		return nil, err
 	}
-	// Output is capped per chunk at its RawLen (WithDecodeAllCapLimit); the
-	// memory limit must also admit the window the creator uses.
-	maxRaw := uint64(max(h.MaxRawLen(), zstdWindow(h.MaxRawLen())))
-	in.dec, err = zstd.NewReader(nil,
-		zstd.WithDecoderConcurrency(cfg.Workers),
-		zstd.WithDecoderMaxMemory(maxRaw),
-		zstd.WithDecoderMaxWindow(uint64(zstdWindow(int(maxRaw)))),
-		zstd.WithDecodeAllCapLimit(true))
+	in.dec, err = newChunkDecoder(h, cfg.Workers)
 	if err != nil {
 		return nil, err
 	}

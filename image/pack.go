@@ -182,6 +182,19 @@ func (pk *packer) observe(raw, comp int) {
 // zstdWindow is the zstd window for chunks of at most maxRaw raw bytes: the
 // power of two that covers them, at most 8 MiB. Installers accept windows
 // up to the same bound (see NewInstaller).
+// newChunkDecoder returns a zstd decoder for the chunks of an image with header h,
+// bounded for input from an untrusted network: output is capped per chunk at its
+// RawLen (WithDecodeAllCapLimit), and the memory limit admits no more than the window
+// the creator uses.
+func newChunkDecoder(h *Header, concurrency int) (*zstd.Decoder, error) {
+	maxRaw := uint64(max(h.MaxRawLen(), zstdWindow(h.MaxRawLen())))
+	return zstd.NewReader(nil,
+		zstd.WithDecoderConcurrency(concurrency),
+		zstd.WithDecoderMaxMemory(maxRaw),
+		zstd.WithDecoderMaxWindow(uint64(zstdWindow(int(maxRaw)))),
+		zstd.WithDecodeAllCapLimit(true))
+}
+
 func zstdWindow(maxRaw int) int {
 	w := zstd.MinWindowSize
 	for w < maxRaw && w < 8<<20 {
