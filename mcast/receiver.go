@@ -108,6 +108,7 @@ type ReceiverStats struct {
 	CongReports     uint64  // of those, congestion reports
 	CongSuppressed  uint64  // congestion reports held back because another receiver sent one
 	Corrupt         uint64  // chunks Deliver rejected (fetched again)
+	SenderPackets   uint64  // announces and data heard from a sender since joining
 	Partials        int     // partly received chunks held now
 	Drops           Drops
 	RTT             time.Duration // smoothed request-to-repair delay
@@ -209,6 +210,7 @@ func (r *Receiver) Handle(pkt []byte, now time.Time) {
 		}
 		r.onAnnounce(h, &a, t)
 		r.dirty = true
+		r.heardSender()
 	case typeData:
 		d, err := parseData(h, body)
 		if err != nil {
@@ -216,6 +218,7 @@ func (r *Receiver) Handle(pkt []byte, now time.Time) {
 			return
 		}
 		r.onData(h, &d, t)
+		r.heardSender()
 	case typeRequest:
 		q, err := parseRequest(h, body, r.needs[:0])
 		if err != nil {
@@ -266,4 +269,12 @@ func (r *Receiver) isOutlier() bool {
 		return r.lm.loss > outlierNoRef
 	}
 	return isOutlier(r.lm.loss, r.lossRef)
+}
+
+// heardSender counts a packet from the sender once joined: a session whose sender falls
+// silent before any data (it failed on its first chunk) must still time out.
+func (r *Receiver) heardSender() {
+	if r.joined {
+		r.stats.SenderPackets++
+	}
 }

@@ -32,7 +32,10 @@ type ReceiveConfig struct {
 
 	// StartTimeout gives up (ErrStartTimeout) when no sender is heard within
 	// it; ReceiveTimeout gives up (ErrSenderLost) when no data arrives for
-	// this long once data has begun to flow. 0 = wait for ever.
+	// this long once data has begun to flow, or when the sender falls silent
+	// altogether (not even announces) for this long after it was heard. A
+	// sender waiting for more receivers keeps announcing, so early receivers
+	// wait with it. 0 = wait for ever.
 	StartTimeout, ReceiveTimeout time.Duration
 
 	// Install configures the installer (workers, gap handling, Grow).
@@ -160,8 +163,8 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 	r := NewReceiver(rc, start)
 	var (
 		lastProgress, completeAt time.Time
-		lastRx                   uint64
-		lastRxAt                 = start
+		lastRx, lastHeard        uint64
+		lastRxAt, lastHeardAt    = start, start
 	)
 	snapshot := func(now time.Time) {
 		res.Joined = inst != nil
@@ -184,8 +187,12 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		if err := r.Err(); err != nil {
 			return true, err
 		}
-		if st := r.Stats(); st.Blocks+st.DupBlocks != lastRx {
+		st := r.Stats()
+		if st.Blocks+st.DupBlocks != lastRx {
 			lastRx, lastRxAt = st.Blocks+st.DupBlocks, now
+		}
+		if st.SenderPackets != lastHeard {
+			lastHeard, lastHeardAt = st.SenderPackets, now
 		}
 		switch {
 		case r.Done():
@@ -199,7 +206,9 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		case inst == nil && cfg.StartTimeout > 0 && now.Sub(start) >= cfg.StartTimeout:
 			return true, fmt.Errorf("%w: no sender heard within %v", ErrStartTimeout, cfg.StartTimeout)
 		case lastRx > 0 && cfg.ReceiveTimeout > 0 && now.Sub(lastRxAt) >= cfg.ReceiveTimeout:
-			return true, fmt.Errorf("%w: nothing heard for %v", ErrSenderLost, cfg.ReceiveTimeout)
+			return true, fmt.Errorf("%w: no data for %v", ErrSenderLost, cfg.ReceiveTimeout)
+		case lastHeard > 0 && cfg.ReceiveTimeout > 0 && now.Sub(lastHeardAt) >= cfg.ReceiveTimeout:
+			return true, fmt.Errorf("%w: the sender fell silent for %v", ErrSenderLost, cfg.ReceiveTimeout)
 		}
 		return false, nil
 	}
