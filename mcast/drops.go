@@ -10,18 +10,22 @@ const (
 	DropVersion                     // another protocol version
 	DropType                        // unknown packet type
 	DropMalformed                   // body does not parse or holds impossible values
-	DropAuth                        // carries an authentication tag (not supported yet)
+	DropAuth                        // authentication missing, unexpected or wrong (tag check failed)
 	DropForeign                     // another session on the same group
 	DropSelf                        // our own packet looped back
 	DropRole                        // a type this side does not take (e.g. data at the sender)
 	DropEarly                       // before the receiver joined a session
 	DropRange                       // chunk or block index out of range
 	DropWindow                      // no room for another partial chunk (receiver memory bound)
+	DropChecksum                    // the keyless trailer's CRC-32C does not match (corrupted on the way)
+	DropReplay                      // an authenticated packet seen before, or older than the replay window
+	DropStale                       // an authenticated packet of another sender run (epoch)
+	DropConflict                    // disagrees with what the session already established
 	NumDropReasons
 )
 
 var dropNames = [NumDropReasons]string{"short", "magic", "version", "type", "malformed", "auth",
-	"foreign", "self", "role", "early", "range", "window"}
+	"foreign", "self", "role", "early", "range", "window", "checksum", "replay", "stale", "conflict"}
 
 func (r DropReason) String() string {
 	if r >= 0 && r < NumDropReasons {
