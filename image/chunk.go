@@ -40,6 +40,11 @@ type ChunkHeader struct {
 	// delta-base reference (incremental images; refused by this version).
 	SHA256    *[32]byte
 	DeltaBase *DeltaRef
+
+	// Sealed: the payload is sealed with the image's key (encrypted
+	// images): PayloadLen includes the 16-byte tag, and the payload
+	// decrypts to what Codec then decodes.
+	Sealed bool
 }
 
 // DeltaRef names the chunk of a base image a delta chunk applies to.
@@ -59,7 +64,8 @@ const (
 	cflagLast   = 1 << 0
 	cflagSHA256 = 1 << 1
 	cflagDelta  = 1 << 2
-	cflagKnown  = cflagLast | cflagSHA256 | cflagDelta
+	cflagSealed = 1 << 3
+	cflagKnown  = cflagLast | cflagSHA256 | cflagDelta | cflagSealed
 )
 
 // chunkHeaderLen is the encoded header length of a chunk with n ranges and
@@ -143,6 +149,7 @@ func parseChunk(b []byte) (*ChunkHeader, []byte, error) {
 		PayloadLen: le.Uint32(b[40:]),
 		PayloadSum: le.Uint64(b[64:]),
 		HeaderLen:  hl,
+		Sealed:     flags&cflagSealed != 0,
 	}
 	copy(h.ImageID[:], b[8:24])
 	// From here on the header checksum vouches for the index, so errors
@@ -193,13 +200,20 @@ func parseChunk(b []byte) (*ChunkHeader, []byte, error) {
 	if sum != uint64(h.RawLen) {
 		return fail("chunk ranges hold %d bytes, raw length is %d", sum, h.RawLen)
 	}
+	plain := uint64(h.PayloadLen) // the payload before sealing
+	if h.Sealed {
+		if plain < sealOverhead {
+			return fail("sealed payload of %d bytes", h.PayloadLen)
+		}
+		plain -= sealOverhead
+	}
 	switch h.Codec {
 	case CodecNone:
-		if h.PayloadLen != h.RawLen {
+		if plain != uint64(h.RawLen) {
 			return fail("stored chunk payload %d bytes, raw %d", h.PayloadLen, h.RawLen)
 		}
 	case CodecZstd:
-		if h.PayloadLen == 0 || h.RawLen == 0 {
+		if plain == 0 || h.RawLen == 0 {
 			return fail("empty zstd chunk")
 		}
 	}
@@ -240,6 +254,9 @@ func appendChunkHeader(dst []byte, h *ChunkHeader, payload []byte) []byte {
 	}
 	if h.DeltaBase != nil {
 		flags |= cflagDelta
+	}
+	if h.Sealed {
+		flags |= cflagSealed
 	}
 	hl := chunkHeaderLen(len(h.Ranges), flags)
 	h.HeaderLen = hl

@@ -2,7 +2,9 @@ package image
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +36,13 @@ type CreateConfig struct {
 	Start func(*Header) error
 	// Progress, if set, is called after each emitted chunk.
 	Progress func(CreateStats)
+
+	// Sign, if set, signs the complete header (CreateStats.Signature;
+	// Create writes it into the index).
+	Sign ed25519.PrivateKey
+	// Encrypt, if set, seals every chunk's payload with this key. The
+	// image ID must then be random (ID zero): nonces derive from it.
+	Encrypt *Key
 }
 
 // CreateStats counts a creation's work. Bytes are target bytes unless
@@ -48,6 +57,12 @@ type CreateStats struct {
 	Chunks      int   // chunks emitted
 	RawChunks   int   // of which stored uncompressed
 	Elapsed     time.Duration
+
+	// Set when the creation completes: the manifest (SHA-256 of every
+	// emitted chunk, whose root the complete header carries) and, with
+	// CreateConfig.Sign, the signature of the complete header.
+	Manifest  *Manifest
+	Signature *Signature
 }
 
 // NewID returns a random image ID.
@@ -63,6 +78,7 @@ type createParams struct {
 	maxRanges int
 	maxJob    int
 	workers   int
+	seal      int // room a chunk leaves for the sealing tag
 }
 
 const jobChunks = 4
@@ -80,6 +96,16 @@ func (cfg *CreateConfig) params() (createParams, error) {
 	}
 	if p.workers <= 0 {
 		p.workers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Encrypt != nil {
+		if !cfg.ID.IsZero() {
+			// The same ID and key twice would reuse nonces.
+			return p, errors.New("image: an encrypted image needs a fresh random ID (CreateConfig.ID must be zero)")
+		}
+		p.seal = sealOverhead
+	}
+	if cfg.Sign != nil && len(cfg.Sign) != ed25519.PrivateKeySize {
+		return p, errors.New("image: signing key is not an ed25519 private key")
 	}
 	p.maxRaw = MaxRawLen(uint32(p.chunkSize))
 	// A job holds about jobChunks chunks' worth of data: only a job's last
@@ -118,6 +144,9 @@ func CreateChunks(ctx context.Context, src *Source, cfg CreateConfig, emit func(
 		Source:     cfg.Source,
 		Codec:      CodecZstd,
 		Level:      level,
+	}
+	if cfg.Encrypt != nil {
+		h.Encrypted, h.KeyID = true, cfg.Encrypt.ID()
 	}
 	if h.ID.IsZero() {
 		h.ID = NewID()
@@ -176,6 +205,7 @@ func CreateChunks(ctx context.Context, src *Source, cfg CreateConfig, emit func(
 	go func() { wg.Wait(); close(results) }()
 
 	var st CreateStats
+	var hashes []byte // the manifest, 32 bytes per emitted chunk
 	em := emitter{pending: map[int]*result{}}
 	for r := range results {
 		if ctx.Err() != nil {
@@ -190,6 +220,14 @@ func CreateChunks(ctx context.Context, src *Source, cfg CreateConfig, emit func(
 				count = uint32(index) + 1
 			}
 			setChunkIndex(c, uint32(index), count, last)
+			if cfg.Encrypt != nil {
+				var err error
+				if c, err = cfg.Encrypt.sealChunk(c); err != nil {
+					return err
+				}
+			}
+			sum := sha256.Sum256(c)
+			hashes = append(hashes, sum[:]...)
 			if err := emit(index, c); err != nil {
 				return err
 			}
@@ -224,8 +262,18 @@ func CreateChunks(ctx context.Context, src *Source, cfg CreateConfig, emit func(
 	h.Complete = true
 	h.ChunkCount = uint32(st.Chunks)
 	h.DataBytes, h.ZeroBytes, h.UnusedBytes, h.StoredBytes = st.DataBytes, st.ZeroBytes, st.UnusedBytes, st.StoredBytes
+	if h.ChunkCount > maxManifestChunks(h.ChunkSize) {
+		return nil, st, fmt.Errorf("image: %d chunks: too many for the manifest at chunk size %d; use a larger chunk size", h.ChunkCount, h.ChunkSize)
+	}
+	st.Manifest = newManifest(h.ChunkSize, hashes)
+	h.ManifestRoot = st.Manifest.Root()
 	if err := h.validate(); err != nil {
 		return nil, st, fmt.Errorf("image: internal error: %w", err)
+	}
+	if cfg.Sign != nil {
+		if st.Signature, err = Sign(h, cfg.Sign); err != nil {
+			return nil, st, err
+		}
 	}
 	if l := cfg.Logger; l != nil {
 		l.Info("image created", "id", h.ID, "target", h.TargetSize, "chunks", h.ChunkCount,

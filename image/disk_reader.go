@@ -29,9 +29,12 @@ type DiskReader struct {
 	size int64
 	ends []int64 // ends[i] is the end of chunk i's span; spans tile [0, size)
 
+	key *Key // an encrypted image's key
+
 	mu    sync.Mutex
 	dec   *zstd.Decoder
 	buf   []byte
+	open  []byte     // an opened sealed payload
 	cache *list.List // of *diskChunk, most recent first
 }
 
@@ -49,10 +52,17 @@ type diskChunk struct {
 // span of every chunk from its header (a few bytes per chunk) and checks
 // that the spans tile the target; chunks are verified when first read.
 // Close it to free its decoder.
-func NewDiskReader(r *Reader) (*DiskReader, error) {
+func NewDiskReader(r *Reader) (*DiskReader, error) { return NewDiskReaderKey(r, nil) }
+
+// NewDiskReaderKey is NewDiskReader for an image that may be encrypted: k
+// is its key (ErrKey if the image is encrypted and k is nil or another key).
+func NewDiskReaderKey(r *Reader, k *Key) (*DiskReader, error) {
 	h := r.Header()
+	if err := checkKey(h, k); err != nil {
+		return nil, err
+	}
 	n := r.NumChunks()
-	d := &DiskReader{r: r, size: h.TargetSize, ends: make([]int64, n), cache: list.New()}
+	d := &DiskReader{r: r, size: h.TargetSize, ends: make([]int64, n), cache: list.New(), key: k}
 	var b [chunkFixedLen]byte
 	prev := int64(0)
 	for i := range n {
@@ -158,6 +168,12 @@ func (d *DiskReader) chunk(i int) (*diskChunk, error) {
 		return nil, &ChunkError{Index: i, Offset: off, Err: corruptf("span changed since the image was opened")}
 	}
 	payload := b[ch.HeaderLen:]
+	if ch.Sealed {
+		if payload, err = d.key.openChunk(ch, b, d.open); err != nil {
+			return nil, &ChunkError{Index: i, Offset: off, Err: err}
+		}
+		d.open = payload[:0]
+	}
 	var c *diskChunk
 	if d.cache.Len() >= diskCacheChunks {
 		c = d.cache.Remove(d.cache.Back()).(*diskChunk)

@@ -92,22 +92,18 @@ func TestDiskReaderCorruptChunk(t *testing.T) {
 }
 
 // rebuildImage is the fuzz image with chunk k replaced by c (an image file
-// whose index and trailer are valid, so only the chunk checks stand in
-// the way).
+// whose index, manifest and trailer are valid, so only the chunk checks
+// stand in the way).
 func rebuildImage(r *Reader, k int, c []byte) []byte {
-	out, _ := appendPrologue(nil, r.Preliminary())
-	var offs []uint64
+	var chunks [][]byte
 	for i := range r.NumChunks() {
 		b, _ := r.Chunk(i)
 		if i == k {
 			b = c
 		}
-		offs = append(offs, uint64(len(out)))
-		out = append(out, b...)
+		chunks = append(chunks, b)
 	}
-	at := int64(len(out))
-	idx, _ := appendIndex(nil, offs, r.Header())
-	return append(out, appendTrailer(idx, at)...)
+	return buildFile(r.Preliminary(), r.Header(), chunks, nil)
 }
 
 // FuzzDiskReader reads the disk of an image one of whose chunks is

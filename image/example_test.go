@@ -91,5 +91,5 @@ func ExampleParseHeader() {
 	}
 	fmt.Println(len(b), g.Source, g.TargetSize, g.Complete)
 	// Output:
-	// 124 /dev/sda 1073741824 false
+	// 164 /dev/sda 1073741824 false
 }

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cespare/xxhash/v2"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -27,8 +26,11 @@ import (
 // that looks like an image.
 //
 // Put checks each chunk completely — checksums, bounds against the header,
-// and that it decompresses to its raw length — so a bad chunk gets a
-// *ChunkError and can be fetched again. A FileWriter is a ChunkSink for
+// and that it decompresses to its raw length (for an encrypted image, which
+// a FileWriter keeps sealed without its key, only the sealed form) — so a
+// bad chunk gets a *ChunkError and can be fetched again. The file's index
+// holds the manifest built from the chunks kept; when the header already
+// carries a ManifestRoot, Close refuses chunks that do not give it. A FileWriter is a ChunkSink for
 // package mcast, like an Installer.
 type FileWriter struct {
 	path string
@@ -47,12 +49,14 @@ type FileWriter struct {
 	closed  bool
 	stats   InstallStats
 	start   time.Time
+	sig     *Signature // written into the index if set
 }
 
 type spoolSpan struct {
-	off int64
-	n   int
-	raw uint32
+	off  int64
+	n    int
+	raw  uint32
+	hash [32]byte // SHA-256 of the encoded chunk: its manifest entry
 }
 
 // NewFileWriter prepares to write the image described by h (preliminary or
@@ -89,7 +93,7 @@ func NewFileWriter(path string, h *Header) (*FileWriter, error) {
 func preliminary(h *Header) *Header {
 	p := h.clone()
 	if p.Complete {
-		p.Complete, p.ChunkCount = false, 0
+		p.Complete, p.ChunkCount, p.ManifestRoot = false, 0, [32]byte{}
 		p.DataBytes, p.ZeroBytes, p.UnusedBytes, p.StoredBytes = 0, 0, 0, 0
 	}
 	return p
@@ -119,7 +123,7 @@ func (w *FileWriter) Put(ctx context.Context, chunk []byte) error {
 			w.stats.Duplicates++
 			return nil
 		}
-		if err == nil {
+		if err == nil && !ch.Sealed {
 			err = w.decodes(ch, payload)
 		}
 		if err != nil {
@@ -137,7 +141,7 @@ func (w *FileWriter) Put(ctx context.Context, chunk []byte) error {
 	for len(w.at) <= i {
 		w.at = append(w.at, make([]spoolSpan, max(len(w.at), 64))...)
 	}
-	w.at[i] = spoolSpan{off: w.spoolAt, n: len(chunk), raw: ch.RawLen}
+	w.at[i] = spoolSpan{off: w.spoolAt, n: len(chunk), raw: ch.RawLen, hash: sha256.Sum256(chunk)}
 	w.spoolAt += int64(len(chunk))
 	w.have.set(i)
 	if ch.Last {
@@ -206,7 +210,30 @@ func (w *FileWriter) SetHeader(h *Header) error {
 	if w.last != nil && h.TargetSize >= 0 && w.last.Span.End() != h.TargetSize {
 		return corruptf("last chunk ends at %d, header says the target has %d bytes", w.last.Span.End(), h.TargetSize)
 	}
+	if w.sig != nil && !h.Complete {
+		return errors.New("image: a signed image needs its complete header")
+	}
+	if w.sig != nil {
+		if err := w.sig.Verify(h); err != nil {
+			return err
+		}
+	}
 	w.h = h.clone()
+	return nil
+}
+
+// SetSignature gives the image's signature (from a multicast announce), to
+// be kept in the file's index. It must verify against the complete header,
+// given now or later by SetHeader.
+func (w *FileWriter) SetSignature(sig *Signature) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if sig != nil && w.h.Complete {
+		if err := sig.Verify(w.h); err != nil {
+			return err
+		}
+	}
+	w.sig = sig
 	return nil
 }
 
@@ -293,6 +320,9 @@ func (w *FileWriter) final() (*Header, error) {
 	if w.last == nil {
 		return nil, fmt.Errorf("%w: the image's final header (chunk count) never arrived", ErrIncomplete)
 	}
+	if w.sig != nil {
+		return nil, fmt.Errorf("%w: the signed image's complete header never arrived", ErrIncomplete)
+	}
 	h := w.h.clone()
 	h.Complete = true
 	h.ChunkCount = w.last.Count
@@ -300,6 +330,7 @@ func (w *FileWriter) final() (*Header, error) {
 	h.DataBytes, h.StoredBytes = w.stats.DataBytes, w.stats.ChunkBytes
 	// Which gap bytes were zero and which unused is not in the chunks.
 	h.ZeroBytes, h.UnusedBytes = 0, max(h.TargetSize-h.DataBytes, 0)
+	// ManifestRoot stays zero here: writeFile sets the one the chunks give.
 	if err := h.validate(); err != nil {
 		return nil, err
 	}
@@ -330,6 +361,17 @@ func (w *FileWriter) writeFile(h *Header) (err error) {
 	}
 	off := int64(len(pro))
 	offsets := make([]uint64, h.ChunkCount)
+	hashes := make([]byte, 0, hashLen*len(offsets))
+	for i := range offsets {
+		hashes = append(hashes, w.at[i].hash[:]...)
+	}
+	m := newManifest(h.ChunkSize, hashes)
+	if h.ManifestRoot == ([32]byte{}) {
+		h = h.clone()
+		h.ManifestRoot = m.Root()
+	} else if h.ManifestRoot != m.Root() {
+		return fmt.Errorf("%w: the chunks received do not give the header's manifest root", ErrManifest)
+	}
 	for i := range offsets {
 		s := w.at[i]
 		offsets[i] = uint64(off)
@@ -340,7 +382,7 @@ func (w *FileWriter) writeFile(h *Header) (err error) {
 		}
 		off += int64(s.n)
 	}
-	idx, err := appendIndex(nil, offsets, h)
+	idx, err := appendIndex(nil, offsets, m, h, w.sig)
 	if err != nil {
 		return err
 	}
@@ -354,49 +396,4 @@ func (w *FileWriter) writeFile(h *Header) (err error) {
 		return err
 	}
 	return os.Rename(out.Name(), w.path)
-}
-
-// appendPrologue appends an image file's prologue holding the preliminary
-// header pre.
-func appendPrologue(dst []byte, pre *Header) ([]byte, error) {
-	hb, err := pre.MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
-	dst = append(dst, fileMagic[:]...)
-	dst = append(dst, formatVersion, 0, 0, 0)
-	dst = le.AppendUint32(dst, uint32(len(hb)))
-	return append(dst, hb...), nil
-}
-
-// appendIndex appends an image file's index: the chunk offsets and the
-// complete header h.
-func appendIndex(dst []byte, offsets []uint64, h *Header) ([]byte, error) {
-	hb, err := h.MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
-	if !h.Complete || int(h.ChunkCount) != len(offsets) {
-		return nil, errors.New("image: index header does not match the chunks")
-	}
-	dst = append(dst, indexMagic[:]...)
-	dst = append(dst, formatVersion, 0, 0, 0)
-	dst = le.AppendUint32(dst, uint32(len(offsets)))
-	dst = le.AppendUint32(dst, uint32(len(hb)))
-	for _, o := range offsets {
-		dst = le.AppendUint64(dst, o)
-	}
-	return append(dst, hb...), nil
-}
-
-// appendTrailer returns idx followed by the trailer for an index that
-// starts at file offset at.
-func appendTrailer(idx []byte, at int64) []byte {
-	sum := xxhash.Sum64(idx)
-	n := len(idx)
-	idx = append(idx, trailerMagic[:]...)
-	idx = append(idx, formatVersion, 0, 0, 0)
-	idx = le.AppendUint64(idx, uint64(at))
-	idx = le.AppendUint64(idx, uint64(n))
-	return le.AppendUint64(idx, sum)
 }

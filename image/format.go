@@ -33,7 +33,7 @@ const (
 )
 
 // Format version written by this package and the only one it reads.
-const formatVersion = 1
+const formatVersion = 2
 
 // Magic numbers: each structure starts with four ASCII bytes so a hex dump
 // (and a confused reader) can tell them apart.
@@ -43,6 +43,7 @@ var (
 	fileMagic    = [4]byte{'D', 'S', 'I', 'F'}
 	indexMagic   = [4]byte{'D', 'S', 'I', 'X'}
 	trailerMagic = [4]byte{'D', 'S', 'T', 'R'}
+	sigMagic     = [4]byte{'D', 'S', 'S', 'G'}
 	zeroID       ID
 	le           = binary.LittleEndian
 )

@@ -43,15 +43,32 @@ type Header struct {
 	// one is a delta against. Zero means a full image, the only kind this
 	// version writes or installs.
 	DeltaBase ID
+
+	// ManifestRoot is SHA-256 of the manifest's table (see Manifest): it
+	// pins the SHA-256 of every encoded chunk, so a signature over the
+	// header covers the whole image. Zero in a preliminary header; a
+	// creator always sets it in the complete one.
+	ManifestRoot [32]byte
+	// Encrypted says every chunk's payload is sealed with the key whose
+	// ID is KeyID (zero unless Encrypted). Known from the preliminary
+	// header on, so an installer refuses a missing or wrong key at once.
+	Encrypted bool
+	KeyID     KeyID
 }
 
 const (
-	headerFixedLen = 108
+	headerFixedLen = 148
 	headerMaxLen   = headerFixedLen + MaxSourceLen + 8
 
-	hflagComplete = 1 << 0
-	hflagDelta    = 1 << 1
-	hflagKnown    = hflagComplete | hflagDelta
+	hflagComplete  = 1 << 0
+	hflagDelta     = 1 << 1
+	hflagEncrypted = 1 << 2
+	hflagKnown     = hflagComplete | hflagDelta | hflagEncrypted
+
+	// Offsets of the fields version 2 added after the delta base.
+	hoffRoot   = 104
+	hoffKeyID  = 136
+	hoffSrcLen = 144
 )
 
 // Ratio is TargetSize / StoredBytes, the overall saving, or 0 if unknown.
@@ -83,6 +100,9 @@ func (h *Header) validate() error {
 	case h.DataBytes < 0 || h.ZeroBytes < 0 || h.UnusedBytes < 0 || h.StoredBytes < 0:
 		return corruptf("header: negative statistics")
 	}
+	if !h.Encrypted && !h.KeyID.IsZero() {
+		return corruptf("header: key ID without the encrypted flag")
+	}
 	if h.Complete {
 		if h.TargetSize < 0 {
 			return corruptf("header: complete header without target size")
@@ -90,8 +110,11 @@ func (h *Header) validate() error {
 		if h.ChunkCount < 1 || h.ChunkCount > MaxChunkCount {
 			return corruptf("header: chunk count %d out of range", h.ChunkCount)
 		}
-	} else if h.ChunkCount != 0 {
-		return corruptf("header: preliminary header with chunk count")
+		if h.ChunkCount > maxManifestChunks(h.ChunkSize) {
+			return corruptf("header: %d chunks: the manifest table would not fit one %d-byte chunk (use a larger chunk size)", h.ChunkCount, h.ChunkSize)
+		}
+	} else if h.ChunkCount != 0 || h.ManifestRoot != [32]byte{} {
+		return corruptf("header: preliminary header with chunk count or manifest root")
 	}
 	return nil
 }
@@ -111,6 +134,9 @@ func (h *Header) MarshalBinary() ([]byte, error) {
 	if !h.DeltaBase.IsZero() {
 		flags |= hflagDelta
 	}
+	if h.Encrypted {
+		flags |= hflagEncrypted
+	}
 	b[5] = flags
 	b[6] = byte(h.Codec)
 	b[7] = byte(h.Level)
@@ -129,7 +155,9 @@ func (h *Header) MarshalBinary() ([]byte, error) {
 	le.PutUint64(b[72:], uint64(h.UnusedBytes))
 	le.PutUint64(b[80:], uint64(h.StoredBytes))
 	copy(b[88:104], h.DeltaBase[:])
-	le.PutUint16(b[104:], uint16(len(h.Source)))
+	copy(b[hoffRoot:hoffRoot+32], h.ManifestRoot[:])
+	copy(b[hoffKeyID:hoffKeyID+8], h.KeyID[:])
+	le.PutUint16(b[hoffSrcLen:], uint16(len(h.Source)))
 	b = append(b, h.Source...)
 	b = le.AppendUint64(b, xxhash.Sum64(b))
 	return b, nil
@@ -152,7 +180,7 @@ func ParseHeader(b []byte) (*Header, error) {
 	if flags&^hflagKnown != 0 {
 		return nil, fmt.Errorf("%w: header flags %#x", ErrVersion, flags)
 	}
-	if b[44] != 0 || b[45] != 0 || b[46] != 0 || b[47] != 0 || b[106] != 0 || b[107] != 0 {
+	if b[44] != 0 || b[45] != 0 || b[46] != 0 || b[47] != 0 || b[hoffSrcLen+2] != 0 || b[hoffSrcLen+3] != 0 {
 		return nil, corruptf("header: reserved bytes not zero")
 	}
 	h := &Header{
@@ -168,9 +196,12 @@ func ParseHeader(b []byte) (*Header, error) {
 		UnusedBytes: int64(le.Uint64(b[72:])),
 		StoredBytes: int64(le.Uint64(b[80:])),
 		Source:      string(b[headerFixedLen : n-8]),
+		Encrypted:   flags&hflagEncrypted != 0,
 	}
 	copy(h.ID[:], b[8:24])
 	copy(h.DeltaBase[:], b[88:104])
+	copy(h.ManifestRoot[:], b[hoffRoot:])
+	copy(h.KeyID[:], b[hoffKeyID:])
 	if (flags&hflagDelta != 0) != !h.DeltaBase.IsZero() {
 		return nil, corruptf("header: delta flag and delta base disagree")
 	}
@@ -195,7 +226,7 @@ func headerLen(b []byte) (int, error) {
 	if b[4] != formatVersion {
 		return 0, fmt.Errorf("%w: header version %d", ErrVersion, b[4])
 	}
-	sl := int(le.Uint16(b[104:]))
+	sl := int(le.Uint16(b[hoffSrcLen:]))
 	if sl > MaxSourceLen {
 		return 0, corruptf("header: source length %d too long", sl)
 	}

@@ -3,6 +3,8 @@ package image
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -102,4 +104,38 @@ func mustEqual(t testing.TB, got, want []byte) {
 			}
 		}
 	}
+}
+
+// buildFile writes an image file of the given chunks with a manifest made
+// from them: h (complete) gets their root, and is signed with key if set.
+// Tests use it to make files that are consistent except where they mean
+// them not to be.
+func buildFile(pre, h *Header, chunks [][]byte, key ed25519.PrivateKey) []byte {
+	out, err := appendPrologue(nil, pre)
+	if err != nil {
+		panic(err)
+	}
+	var offs []uint64
+	var hashes []byte
+	for _, c := range chunks {
+		offs = append(offs, uint64(len(out)))
+		out = append(out, c...)
+		s := sha256.Sum256(c)
+		hashes = append(hashes, s[:]...)
+	}
+	m := newManifest(h.ChunkSize, hashes)
+	h = h.clone()
+	h.ManifestRoot = m.Root()
+	var sig *Signature
+	if key != nil {
+		if sig, err = Sign(h, key); err != nil {
+			panic(err)
+		}
+	}
+	at := int64(len(out))
+	idx, err := appendIndex(nil, offs, m, h, sig)
+	if err != nil {
+		panic(err)
+	}
+	return append(out, appendTrailer(idx, at)...)
 }

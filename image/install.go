@@ -26,6 +26,10 @@ type InstallConfig struct {
 	// image's size instead of being refused.
 	Grow   bool
 	Logger *slog.Logger
+	// Decrypt is the key of an encrypted image. NewInstaller refuses an
+	// encrypted image without it, or with a key of another ID (ErrKey);
+	// it is ignored for an image that is not encrypted.
+	Decrypt *Key
 }
 
 // InstallStats is a snapshot of an installation's progress.
@@ -80,6 +84,9 @@ func NewInstaller(target io.WriterAt, h *Header, cfg InstallConfig) (*Installer,
 	}
 	if !h.DeltaBase.IsZero() {
 		return nil, fmt.Errorf("%w: delta images", ErrVersion)
+	}
+	if err := checkKey(h, cfg.Decrypt); err != nil {
+		return nil, err
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)

@@ -72,6 +72,8 @@ func (in *Installer) Header() *Header {
 // count) contradicted.
 func (old *Header) canBecome(h *Header) bool {
 	return h.ID == old.ID && h.ChunkSize == old.ChunkSize &&
+		h.Encrypted == old.Encrypted && h.KeyID == old.KeyID &&
+		(old.ManifestRoot == [32]byte{} || old.ManifestRoot == h.ManifestRoot) &&
 		(old.TargetSize == SizeUnknown || old.TargetSize == h.TargetSize) &&
 		(!old.Complete || h.Complete && old.ChunkCount == h.ChunkCount)
 }

@@ -14,9 +14,9 @@ type installJob struct {
 }
 
 func (in *Installer) work() {
-	var raw []byte
+	var raw, open []byte
 	for j := range in.jobs {
-		err := in.install(j.ch, (*j.buf)[j.ch.HeaderLen:], &raw)
+		err := in.install(j.ch, *j.buf, &raw, &open)
 		select {
 		case in.bufs <- j.buf:
 		default:
@@ -32,13 +32,24 @@ func (in *Installer) work() {
 	}
 }
 
-// install decompresses and writes one verified chunk. A payload that will
-// not decompress (its checksum matched, so the creator made it so) is
-// dropped and may be Put again; a write error is fatal.
-func (in *Installer) install(ch *ChunkHeader, payload []byte, rawBuf *[]byte) error {
-	raw := payload
+// install opens (if sealed), decompresses and writes one verified chunk. A
+// payload that will not open or decompress (its checksum matched, so the
+// creator made it so) is dropped and may be Put again; a write error is
+// fatal.
+func (in *Installer) install(ch *ChunkHeader, chunk []byte, rawBuf, openBuf *[]byte) error {
+	raw := chunk[ch.HeaderLen:]
 	var err error
-	if ch.Codec == CodecZstd {
+	if ch.Sealed {
+		if cap(*openBuf) < len(raw) {
+			*openBuf = make([]byte, len(raw))
+		}
+		raw, err = in.cfg.Decrypt.openChunk(ch, chunk, *openBuf)
+		if err == nil {
+			*openBuf = raw[:0]
+		}
+	}
+	payload := raw
+	if err == nil && ch.Codec == CodecZstd {
 		if cap(*rawBuf) < int(ch.RawLen) {
 			*rawBuf = make([]byte, ch.RawLen)
 		}

@@ -130,7 +130,7 @@ func (pk *packer) chunk(j *job, cum []int, pos int, spanOff int64) (packed, int,
 			sub = cum[sort.SearchInts(cum, pos+1)-1+pk.p.maxRanges] - pos - k
 			nr = pk.p.maxRanges
 		}
-		room := pk.p.chunkSize - chunkHeaderLen(nr, 0) - frameSlack - blockSlack - len(pk.out.b)
+		room := pk.p.chunkSize - chunkHeaderLen(nr, 0) - frameSlack - blockSlack - pk.p.seal - len(pk.out.b)
 		if sub > room {
 			sub = room // fewer bytes never need more ranges
 		}
@@ -163,7 +163,7 @@ func (pk *packer) chunk(j *job, cum []int, pos int, spanOff int64) (packed, int,
 		h.Codec, payload = CodecNone, j.raw[pos:pos+k]
 	}
 	hl := chunkHeaderLen(len(ranges), 0)
-	out := make([]byte, hl, hl+len(payload))
+	out := make([]byte, hl, hl+len(payload)+pk.p.seal)
 	out = append(out, payload...)
 	appendChunkHeader(out[:0], &h, out[hl:])
 	return packed{data: out, span: span, raw: k, stored: h.Codec == CodecNone}, k, nil

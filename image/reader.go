@@ -1,6 +1,7 @@
 package image
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -17,11 +18,16 @@ type Reader struct {
 	offs    []int64 // chunk i is [offs[i], offs[i+1])
 	closer  io.Closer
 	prelude *Header // the preliminary header from the file's start
+	m       *Manifest
+	sig     *Signature
 }
 
 // Open reads an image file's prologue, trailer and index. It checks them
-// all (checksums, bounds, agreement), but no chunk: Chunk returns raw
-// chunk bytes, which ParseChunk or an Installer verify.
+// all (checksums, bounds, agreement, the manifest against the header's
+// ManifestRoot, the signature if any against its own key — whether that key
+// is trusted is TrustedKeys.Check's business), but no chunk: Chunk returns
+// raw chunk bytes, which VerifyChunk checks against the manifest, and
+// ParseChunk or an Installer verify.
 func Open(r io.ReaderAt, size int64) (*Reader, error) {
 	if size < prologueFixed+trailerLen {
 		return nil, fmt.Errorf("%w: %d bytes is too short for an image file", ErrTruncated, size)
@@ -66,19 +72,20 @@ func Open(r io.ReaderAt, size int64) (*Reader, error) {
 	if xxhash.Sum64(idx) != le.Uint64(tr[24:]) {
 		return nil, corruptf("image index checksum mismatch")
 	}
-	h, offs, err := parseIndex(idx, int64(pl), int64(ioff))
+	ix, err := parseIndex(idx, int64(pl), int64(ioff))
 	if err != nil {
 		return nil, err
 	}
-	if err := sameImage(pre, h); err != nil {
+	if err := sameImage(pre, ix.h); err != nil {
 		return nil, err
 	}
-	return &Reader{r: r, size: size, h: h, offs: offs, prelude: pre}, nil
+	return &Reader{r: r, size: size, h: ix.h, offs: ix.offs, prelude: pre, m: ix.m, sig: ix.sig}, nil
 }
 
 // sameImage checks that the preliminary header agrees with the final one.
 func sameImage(pre, h *Header) error {
 	if pre.ID != h.ID || pre.ChunkSize != h.ChunkSize || pre.Complete ||
+		pre.Encrypted != h.Encrypted || pre.KeyID != h.KeyID ||
 		(pre.TargetSize != SizeUnknown && pre.TargetSize != h.TargetSize) {
 		return corruptf("image file: leading and final headers disagree")
 	}
@@ -146,11 +153,15 @@ func (r *Reader) ReadChunk(i int, buf []byte) ([]byte, error) {
 	return buf, nil
 }
 
-// VerifyChunk reads and parses chunk i and checks it belongs here.
+// VerifyChunk reads and parses chunk i and checks it belongs here: its
+// SHA-256 against the manifest, then its fields against the header.
 func (r *Reader) VerifyChunk(i int, buf []byte) (*ChunkHeader, []byte, error) {
 	c, err := r.ReadChunk(i, buf)
 	if err != nil {
 		return nil, nil, err
+	}
+	if sha256.Sum256(c) != r.m.Hash(i) {
+		return nil, nil, &ChunkError{Index: i, Offset: r.offs[i], Err: errManifest("SHA-256 differs from the index")}
 	}
 	ch, _, err := ParseChunk(c)
 	if err == nil {
@@ -184,6 +195,12 @@ func checkChunkInImage(c *ChunkHeader, h *Header) error {
 	}
 	if c.DeltaBase != nil {
 		return fmt.Errorf("%w: delta chunk", ErrVersion)
+	}
+	if c.Sealed != h.Encrypted {
+		if h.Encrypted {
+			return corruptf("plain chunk in an encrypted image")
+		}
+		return corruptf("sealed chunk in an image that is not encrypted")
 	}
 	if int(c.RawLen) > h.MaxRawLen() {
 		return corruptf("raw length %d over the image's limit %d", c.RawLen, h.MaxRawLen())
