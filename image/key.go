@@ -127,8 +127,12 @@ func (k *Key) openChunk(ch *ChunkHeader, c []byte, dst []byte) ([]byte, error) {
 	return out, nil
 }
 
-// checkKey refuses an encrypted image of header h without the key k (nil)
-// or with another key.
+// CheckKey refuses (ErrKey) an encrypted image without a key (k nil) or
+// with a key of another ID; any key does for an image that is not
+// encrypted. Installers check this themselves; a command checks it first
+// to refuse before it touches its target.
+func (h *Header) CheckKey(k *Key) error { return checkKey(h, k) }
+
 func checkKey(h *Header, k *Key) error {
 	if !h.Encrypted {
 		return nil

@@ -73,12 +73,19 @@ func verifySealed(ctx context.Context, r *Reader) error {
 // VerifyStream is Verify for an image file read front to back from r (a
 // pipe). It returns the image's header.
 func VerifyStream(ctx context.Context, r io.Reader, cfg InstallConfig) (*Header, error) {
+	h, _, err := VerifyStreamSigned(ctx, r, cfg)
+	return h, err
+}
+
+// VerifyStreamSigned is VerifyStream that also returns the signature (nil
+// if unsigned; valid for its own key, trust is the caller's check).
+func VerifyStreamSigned(ctx context.Context, r io.Reader, cfg InstallConfig) (*Header, *Signature, error) {
 	cfg.Gaps = GapLeave
 	var in *Installer
 	next := int64(0)
 	var pre *Header
 	sealed := false // encrypted and no key: check as stored
-	h, err := ScanStream(ctx, r, func(p *Header) error {
+	h, sig, err := ScanStreamSigned(ctx, r, func(p *Header) error {
 		pre = p
 		if p.Encrypted && cfg.Decrypt == nil {
 			sealed = true
@@ -111,9 +118,9 @@ func VerifyStream(ctx context.Context, r io.Reader, cfg InstallConfig) (*Header,
 	}
 	if in == nil {
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return h, nil
+		return h, sig, nil
 	}
 	if err == nil {
 		err = in.SetHeader(h)
@@ -122,7 +129,7 @@ func VerifyStream(ctx context.Context, r io.Reader, cfg InstallConfig) (*Header,
 		err = cerr
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return h, nil
+	return h, sig, nil
 }

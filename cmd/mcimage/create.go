@@ -20,6 +20,8 @@ func cmdCreate(ctx context.Context, args []string) error {
 	raw := fs.Bool("raw", false, "image every byte: do not read filesystem metadata to skip free space")
 	workers := fs.Int("workers", 0, "compression goroutines (0: one per CPU)")
 	quiet := fs.Bool("quiet", false, "print nothing but errors (no summary)")
+	signKey := fs.String("sign", "", "sign the image with this OpenSSH ed25519 private key `FILE`")
+	encKey := fs.String("encrypt", "", "seal every chunk with the key in `FILE` (at least 32 secret bytes)")
 	pos, err := parseFlags(fs, args, 2, "SRC IMAGE")
 	if err != nil {
 		return err
@@ -31,13 +33,24 @@ func cmdCreate(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: --level %d outside 1..22", errUsage, *level)
 	}
 	srcPath, imgPath := pos[0], pos[1]
+	cfg := image.CreateConfig{ChunkSize: int(chunk), Level: *level, Workers: *workers}
+	// Keys first: a bad key file must fail before a long creation.
+	if *signKey != "" {
+		if cfg.Sign, err = image.LoadSigningKey(*signKey); err != nil {
+			return err
+		}
+	}
+	if *encKey != "" {
+		if cfg.Encrypt, err = image.LoadKey(*encKey); err != nil {
+			return err
+		}
+	}
 	src, err := image.OpenSource(srcPath)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
 
-	cfg := image.CreateConfig{ChunkSize: int(chunk), Level: *level, Workers: *workers}
 	var fsm *fsmap.Map
 	if !*raw {
 		if fsm, err = usedRanges(src, warnLogger(*quiet)); err != nil {
@@ -81,6 +94,11 @@ func cmdCreate(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "%s: %d chunks, %s of %s stored (%.1f:1), %s zero, %s unused, %.1fs\n",
 			imgPath, h.ChunkCount, human(h.StoredBytes), human(h.TargetSize), h.Ratio(),
 			human(h.ZeroBytes), human(h.UnusedBytes), st.Elapsed.Seconds())
+		fmt.Fprintf(os.Stderr, "%s: %s", imgPath, signedBy(st.Signature))
+		if h.Encrypted {
+			fmt.Fprintf(os.Stderr, ", encrypted (key ID %s)", h.KeyID)
+		}
+		fmt.Fprintln(os.Stderr)
 		switch {
 		case fsm != nil:
 			fmt.Fprintln(os.Stderr, "partitions (used is imaged; skipped is free space, not read):")

@@ -15,8 +15,12 @@ func cmdExtract(ctx context.Context, args []string) error {
 	fset := flag.NewFlagSet("extract", flag.ContinueOnError)
 	gaps := fset.String("gaps", "leave", "gap bytes (zero/unused in the source): leave, zero or discard")
 	workers := fset.Int("workers", 0, "decompression goroutines (0: one per CPU)")
+	tf := addTrustFlags(fset)
 	pos, err := parseFlags(fset, args, 2, "IMAGE TARGET")
 	if err != nil {
+		return err
+	}
+	if err := tf.load(); err != nil {
 		return err
 	}
 	mode, err := image.ParseGapMode(*gaps)
@@ -26,18 +30,36 @@ func cmdExtract(ctx context.Context, args []string) error {
 	if pos[1] == "-" {
 		return fmt.Errorf("%w: TARGET must be a file or block device", errUsage)
 	}
+	if pos[0] == "-" && tf.keys != nil {
+		return fmt.Errorf("%w: --trust needs an image file: a stream's signature and manifest come after its chunks", errUsage)
+	}
+	// Everything that can refuse the image (signature, manifest, key) is
+	// checked before the target is opened: opening truncates a file.
+	var r *image.Reader
+	if pos[0] != "-" {
+		if r, err = image.OpenFile(pos[0]); err != nil {
+			return err
+		}
+		defer r.Close()
+		if err := tf.checkFile(ctx, r); err != nil {
+			return err
+		}
+		if err := r.Header().CheckKey(tf.key); err != nil {
+			return err
+		}
+	}
 	target, fresh, err := openTarget(pos[1])
 	if err != nil {
 		return err
 	}
 	defer target.Close()
 	// A file target is recreated empty, so leaving gaps yields zeros there.
-	cfg := image.InstallConfig{Workers: *workers, Gaps: mode, Grow: fresh}
+	cfg := image.InstallConfig{Workers: *workers, Gaps: mode, Grow: fresh, Decrypt: tf.key}
 	pr := newProgress("extract")
-	if pos[0] == "-" {
+	if r == nil {
 		_, err = installStream(ctx, target, cfg, pr)
 	} else {
-		err = installFile(ctx, pos[0], target, cfg, pr)
+		err = installFile(ctx, r, target, cfg, pr)
 	}
 	pr.done()
 	if err != nil {
@@ -66,12 +88,10 @@ func openTarget(path string) (f *os.File, fresh bool, err error) {
 	return nil, false, fmt.Errorf("%s: not a regular file or block device", path)
 }
 
-func installFile(ctx context.Context, path string, target *os.File, cfg image.InstallConfig, pr *progress) error {
-	r, err := image.OpenFile(path)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
+// installFile installs an opened image file. Each chunk is checked against
+// the manifest as it is read (VerifyChunk), so a file changed after
+// checkFile's pass is still refused chunk by chunk.
+func installFile(ctx context.Context, r *image.Reader, target *os.File, cfg image.InstallConfig, pr *progress) error {
 	h := r.Header()
 	in, err := image.NewInstaller(target, h, cfg)
 	if err != nil {
@@ -79,7 +99,7 @@ func installFile(ctx context.Context, path string, target *os.File, cfg image.In
 	}
 	var buf []byte
 	for i := range r.NumChunks() {
-		if buf, err = r.ReadChunk(i, buf); err == nil {
+		if _, buf, err = r.VerifyChunk(i, buf); err == nil {
 			err = in.Put(ctx, buf)
 		}
 		if err != nil {

@@ -220,7 +220,7 @@ func TestFilesystemAwareEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := diskMap(r)
+	m, err := diskMap(r, nil)
 	r.Close()
 	if err != nil {
 		t.Fatal(err)

@@ -13,34 +13,51 @@ import (
 
 func cmdInfo(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("info", flag.ContinueOnError)
+	decrypt := fs.String("decrypt", "", "key `FILE` of an encrypted image, to show its partitions")
 	pos, err := parseFlags(fs, args, 1, "IMAGE")
 	if err != nil {
 		return err
 	}
+	var key *image.Key
+	if *decrypt != "" {
+		if key, err = image.LoadKey(*decrypt); err != nil {
+			return err
+		}
+	}
 	var h *image.Header
+	var sig *image.Signature
+	hidden := false // partitions not shown: encrypted, no key
 	var fileSize int64
 	var fsm *fsmap.Map
 	var fsErr error
 	if pos[0] == "-" {
 		// A stream has its index at the end: read it all.
 		cr := &countReader{r: os.Stdin}
-		h, err = image.ScanStream(ctx, cr, nil, func(int, []byte) error { return nil })
+		h, sig, err = image.ScanStreamSigned(ctx, cr, nil, func(int, []byte) error { return nil })
 		fileSize = cr.n
 	} else {
 		var r *image.Reader
 		if r, err = image.OpenFile(pos[0]); err == nil {
 			defer r.Close()
-			h = r.Header()
+			h, sig = r.Header(), r.Signature()
 			if st, serr := os.Stat(pos[0]); serr == nil {
 				fileSize = st.Size()
 			}
-			fsm, fsErr = diskMap(r)
+			if h.Encrypted && key == nil {
+				hidden = true
+			} else {
+				fsm, fsErr = diskMap(r, key)
+			}
 		}
 	}
 	if err != nil {
 		return err
 	}
 	printHeader(h, fileSize)
+	printTrust(h, sig)
+	if hidden {
+		fmt.Println("partitions:   not shown: the image is encrypted (give --decrypt KEYFILE)")
+	}
 	switch {
 	case fsErr != nil:
 		return fsErr
@@ -68,6 +85,20 @@ func printHeader(h *image.Header, fileSize int64) {
 	if fileSize > 0 {
 		fmt.Printf("file size:    %d (%s)\n", fileSize, human(fileSize))
 	}
+}
+
+func printTrust(h *image.Header, sig *image.Signature) {
+	if sig == nil {
+		fmt.Println("signature:    unsigned")
+	} else {
+		fmt.Printf("signature:    signed by %s (ed25519)\n", sig.Fingerprint())
+	}
+	if h.Encrypted {
+		fmt.Printf("encrypted:    yes, XChaCha20-Poly1305, key ID %s\n", h.KeyID)
+	} else {
+		fmt.Println("encrypted:    no")
+	}
+	fmt.Printf("manifest:     root %x, %d parts\n", h.ManifestRoot, h.ManifestParts())
 }
 
 type countReader struct {

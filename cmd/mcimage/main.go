@@ -1,13 +1,21 @@
 // Command mcimage creates, inspects, verifies and installs Discus disk
 // images (docs/FORMAT.md).
 //
-//	mcimage create [--chunk-size N] [--level N] [--raw] [--quiet] SRC IMAGE
-//	mcimage info IMAGE
-//	mcimage verify IMAGE
-//	mcimage extract [--gaps leave|zero|discard] IMAGE TARGET
+//	mcimage create [--chunk-size N] [--level N] [--raw] [--quiet] [--sign KEY] [--encrypt KEYFILE] SRC IMAGE
+//	mcimage sign KEY IMAGE [OUT]
+//	mcimage info [--decrypt KEYFILE] IMAGE
+//	mcimage verify [--trust FILE] [--decrypt KEYFILE] IMAGE
+//	mcimage extract [--gaps leave|zero|discard] [--trust FILE] [--decrypt KEYFILE] IMAGE TARGET
 //
 // SRC is a file, a block device or - (stdin); IMAGE may be - (stdout for
-// create, stdin otherwise). Exit status: 0 success, 1 failure, 2 usage.
+// create, stdin otherwise). Exit status as for mcsend and mcrecv (package
+// internal/cli): 0 success, 1 failure, 2 usage, 6 verification failed
+// (corrupt image, unsigned or untrusted, wrong key), 7 I/O error.
+//
+// KEY is an OpenSSH ed25519 private key (ssh-keygen -t ed25519; a
+// passphrase comes from $DISCUS_KEY_PASSPHRASE); --trust takes public keys
+// in authorized_keys format; KEYFILE holds at least 32 secret bytes
+// (head -c 32 /dev/urandom > img.key).
 //
 // create is filesystem-aware: it reads SRC's partition table and
 // filesystems (package image/fsmap) and skips their free space unread;
@@ -24,18 +32,25 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/discuscast/discus/internal/cli"
 )
 
 const usage = `usage:
-  mcimage create [--chunk-size N] [--level N] [--raw] [--quiet] [--workers N] SRC IMAGE
-  mcimage info IMAGE
-  mcimage verify IMAGE
-  mcimage extract [--gaps leave|zero|discard] [--workers N] IMAGE TARGET
+  mcimage create [--chunk-size N] [--level N] [--raw] [--quiet] [--workers N] [--sign KEY] [--encrypt KEYFILE] SRC IMAGE
+  mcimage sign KEY IMAGE [OUT]
+  mcimage info [--decrypt KEYFILE] IMAGE
+  mcimage verify [--trust FILE] [--decrypt KEYFILE] IMAGE
+  mcimage extract [--gaps leave|zero|discard] [--workers N] [--trust FILE] [--decrypt KEYFILE] IMAGE TARGET
 
 SRC: file, block device or - (stdin). IMAGE: file or - (stdout for create, stdin otherwise).
 create skips the free space of the filesystems it knows (ext2/3/4, FAT, NTFS, XFS, swap); --raw keeps every byte.
 Sizes take K, M, G suffixes (binary).
-`
+KEY: OpenSSH ed25519 private key (ssh-keygen -t ed25519); passphrase from $DISCUS_KEY_PASSPHRASE.
+--trust FILE: authorized_keys-style public keys; unsigned, untrusted or tampered images are refused before any write.
+KEYFILE: at least 32 secret bytes (head -c 32 /dev/urandom > img.key); chunks are sealed with XChaCha20-Poly1305.
+
+` + cli.ExitCodesHelp
 
 // errUsage marks command-line mistakes (exit status 2).
 var errUsage = errors.New("usage")
@@ -53,6 +68,7 @@ func run(args []string) int {
 	defer stop()
 	cmds := map[string]func(context.Context, []string) error{
 		"create":  cmdCreate,
+		"sign":    cmdSign,
 		"info":    cmdInfo,
 		"verify":  cmdVerify,
 		"extract": cmdExtract,
@@ -77,7 +93,7 @@ func run(args []string) int {
 		return 2
 	default:
 		fmt.Fprintf(os.Stderr, "mcimage %s: %v\n", args[0], err)
-		return 1
+		return cli.ExitCode(err)
 	}
 }
 

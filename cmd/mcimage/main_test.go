@@ -33,8 +33,8 @@ func TestCreateVerifyExtract(t *testing.T) {
 		{[]string{"create", "--chunk-size", "1K", src, img + "2"}, 2},
 		{[]string{"create", src}, 2},
 		{[]string{"frobnicate"}, 2},
-		{[]string{"verify", src}, 1},
-		{[]string{"create", filepath.Join(dir, "missing"), img + "3"}, 1},
+		{[]string{"verify", src}, 6},                                      // not an image: verification failed
+		{[]string{"create", filepath.Join(dir, "missing"), img + "3"}, 7}, // I/O error
 	} {
 		if got := run(c.args); got != c.code {
 			t.Fatalf("mcimage %v: exit %d, want %d", c.args, got, c.code)
@@ -48,7 +48,7 @@ func TestCreateVerifyExtract(t *testing.T) {
 	b, _ := os.ReadFile(img)
 	b[len(b)/2] ^= 1
 	os.WriteFile(img, b, 0o644)
-	if run([]string{"verify", img}) != 1 || run([]string{"extract", img, out}) != 1 {
+	if run([]string{"verify", img}) != 6 || run([]string{"extract", img, out}) != 6 {
 		t.Fatal("damaged image not refused")
 	}
 }

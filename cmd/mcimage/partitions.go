@@ -30,8 +30,8 @@ func usedRanges(src *image.Source, log *slog.Logger) (*fsmap.Map, error) {
 // diskMap scans the disk held in an image file without installing it:
 // the filesystems' metadata is in the image, so the same partitions and
 // used maps come out as when the image was made.
-func diskMap(r *image.Reader) (*fsmap.Map, error) {
-	d, err := image.NewDiskReader(r)
+func diskMap(r *image.Reader, key *image.Key) (*fsmap.Map, error) {
+	d, err := image.NewDiskReaderKey(r, key)
 	if err != nil {
 		return nil, err
 	}

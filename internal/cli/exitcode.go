@@ -33,7 +33,9 @@ func ExitCode(err error) int {
 		return ExitLost
 	case errors.Is(err, image.ErrCorrupt), errors.Is(err, image.ErrTruncated),
 		errors.Is(err, image.ErrForeignImage), errors.Is(err, image.ErrIncomplete),
-		errors.Is(err, image.ErrVersion):
+		errors.Is(err, image.ErrVersion), errors.Is(err, image.ErrUnsigned),
+		errors.Is(err, image.ErrUntrusted), errors.Is(err, image.ErrManifest),
+		errors.Is(err, image.ErrKey):
 		return ExitVerify
 	case errors.Is(err, image.ErrTargetTooSmall), errors.As(err, &pe), errors.As(err, &errno):
 		return ExitIO
