@@ -96,6 +96,11 @@ type ReceiverConfig struct {
 	Window int
 	// MaxPartial bounds partly received chunks held in memory; 0 = 2*Window+4.
 	MaxPartial int
+	// MaxChunks is the largest chunk count a session may announce; an announce beyond
+	// it is dropped (counted as DropRange). The receiver keeps one bit per chunk, so
+	// the zero value, DefaultMaxChunks (4 Mi chunks, 4 TiB at 1 MiB a chunk), costs at
+	// most 512 KiB.
+	MaxChunks int
 
 	// OnSession is called once, when the first announce is accepted and before any
 	// Deliver; an error aborts the receiver (Err returns it).

@@ -28,29 +28,31 @@ type Receiver struct {
 	params fec.Params
 	kEst   int // blocks of a largest chunk
 
-	done     []bool
-	due      []int64 // per chunk: not before this time (ns since epoch) ask for the whole chunk; 0 = unscheduled
-	cover    []int64 // per chunk: a whole-chunk request sent or heard covers us until then
+	done     bitset     // per chunk: delivered
+	due      chunkTimes // per chunk of the window: not before this time (ns since epoch) ask for the whole chunk; 0 = unscheduled
+	cover    chunkTimes // per chunk: a whole-chunk request sent or heard covers us until then
 	nDone    int
 	cursor   int
 	partials []*partial
 	byChunk  map[uint32]*partial
 
-	pktTime    int64 // ns per data packet at the announced rate
-	members    int
-	lossRef    float64
-	haveRef    bool
-	queue      uint32
-	queueKnown bool // a data packet told the sender's backlog since joining
-	repairQ    uint32
-	lastSeq    uint32
-	horizon    uint32 // next data sequence number not yet seen (announced or received)
-	hasHorizon bool
-	lastData   int64 // when the latest data packet arrived
-	held       int   // partials complete but held (partial.held)
-	lm         lossMeter
-	rtt        rttEstimator
-	heardBits  [16]uint64 // linear counting of receivers heard, for report spacing
+	pktTime       int64 // ns per data packet at the announced rate
+	members       int
+	lossRef       float64
+	haveRef       bool
+	queue         uint32
+	queueKnown    bool // a data packet told the sender's backlog since joining
+	repairQ       uint32
+	lastSeq       uint32
+	horizon       uint32 // next data sequence number not yet seen (announced or received)
+	hasHorizon    bool
+	horizonSus    uint32 // a horizon far ahead, not yet confirmed (advance)
+	hasHorizonSus bool
+	lastData      int64 // when the latest data packet arrived
+	held          int   // partials complete but held (partial.held)
+	lm            lossMeter
+	rtt           rttEstimator
+	heardBits     [16]uint64 // linear counting of receivers heard, for report spacing
 
 	lastSent   int64
 	reportAt   int64
@@ -113,6 +115,7 @@ type ReceiverStats struct {
 	Drops           Drops
 	RTT             time.Duration // smoothed request-to-repair delay
 	Outlier         bool          // this receiver counts itself an outlier
+	SeqOutliers     uint64        // data sequence numbers far outside the expected window, not counted as loss
 }
 
 // ErrSession reports a session the receiver cannot take part in.
@@ -126,6 +129,9 @@ func NewReceiver(cfg ReceiverConfig, now time.Time) *Receiver {
 	if cfg.MaxPartial <= 0 {
 		cfg.MaxPartial = 2*cfg.Window + 4
 	}
+	if cfg.MaxChunks <= 0 {
+		cfg.MaxChunks = DefaultMaxChunks
+	}
 	rng := newRand(cfg.Rand)
 	r := &Receiver{
 		cfg:     cfg,
@@ -134,6 +140,8 @@ func NewReceiver(cfg ReceiverConfig, now time.Time) *Receiver {
 		hdr:     header{node: nodeID(cfg.NodeID, rng)},
 		epoch:   now,
 		byChunk: make(map[uint32]*partial),
+		due:     chunkTimes{max: 4*(cfg.Window+cfg.MaxPartial) + 64},
+		cover:   chunkTimes{max: maxCovers},
 	}
 	r.rtt.init()
 	return r
@@ -147,7 +155,7 @@ func (r *Receiver) Err() error { return r.err }
 
 // Complete reports whether every chunk of a final count was delivered.
 func (r *Receiver) Complete() bool {
-	return r.joined && r.info.Final && r.nDone == len(r.done)
+	return r.joined && r.info.Final && r.nDone == r.done.len()
 }
 
 // Done reports whether the receiver is complete and the sender acknowledged it.
@@ -252,12 +260,13 @@ func (r *Receiver) Handle(pkt []byte, now time.Time) {
 func (r *Receiver) Stats() ReceiverStats {
 	st := r.stats
 	st.ChunksDone = r.nDone
-	st.ChunksTotal = len(r.done)
+	st.ChunksTotal = r.done.len()
 	st.Lost = r.lm.lostTotal
 	st.Loss = r.lm.loss
 	st.Partials = len(r.partials)
 	st.RTT = time.Duration(r.rtt.srtt)
 	st.Outlier = r.isOutlier()
+	st.SeqOutliers = r.lm.outliers
 	return st
 }
 

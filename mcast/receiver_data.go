@@ -16,13 +16,16 @@ func (r *Receiver) onData(h header, d *data, t int64) {
 			r.senderChanged(h.node, t)
 		}
 		w, lost := r.lm.windows, r.lm.lostTotal
-		r.lm.add(d.seq)
+		if r.lm.add(d.seq) {
+			r.lastSeq = d.seq
+			r.advance(d.seq + 1)
+		} else if dd := int32(d.seq - r.lastSeq); dd > maxSeqJump || dd < -maxSeqJump {
+			d.seq = r.lastSeq // an outlier: its number says nothing (the block may still help)
+		}
 		if lost == 0 && r.lm.lostTotal > 0 && r.cfg.FECReady != nil {
 			r.cfg.FECReady() // the first loss: start preparing the rebuilds it will need
 		}
-		r.lastSeq = d.seq
 		r.lastData = t
-		r.advance(d.seq + 1)
 		if r.lm.windows != w && r.congDue == 0 && t >= r.congNext && r.congested() {
 			// Tell the sender now rather than at the next report: its rate control needs
 			// fresh news. A short random wait lets one report speak for many.
@@ -34,18 +37,21 @@ func (r *Receiver) onData(h header, d *data, t int64) {
 			r.learnQueue(t)
 		}
 		switch {
-		case int(c) >= len(r.done):
+		case int(c) >= r.done.len():
 			r.drop(DropRange)
 			return
 		case d.chunkLen > uint32(r.info.MaxChunk) || len(d.payload) != r.info.BlockSize || int(d.maxParity) != r.info.MaxParity:
 			r.drop(DropMalformed)
 			return
-		case r.done[c]:
+		case r.done.get(int(c)):
 			r.stats.DupBlocks++
 			return
 		}
 	} else if d.chunkLen > MaxChunkLimit {
 		r.drop(DropMalformed)
+		return
+	} else if int(c) >= r.cfg.MaxChunks {
+		r.drop(DropRange)
 		return
 	}
 	p := r.byChunk[c]
@@ -62,6 +68,7 @@ func (r *Receiver) onData(h header, d *data, t int64) {
 			return
 		}
 		p = &partial{chunk: c, chunkLen: d.chunkLen, dec: dec, maxParity: d.maxParity, u: r.rng.Float64()}
+		r.due.del(c) // asked for as a partial chunk from now on
 		r.partials = append(r.partials, p)
 		r.byChunk[c] = p
 		r.dirty = true
@@ -137,7 +144,7 @@ func (r *Receiver) deliverHeld(t int64) int64 {
 // delivers the chunks they completed.
 func (r *Receiver) adoptEarly(t int64) {
 	for _, p := range append([]*partial(nil), r.partials...) {
-		if int(p.chunk) >= len(r.done) || p.dec.BlockSize() != r.info.BlockSize ||
+		if int(p.chunk) >= r.done.len() || p.dec.BlockSize() != r.info.BlockSize ||
 			int(p.maxParity) != r.info.MaxParity || int(p.chunkLen) > r.info.MaxChunk {
 			r.removePartial(p)
 			continue
@@ -165,7 +172,9 @@ func (r *Receiver) deliver(p *partial, t int64) {
 		return
 	}
 	r.stats.Bytes += uint64(p.chunkLen)
-	r.done[p.chunk] = true
+	r.done.set(int(p.chunk))
+	r.due.del(p.chunk)
+	r.cover.del(p.chunk)
 	r.nDone++
 	r.removePartial(p)
 	r.dirty = true

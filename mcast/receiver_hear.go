@@ -25,12 +25,12 @@ func (r *Receiver) onRequest(h header, q *request, t int64) {
 	}
 	for _, n := range q.needs {
 		c := n.chunk
-		if int(c) >= len(r.done) || r.done[c] {
+		if int(c) >= r.done.len() || r.done.get(int(c)) {
 			continue
 		}
 		p := r.byChunk[c]
 		if n.missing == 0 {
-			r.cover[c] = max(r.cover[c], t+r.rtoFull()+r.jitterFor(c))
+			r.cover.set(c, max(r.cover.get(c), t+r.rtoFull()+r.jitterFor(c)), t)
 			if p != nil {
 				r.suppress(p, t+r.rtoFull())
 			}

@@ -68,23 +68,23 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 		cs = append(cs, candidate{n: need{chunk: p.chunk, missing: uint32(m), nextParity: p.nextParity}, p: p, at: at})
 		first = min(first, at)
 	}
-	if n := len(r.done); n > 0 && r.nDone < n {
-		for r.done[r.cursor] {
-			r.cursor = (r.cursor + 1) % n
-		}
+	if n := r.done.len(); n > 0 && r.nDone < n {
+		r.cursor = r.done.nextClear(r.cursor % n)
 		count := 0
 		// Bounded scan: chunks done out of order ahead of the cursor are skipped, but a
 		// huge image must not make every Poll walk it.
 		for i := 0; i < n && count < r.cfg.Window && i < maxWindowScan; i++ {
 			c := (r.cursor + i) % n
-			if r.done[c] || r.byChunk[uint32(c)] != nil {
+			if r.done.get(c) || r.byChunk[uint32(c)] != nil {
 				continue
 			}
 			count++
-			if r.due[c] == 0 {
-				r.due[c] = t + r.wholeBackoff()
+			due := r.due.get(uint32(c))
+			if due == 0 {
+				due = t + r.wholeBackoff()
+				r.due.set(uint32(c), due, t)
 			}
-			at := max(r.due[c], r.cover[c])
+			at := max(due, r.cover.get(uint32(c)))
 			cs = append(cs, candidate{n: need{chunk: uint32(c)}, at: at})
 			first = min(first, at)
 		}
@@ -110,8 +110,9 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 			wake = min(wake, c.p.due)
 		} else {
 			r.stats.WholeNeeds++
-			r.cover[c.n.chunk] = t + r.rtoFull() + r.jitterFor(c.n.chunk)
-			wake = min(wake, r.cover[c.n.chunk])
+			cv := t + r.rtoFull() + r.jitterFor(c.n.chunk)
+			r.cover.set(c.n.chunk, cv, t)
+			wake = min(wake, cv)
 		}
 	}
 	if len(r.needs) > 0 {
@@ -159,7 +160,7 @@ func (r *Receiver) sendReport(t int64, done bool, emit func([]byte), cong bool) 
 }
 
 func (r *Receiver) progress() progress {
-	p := progress{done: uint32(r.nDone), known: uint32(len(r.done)), loss: lossUnknown, recent: lossUnknown, seen: r.horizon}
+	p := progress{done: uint32(r.nDone), known: uint32(r.done.len()), loss: lossUnknown, recent: lossUnknown, seen: r.horizon}
 	if r.lm.windows > 0 {
 		p.loss, p.recent = lossWire(r.lm.loss), lossWire(r.lm.last)
 	}

@@ -12,6 +12,11 @@ func (r *Receiver) onAnnounce(h header, a *announce, t int64) {
 		r.drop(DropMalformed)
 		return
 	}
+	if int64(a.chunks) > int64(r.cfg.MaxChunks) {
+		// Beyond what this receiver takes (its per-chunk state is bounded by MaxChunks).
+		r.drop(DropRange)
+		return
+	}
 	if !r.joined {
 		r.join(h, a, p, t)
 		return
@@ -61,8 +66,8 @@ func (r *Receiver) join(h header, a *announce, p fec.Params, t int64) {
 	r.session(a)
 	r.advance(a.seq)
 	r.grow(int(a.chunks))
-	if len(r.done) > 0 {
-		r.cursor = r.rng.IntN(len(r.done))
+	if r.done.len() > 0 {
+		r.cursor = r.rng.IntN(r.done.len())
 	}
 	r.lastSent = t
 	r.reportU = 0.5 + r.rng.Float64()
@@ -78,8 +83,8 @@ func (r *Receiver) join(h header, a *announce, p fec.Params, t int64) {
 	}
 	r.adoptEarly(t)
 	for _, c := range r.earlyAsked {
-		if int(c) < len(r.cover) {
-			r.cover[c] = t + r.rtoFull() + r.jitterFor(c)
+		if int(c) < r.done.len() {
+			r.cover.set(c, t+r.rtoFull()+r.jitterFor(c), t)
 		}
 	}
 	r.earlyAsked = nil
@@ -101,19 +106,17 @@ func (r *Receiver) session(a *announce) {
 
 func (r *Receiver) sessionInfo() SessionInfo {
 	si := r.info
-	si.Chunks = len(r.done)
+	si.Chunks = r.done.len()
 	si.Meta = r.meta
 	return si
 }
 
 // grow extends the per-chunk state to n chunks (a streaming sender's count grows).
 func (r *Receiver) grow(n int) bool {
-	if n <= len(r.done) {
+	if n <= r.done.len() {
 		return false
 	}
-	r.done = append(r.done, make([]bool, n-len(r.done))...)
-	r.due = append(r.due, make([]int64, n-len(r.due))...)
-	r.cover = append(r.cover, make([]int64, n-len(r.cover))...)
+	r.done.grow(n)
 	r.info.Chunks = n
 	return true
 }
@@ -124,9 +127,9 @@ func (r *Receiver) senderChanged(node uint64, t int64) {
 	r.log.Debug("mcast: new sender", "old", r.info.Sender, "new", node)
 	r.info.Sender = node
 	r.lm.reset()
-	r.hasHorizon = false
-	clear(r.due)
-	clear(r.cover)
+	r.hasHorizon, r.hasHorizonSus = false, false
+	r.due.reset()
+	r.cover.reset()
 	r.queueKnown = false
 	for _, p := range r.partials {
 		p.due = 0
@@ -142,9 +145,9 @@ func (r *Receiver) senderChanged(node uint64, t int64) {
 func (r *Receiver) learnQueue(t int64) {
 	r.queueKnown = true
 	rto := r.rtoFull()
-	for c, v := range r.cover {
+	for c, v := range r.cover.m {
 		if v > 0 {
-			r.cover[c] = max(v, t+rto+r.jitterFor(uint32(c)))
+			r.cover.m[c] = max(v, t+rto+r.jitterFor(c))
 		}
 	}
 	r.dirty = true
@@ -154,10 +157,24 @@ func (r *Receiver) learnQueue(t int64) {
 // knows) forward; requests carry it so the sender can tell a need that crossed the
 // chunk's transmission from one that outlived it.
 func (r *Receiver) advance(next uint32) {
-	if !r.hasHorizon || int32(next-r.horizon) > 0 {
-		r.horizon, r.hasHorizon = next, true
+	d := int32(next - r.horizon)
+	switch {
+	case !r.hasHorizon || d > 0 && d <= maxSeqJump:
+	case d <= 0:
+		return
+	case r.hasHorizonSus && int32(next-r.horizonSus) > 0 && int32(next-r.horizonSus) <= maxHorizonConfirm:
+		// A second number far ahead and after the first: the stream is there (an outage).
+	default:
+		// One number far ahead (a flipped bit, a forged announce) is a suspect only.
+		r.horizonSus, r.hasHorizonSus = next, true
+		return
 	}
+	r.horizon, r.hasHorizon, r.hasHorizonSus = next, true, false
 }
+
+// maxHorizonConfirm: a suspect horizon is confirmed by a later number at most this far
+// beyond it (announces 200 ms apart when no data reaches us).
+const maxHorizonConfirm = 1 << 24
 
 // helloSoon sends the hello within a few ms when the sender says it is waiting for
 // receivers (it starts as soon as it hears them); otherwise the hello keeps its

@@ -59,20 +59,44 @@ type lossMeter struct {
 	last      float64 // the last window's
 	prev      float64 // the one before
 	windows   int
+	// A sequence number far from the expected one (a flipped bit, a forged packet) is
+	// one outlier, not millions of lost packets: it is held as a suspect, and only a
+	// second packet just after it (the stream really moved: a long outage) moves the
+	// meter there, counting at most one window as lost.
+	suspect    uint32
+	hasSuspect bool
+	outliers   uint64
 }
 
-func (m *lossMeter) reset() { m.init, m.got, m.lost = false, 0, 0 }
+// maxSeqJump is how far (in packets) from the expected sequence number a data packet
+// may be and still be taken at its word: 4 loss windows, ~15 ms at 100 MB/s.
+const maxSeqJump = 4 * lossWindow
 
-func (m *lossMeter) add(seq uint32) {
+func (m *lossMeter) reset() { m.init, m.got, m.lost, m.hasSuspect = false, 0, 0, false }
+
+// add takes a data packet's sequence number; it reports whether the number is the
+// stream's position (false: a late or duplicate packet, or an outlier).
+func (m *lossMeter) add(seq uint32) bool {
 	if !m.init {
 		m.init, m.next = true, seq+1
 		m.got++
-		return
+		return true
 	}
 	d := int32(seq - m.next)
-	if d < 0 {
-		return // late or duplicate: not new information
+	if d > maxSeqJump || d < -maxSeqJump {
+		if !m.hasSuspect || int32(seq-m.suspect) <= 0 || int32(seq-m.suspect) > maxSeqJump {
+			m.suspect, m.hasSuspect = seq, true
+			m.outliers++
+			return false
+		}
+		// Confirmed: the stream is there now. A forward gap counts as one window lost
+		// (an outage, not congestion to be measured packet by packet).
+		m.hasSuspect = false
+		d = max(min(d, lossWindow), 0)
+	} else if d < 0 {
+		return false // late or duplicate: not new information
 	}
+	m.hasSuspect = false
 	m.lost += int(d)
 	m.lostTotal += uint64(d)
 	m.got++
@@ -88,6 +112,7 @@ func (m *lossMeter) add(seq uint32) {
 		m.windows++
 		m.got, m.lost = 0, 0
 	}
+	return true
 }
 
 // The timers below scale with the measured delay (srtt), the sender's packet time and
