@@ -64,6 +64,12 @@ type SenderConfig struct {
 	// until enough receivers have said hello; see Sender.SetPaused.
 	Paused bool
 
+	// Key, if set, is the session's shared secret (at least MinKeyLen bytes): every
+	// packet then carries an authentication trailer (OnWire) and packets without a
+	// valid one are dropped. nil = keyless (a CRC-32C trailer). With a key the
+	// default BlockSize shrinks by AuthOverhead so data packets still fit 1500 bytes.
+	Key []byte
+
 	// FECReady, if set, reports whether parity of a GF(2^16) code can be made without
 	// a long one-time setup (fec.Warm). While it returns false the sender serves whole
 	// chunks before repairs that would need it, instead of stalling inside the first
@@ -111,6 +117,11 @@ type ReceiverConfig struct {
 	// Deliver is called with each rebuilt chunk, only valid during the call. A non-nil
 	// error means the chunk is corrupt: it is dropped and fetched again.
 	Deliver func(index int, chunk []byte) error
+	// Key, if set, is the session's shared secret (see SenderConfig.Key). A keyed
+	// receiver also requires a welcome: it joins (and follows a replacement sender)
+	// only once that sender acknowledged its hello, which an old recording cannot do.
+	Key []byte
+
 	// FECReady, if set, reports whether rebuilding a chunk from parity can start without
 	// a long one-time setup (fec.Warm: it also starts that setup in the background). It
 	// is called when the receiver first sees a loss and while a chunk waits to be

@@ -88,8 +88,6 @@ func parseDrop(err error) DropReason {
 		return DropVersion
 	case errType:
 		return DropType
-	case errAuth:
-		return DropAuth
 	}
 	return DropMalformed
 }

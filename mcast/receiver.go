@@ -72,6 +72,13 @@ type Receiver struct {
 	candidates []candidate
 	ackBuf     []uint64
 	stats      ReceiverStats
+
+	// Keyed receivers (cfg.Key) follow a sender only once it welcomed them
+	// (receiver_welcome.go).
+	pros       prospect
+	welcomed   bool  // the followed sender welcomed us
+	lastSender int64 // when the followed sender was last heard (announce or data)
+	epochOut   uint64
 }
 
 // partial is a chunk with some blocks held.
@@ -110,6 +117,7 @@ type ReceiverStats struct {
 	CongReports     uint64  // of those, congestion reports
 	CongSuppressed  uint64  // congestion reports held back because another receiver sent one
 	Corrupt         uint64  // chunks Deliver rejected (fetched again)
+	Deferred        uint64  // deliveries the consumer deferred (ErrDeferred), each retry counted
 	SenderPackets   uint64  // announces and data heard from a sender since joining
 	Partials        int     // partly received chunks held now
 	Drops           Drops
@@ -120,6 +128,14 @@ type ReceiverStats struct {
 
 // ErrSession reports a session the receiver cannot take part in.
 var ErrSession = errors.New("mcast: unusable session")
+
+// ErrDeferred, returned (wrapped or not) by ReceiverConfig.Deliver, means the consumer
+// cannot judge the chunk yet: the receiver keeps it whole (within MaxPartial held
+// chunks) and offers it again after the next delivery or a few milliseconds later.
+var ErrDeferred = errors.New("mcast: delivery deferred")
+
+// deferPoll is how soon a deferred chunk is offered again.
+const deferPoll = int64(5 * time.Millisecond)
 
 // NewReceiver prepares a receiver; it sends nothing until it hears an announce.
 func NewReceiver(cfg ReceiverConfig, now time.Time) *Receiver {
@@ -194,6 +210,10 @@ func (r *Receiver) Handle(pkt []byte, now time.Time) {
 		r.drop(DropForeign)
 		return
 	}
+	t := r.ns(now)
+	if r.cfg.Key != nil && !r.gate(h, pkt, t) {
+		return
+	}
 	if !r.joined && h.typ == typeData {
 		// Blocks heard before the announce are kept for the first session heard.
 		if r.early && h.session != r.hdr.session {
@@ -208,7 +228,6 @@ func (r *Receiver) Handle(pkt []byte, now time.Time) {
 		r.drop(DropEarly)
 		return
 	}
-	t := r.ns(now)
 	switch h.typ {
 	case typeAnnounce:
 		a, err := parseAnnounce(h, body)
@@ -249,7 +268,7 @@ func (r *Receiver) Handle(pkt []byte, now time.Time) {
 		}
 		r.ackBuf = a.nodes
 		for _, id := range a.nodes {
-			if id == r.hdr.node && r.Complete() {
+			if id == r.hdr.node && r.Complete() && !a.welcome {
 				r.acked = true
 			}
 		}

@@ -1,6 +1,7 @@
 package mcast
 
 import (
+	"errors"
 	"time"
 
 	"github.com/discuscast/discus/fec"
@@ -129,13 +130,16 @@ func (r *Receiver) deliverHeld(t int64) int64 {
 	if r.held == 0 {
 		return t + idleWake
 	}
-	if !r.cfg.FECReady() {
+	if r.cfg.FECReady != nil && !r.cfg.FECReady() {
 		return t + heldPoll
 	}
 	for _, p := range append([]*partial(nil), r.partials...) {
 		if p.held && r.err == nil {
 			r.completed(p, t)
 		}
+	}
+	if r.held > 0 {
+		return t + deferPoll // deferred by the consumer: offered again soon
 	}
 	return t + idleWake
 }
@@ -162,6 +166,16 @@ func (r *Receiver) deliver(p *partial, t int64) {
 	b, err := p.dec.Bytes()
 	if err == nil && r.cfg.Deliver != nil {
 		err = r.cfg.Deliver(int(p.chunk), b)
+	}
+	if errors.Is(err, ErrDeferred) {
+		// The consumer cannot judge it yet (its manifest piece is still on the way):
+		// keep the chunk whole and offer it again (deliverHeld).
+		if !p.held {
+			p.held = true
+			r.held++
+		}
+		r.stats.Deferred++
+		return
 	}
 	if err != nil {
 		r.stats.Corrupt++

@@ -14,14 +14,18 @@ type candidate struct {
 // deadline.
 func (r *Receiver) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
 	t := r.ns(now)
-	if r.err != nil || !r.joined {
+	if r.err != nil {
 		return now.Add(time.Duration(idleWake))
+	}
+	if !r.joined {
+		// A keyed receiver greets its prospect before it joins (receiver_welcome.go).
+		return r.at(r.pollProspect(t, emit))
 	}
 	if !r.dirty && t < r.wake {
 		return r.wakeT
 	}
 	r.dirty = false
-	wake := t + idleWake
+	wake := r.pollProspect(t, emit)
 	if r.held > 0 {
 		wake = min(wake, r.deliverHeld(t))
 	}

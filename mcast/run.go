@@ -33,8 +33,17 @@ const maxDrain = 16
 // delivers and the current time, sends what the machine emits, and sleeps
 // until the machine's next deadline or the next datagram. It returns when
 // stop reports true or an error, when ctx ends, or when the transport fails.
-// All calls into m happen on the calling goroutine.
+// All calls into m happen on the calling goroutine. A *Sender or *Receiver is put
+// OnWire first, so what crosses the transport always carries its trailer.
 func Drive(ctx context.Context, tr Transport, m Machine, stop func() (bool, error)) error {
+	switch m.(type) {
+	case *Sender, *Receiver:
+		w, err := OnWire(m)
+		if err != nil {
+			return err
+		}
+		m = w
+	}
 	var (
 		out   [][]byte
 		store [][]byte

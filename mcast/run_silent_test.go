@@ -36,7 +36,11 @@ func TestReceiveSenderSilentBeforeData(t *testing.T) {
 		t.Fatal(err)
 	}
 	var pkts [][]byte
-	s.Poll(now, func(p []byte) { pkts = append(pkts, append([]byte(nil), p...)) })
+	w, err := mcast.OnWire(s) // with its trailer, as on the wire
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Poll(now, func(p []byte) { pkts = append(pkts, append([]byte(nil), p...)) })
 	tr := chanTransport{in: make(chan *mcast.Batch, 1)}
 	tr.in <- &mcast.Batch{Pkts: pkts} // the announce, then silence
 	target, err := os.Create(filepath.Join(t.TempDir(), "disk"))

@@ -20,7 +20,7 @@ type Sender struct {
 	rng    *rand.Rand
 	hdr    header
 	params fec.Params
-	pktLen int // bytes of one data packet on the wire (UDP payload)
+	pktLen int // bytes of one data packet on the wire (UDP payload, trailer included)
 
 	chunks     int
 	final      bool
@@ -44,6 +44,9 @@ type Sender struct {
 	lossRef  float64
 	haveRef  bool // lossRef was measured (some receiver reported loss)
 	ackQ     []uint64
+
+	welcomeQ    []uint64 // receivers whose hello arrived, to be welcomed (sender_welcome.go)
+	nextWelcome time.Time
 
 	nextAnnounce, nextAck, nextTick, lastCountCheck time.Time
 	sinceAnnounce                                   int // data packets since the last announce
@@ -80,6 +83,9 @@ type SenderStats struct {
 func NewSender(cfg SenderConfig, src ChunkSource, now time.Time) (*Sender, error) {
 	if cfg.BlockSize == 0 {
 		cfg.BlockSize = DefaultBlockSize
+		if cfg.Key != nil {
+			cfg.BlockSize -= AuthOverhead // the longer trailer must not push packets past 1500 bytes
+		}
 	}
 	if cfg.MaxChunk == 0 {
 		cfg.MaxChunk = DefaultMaxChunk
@@ -118,7 +124,7 @@ func NewSender(cfg SenderConfig, src ChunkSource, now time.Time) (*Sender, error
 	if err := params.Validate(cfg.MaxChunk); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	if headerLen+dataBody+cfg.BlockSize > 65507 {
+	if headerLen+dataBody+cfg.BlockSize+trailerLen(cfg.Key != nil) > 65507 {
 		return nil, fmt.Errorf("%w: BlockSize %d does not fit a datagram", ErrConfig, cfg.BlockSize)
 	}
 	if len(src.Meta()) > maxMeta {
@@ -132,7 +138,7 @@ func NewSender(cfg SenderConfig, src ChunkSource, now time.Time) (*Sender, error
 		rng:    rng,
 		hdr:    header{session: cfg.SessionID, node: nodeID(cfg.NodeID, rng)},
 		params: params,
-		pktLen: headerLen + dataBody + cfg.BlockSize,
+		pktLen: headerLen + dataBody + cfg.BlockSize + trailerLen(cfg.Key != nil),
 		paused: cfg.Paused,
 		peers:  make(map[uint64]*peer),
 		enc:    encCache{max: cfg.EncoderCache},
@@ -203,6 +209,9 @@ func (s *Sender) Handle(pkt []byte, now time.Time) {
 		s.stats.Reports++
 		p := s.heard(h.node, r.progress, now)
 		p.reports++
+		if r.hello {
+			s.welcome(h.node, now)
+		}
 		if r.done {
 			s.receiverDone(p, now)
 		}
@@ -243,6 +252,9 @@ func (s *Sender) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
 		s.emitAcks(emit)
 		s.nextAck = now.Add(ackDelay)
 	}
+	if len(s.welcomeQ) > 0 && !now.Before(s.nextWelcome) {
+		s.emitWelcomes(emit)
+	}
 	for !s.paused && s.pace.ready() && s.sinceAnnounce < announceEvery {
 		pkt := s.nextPacket()
 		if pkt == nil {
@@ -261,6 +273,9 @@ func (s *Sender) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
 	if len(s.ackQ) > 0 {
 		next = earliest(next, s.nextAck)
 	}
+	if len(s.welcomeQ) > 0 {
+		next = earliest(next, s.nextWelcome)
+	}
 	if !s.paused && s.hasWork() {
 		next = earliest(next, s.pace.readyAt(now))
 	}
@@ -268,11 +283,14 @@ func (s *Sender) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
 }
 
 func (s *Sender) send(pkt []byte, emit func([]byte)) {
-	s.pace.spend(len(pkt))
+	n := len(pkt) + trailerLen(s.cfg.Key != nil) // what goes on the wire (OnWire adds the trailer)
+	s.pace.spend(n)
 	s.stats.Packets++
-	s.stats.Bytes += uint64(len(pkt))
+	s.stats.Bytes += uint64(n)
 	emit(pkt)
 }
+
+func (s *Sender) drop(reason DropReason) { s.stats.Drops[reason]++ }
 
 func (s *Sender) emitAnnounce(emit func([]byte)) {
 	a := announce{

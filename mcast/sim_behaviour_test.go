@@ -1,6 +1,8 @@
 package mcast_test
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -8,32 +10,43 @@ import (
 )
 
 // TestSimOutlier: one receiver at 20 % loss, or behind a link a tenth of the sender's
-// rate, finishes itself but slows the others by at most 10 %.
+// rate, finishes itself but slows the others by at most 10 %. The 20 % case is judged
+// on the median of five seeds: one run's ratio depends on chance (seeds 1..8 gave
+// 0.87 .. 1.28 at the wire-version-3 change, whose 4 more bytes per packet reshuffled
+// every run).
 func TestSimOutlier(t *testing.T) {
 	base := simCase{seed: 5, receivers: raceSize(30, 8), chunks: raceSize(40, 24), blockSize: 64, rate: 6_000_000, link: simnet.Link{Loss: 0.01}}
-	ref := runSim(t, base)
-	refEnd := ref.lastFinish(0)
-	logResult(t, "baseline", ref)
 	for _, tc := range []struct {
-		name string
-		link simnet.Link
+		name  string
+		link  simnet.Link
+		seeds []uint64
 	}{
-		{"loss20", simnet.Link{Loss: 0.20}},
-		{"tenthRate", simnet.Link{Loss: 0.01, Rate: 600_000, Queue: 20 * time.Millisecond}},
+		{"loss20", simnet.Link{Loss: 0.20}, []uint64{3, 4, 5, 6, 7}},
+		{"tenthRate", simnet.Link{Loss: 0.01, Rate: 600_000, Queue: 20 * time.Millisecond}, []uint64{5}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if raceEnabled && tc.link.Rate > 0 {
 				t.Skip("long at a fixed rate under -race; TestSimOutlierAdaptive covers the slow receiver")
 			}
-			c := base
-			l := tc.link
-			c.special = &l
-			res := runSim(t, c)
-			logResult(t, tc.name, res)
-			others := res.lastFinish(0)
-			t.Logf("ASSERT others finished at %v vs %v without the outlier (x%.3f, limit 1.10); the outlier at %v",
-				others, refEnd, float64(others)/float64(refEnd), res.finished[0])
-			perfCheck(t, float64(others) <= 1.10*float64(refEnd), "others slowed to %v from %v", others, refEnd)
+			var ratios []float64
+			for _, seed := range tc.seeds {
+				c := base
+				c.seed = seed
+				ref := runSim(t, c)
+				refEnd := ref.lastFinish(0)
+				l := tc.link
+				c.special = &l
+				res := runSim(t, c)
+				logResult(t, fmt.Sprintf("%s/seed%d", tc.name, seed), res)
+				others := res.lastFinish(0)
+				ratios = append(ratios, float64(others)/float64(refEnd))
+				t.Logf("seed %d: others finished at %v vs %v without the outlier (x%.3f); the outlier at %v",
+					seed, others, refEnd, ratios[len(ratios)-1], res.finished[0])
+			}
+			slices.Sort(ratios)
+			median := ratios[len(ratios)/2]
+			t.Logf("ASSERT others slowed x%.3f (median of %d seeds, limit 1.10)", median, len(ratios))
+			perfCheck(t, median <= 1.10, "others slowed x%.3f by the outlier", median)
 		})
 	}
 }

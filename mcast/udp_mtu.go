@@ -1,20 +1,28 @@
 package mcast
 
 // DataOverhead is the bytes a data packet carries besides its block: the
-// common header and the data header (docs/PROTOCOL.md §1.1, §1.3).
-const DataOverhead = headerLen + dataBody
+// common header, the data header and the keyless trailer (docs/PROTOCOL.md
+// §1.1, §1.3, §1.8); a keyed session's trailer is AuthOverhead bytes longer.
+const (
+	DataOverhead = headerLen + dataBody + crcTrailerLen
+	AuthOverhead = authTrailerLen - crcTrailerLen
+)
 
 // BlockSizeForMTU is the largest block whose data packet, with IP and UDP
 // headers, fits a path MTU without fragmentation (a fragmented datagram
 // costs twice the packets and is lost if either piece is). It is rounded
 // down to a multiple of 64 bytes when that leaves at least 64, since the
 // erasure code works on 64-byte units and codes such blocks in place.
-func BlockSizeForMTU(mtu int, ipv6 bool) int {
+// keyed says whether the session authenticates its packets (SenderConfig.Key).
+func BlockSizeForMTU(mtu int, ipv6, keyed bool) int {
 	ipUDP := 20 + 8
 	if ipv6 {
 		ipUDP = 40 + 8
 	}
 	b := mtu - ipUDP - DataOverhead
+	if keyed {
+		b -= AuthOverhead
+	}
 	if b >= 128 {
 		return b &^ 63
 	}

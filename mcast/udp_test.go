@@ -150,24 +150,34 @@ func TestUDPTransportIPv6(t *testing.T) {
 func TestBlockSizeForMTU(t *testing.T) {
 	for _, mtu := range []int{576, 1280, 1500, 9000} {
 		for _, v6 := range []bool{false, true} {
-			bs := BlockSizeForMTU(mtu, v6)
-			ip := 20
-			if v6 {
-				ip = 40
-			}
-			pkt := appendData(nil, header{typ: typeData}, &data{payload: make([]byte, bs)})
-			if len(pkt) != DataOverhead+bs {
-				t.Fatalf("data packet is %d bytes, DataOverhead+block = %d", len(pkt), DataOverhead+bs)
-			}
-			if ip+8+len(pkt) > mtu {
-				t.Errorf("MTU %d (IPv6 %v): block %d gives a %d-byte IP packet", mtu, v6, bs, ip+8+len(pkt))
-			}
-			if bs%2 != 0 || bs+64 <= mtu-ip-8-DataOverhead && bs >= 128 {
-				t.Errorf("MTU %d: block %d is odd or wastes a 64-byte unit", mtu, bs)
+			for _, keyed := range []bool{false, true} {
+				bs := BlockSizeForMTU(mtu, v6, keyed)
+				ip := 20
+				if v6 {
+					ip = 40
+				}
+				f, _ := newFramer(nil, 1, true, func() uint64 { return 1 }, func(DropReason) {})
+				if keyed {
+					f, _ = newFramer(make([]byte, 32), 1, true, func() uint64 { return 1 }, func(DropReason) {})
+				}
+				pkt := f.seal(appendData(nil, header{typ: typeData}, &data{payload: make([]byte, bs)}), time.Now())
+				over := DataOverhead
+				if keyed {
+					over += AuthOverhead
+				}
+				if len(pkt) != over+bs {
+					t.Fatalf("data packet is %d bytes, overhead+block = %d", len(pkt), over+bs)
+				}
+				if ip+8+len(pkt) > mtu {
+					t.Errorf("MTU %d (IPv6 %v, keyed %v): block %d gives a %d-byte IP packet", mtu, v6, keyed, bs, ip+8+len(pkt))
+				}
+				if bs%2 != 0 || bs+64 <= mtu-ip-8-over && bs >= 128 {
+					t.Errorf("MTU %d: block %d is odd or wastes a 64-byte unit", mtu, bs)
+				}
 			}
 		}
 	}
-	if got := BlockSizeForMTU(1500, false); got != 1408 {
+	if got := BlockSizeForMTU(1500, false, false); got != 1408 {
 		t.Errorf("MTU 1500: block %d, want 1408", got)
 	}
 }

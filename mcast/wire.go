@@ -5,25 +5,26 @@ import (
 	"errors"
 )
 
-// Wire format, version 2. docs/PROTOCOL.md describes every byte; keep the two in step.
+// Wire format, version 3. docs/PROTOCOL.md describes every byte; keep the two in step.
 //
-// Every packet starts with a 32-byte header:
+// Every packet starts with a 32-byte header and ends with a trailer (frame.go: a
+// CRC-32C, or with a key an authentication trailer); the state machines see packets
+// without their trailer.
 //
 //	0  magic "DSCS"
-//	4  version (2)
+//	4  version (3)
 //	5  type
-//	6  flags (bit 7 = auth tag appended; bits 0..3 are type-specific)
+//	6  flags (bit 7 = authentication trailer; bits 0..3 are type-specific)
 //	7  reserved (sent as 0, ignored)
 //	8  session ID (16 bytes, the image ID)
 //	24 node ID of the sender of this packet (uint64, big endian)
 //
 // All integers are big endian.
 const (
-	headerLen  = 32
-	version    = 2
-	authTagLen = 32 // reserved for a later issue (HMAC); a tagged packet is dropped today
+	headerLen = 32
+	version   = 3
 
-	flagAuth = 0x80
+	flagAuth = 0x80 // the packet ends with an authentication trailer (frame.go)
 )
 
 var magic = [4]byte{'D', 'S', 'C', 'S'}
@@ -62,7 +63,6 @@ var (
 	errVersion   = errors.New("mcast: unsupported version")
 	errType      = errors.New("mcast: unknown packet type")
 	errMalformed = errors.New("mcast: malformed packet body")
-	errAuth      = errors.New("mcast: authenticated packets not supported")
 )
 
 // header is the fixed part every packet carries.
@@ -80,9 +80,9 @@ func appendHeader(b []byte, h header) []byte {
 	return binary.BigEndian.AppendUint64(b, h.node)
 }
 
-// parseHeader splits a datagram into header and body. It checks magic, version and type,
-// and refuses tagged packets until authentication exists (a tag we cannot verify must not
-// be trusted).
+// parseHeader splits a packet (its trailer already removed, frame.go) into header and
+// body. It checks magic, version and type; the authentication flag was checked with the
+// trailer and is ignored here.
 func parseHeader(p []byte) (h header, body []byte, err error) {
 	if len(p) < headerLen {
 		return h, nil, errShort
@@ -100,9 +100,7 @@ func parseHeader(p []byte) (h header, body []byte, err error) {
 	if h.typ < typeAnnounce || h.typ > typeAck {
 		return h, nil, errType
 	}
-	if h.flags&flagAuth != 0 {
-		return h, nil, errAuth
-	}
+	h.flags &^= flagAuth
 	return h, p[headerLen:], nil
 }
 

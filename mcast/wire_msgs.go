@@ -11,6 +11,7 @@ const (
 	flagHello = 0x02 // report: first report of this receiver
 	flagCong  = 0x04 // report: sent at once because loss rose well above the reference
 	flagOut   = 0x01 // request: from a receiver that counts itself an outlier (served from the side queue)
+	flagWelc  = 0x01 // ack: the nodes listed said hello (their first report) and were heard
 )
 
 // Limits that keep every packet within one datagram and every parser cheap.
@@ -18,7 +19,7 @@ const (
 	maxMeta      = 1024 // announce meta bytes
 	maxNeeds     = 64   // entries in one request
 	maxAckNodes  = 128  // node IDs in one ack
-	announceBody = 8 + 4*6 + 2 + 2
+	announceBody = 8 + 4*6 + 2 + 4 + 2
 	dataBody     = 6*4 + 4
 	progressBody = 4 + 4 + 2 + 2 + 4
 	needLen      = 12
@@ -36,6 +37,7 @@ type announce struct {
 	members   uint32 // receivers the sender currently knows
 	lossRef   uint16 // median recent loss of receivers, parts per 10000
 	seq       uint32 // sequence number the sender's next data packet will carry
+	lead      uint32 // the last lead chunks (a description of the others) are fetched first
 	meta      []byte // opaque session description (image header)
 }
 
@@ -56,6 +58,7 @@ func appendAnnounce(b []byte, h header, a *announce) []byte {
 	b = binary.BigEndian.AppendUint32(b, a.members)
 	b = binary.BigEndian.AppendUint16(b, a.lossRef)
 	b = binary.BigEndian.AppendUint32(b, a.seq)
+	b = binary.BigEndian.AppendUint32(b, a.lead)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(a.meta)))
 	return append(b, a.meta...)
 }
@@ -72,6 +75,7 @@ func parseAnnounce(h header, body []byte) (a announce, err error) {
 	a.members = r.u32()
 	a.lossRef = r.u16()
 	a.seq = r.u32()
+	a.lead = r.u32()
 	n := int(r.u16())
 	if n > maxMeta {
 		return a, errMalformed
@@ -80,7 +84,7 @@ func parseAnnounce(h header, body []byte) (a announce, err error) {
 	if err := r.done(); err != nil {
 		return a, err
 	}
-	if a.blockSize == 0 || a.maxChunk == 0 {
+	if a.blockSize == 0 || a.maxChunk == 0 || a.lead > a.chunks {
 		return a, errMalformed
 	}
 	return a, nil
@@ -238,13 +242,18 @@ func parseReport(h header, body []byte) (p report, err error) {
 	return p, r.done()
 }
 
-// ack confirms done reports: the receivers listed stop repeating theirs.
+// ack confirms done reports (the receivers listed stop repeating theirs) or, with the
+// welcome flag, hellos: a receiver that requires it follows a sender only once welcomed.
 type ack struct {
-	nodes []uint64
+	welcome bool
+	nodes   []uint64
 }
 
 func appendAck(b []byte, h header, a *ack) []byte {
 	h.typ = typeAck
+	if a.welcome {
+		h.flags |= flagWelc
+	}
 	b = appendHeader(b, h)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(a.nodes)))
 	for _, n := range a.nodes {
@@ -255,6 +264,7 @@ func appendAck(b []byte, h header, a *ack) []byte {
 
 func parseAck(h header, body []byte, buf []uint64) (a ack, err error) {
 	r := reader{b: body}
+	a.welcome = h.flags&flagWelc != 0
 	n := int(r.u16())
 	if r.bad || n == 0 || n > maxAckNodes || len(r.b) != 8*n {
 		return a, errMalformed

@@ -13,13 +13,14 @@ func samplePackets() map[string][]byte {
 	h := testHeader
 	return map[string][]byte{
 		"announce": appendAnnounce(nil, h, &announce{final: true, rate: 125e6, chunks: 1000, maxChunk: 1 << 20,
-			blockSize: 1400, maxParity: 0, members: 3, lossRef: 123, waiting: true, seq: 12345, meta: []byte("image header")}),
+			blockSize: 1400, maxParity: 0, members: 3, lossRef: 123, waiting: true, seq: 12345, lead: 2, meta: []byte("image header")}),
 		"data": appendData(nil, h, &data{seq: 7, chunk: 3, chunkLen: 5000, block: 4, queue: 10, repairQueue: 2,
 			payload: bytes.Repeat([]byte{0xab}, 1400)}),
 		"request": appendRequest(nil, h, &request{progress: progress{done: 5, known: 1000, loss: 100, recent: 200, seen: 777}, outlier: true,
 			needs: []need{{chunk: 1}, {chunk: 2, missing: 7, nextParity: 3}}}),
 		"report": appendReport(nil, h, &report{progress: progress{done: 1000, known: 1000}, hello: true, done: true, cong: true}),
 		"ack":    appendAck(nil, h, &ack{nodes: []uint64{1, 2, 0xffffffffffffffff}}),
+		"welcome": appendAck(nil, h, &ack{welcome: true, nodes: []uint64{9}}),
 	}
 }
 
@@ -125,9 +126,9 @@ func TestWireHeaderErrors(t *testing.T) {
 		{mut(0, 'X'), errMagic},
 		{mut(4, version+1), errVersion},
 		{mut(4, 1), errVersion}, // version 1 had shorter announces, requests and reports
+		{mut(4, 2), errVersion}, // version 2 had no trailer, no lead and no welcome
 		{mut(5, 0), errType},
 		{mut(5, 99), errType},
-		{mut(6, flagAuth), errAuth},
 	}
 	for i, c := range cases {
 		if _, _, err := parseHeader(c.pkt); !errors.Is(err, c.want) {
@@ -156,4 +157,4 @@ func TestWireLimits(t *testing.T) {
 	}
 }
 
-var typeFlags = map[packetType]uint8{typeAnnounce: flagFinal, typeData: flagSide, typeRequest: flagOut, typeReport: flagDone | flagHello | flagCong}
+var typeFlags = map[packetType]uint8{typeAnnounce: flagFinal, typeData: flagSide, typeRequest: flagOut, typeReport: flagDone | flagHello | flagCong, typeAck: flagWelc}

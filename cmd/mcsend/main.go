@@ -126,7 +126,7 @@ func send(o options, args []string, stderr io.Writer) error {
 	if o.mtu < 576 || o.mtu > 65535 {
 		return cli.Usagef("--mtu: want 576..65535")
 	}
-	cfg.Sender.BlockSize = mcast.BlockSizeForMTU(o.mtu, udp.Group.Is6())
+	cfg.Sender.BlockSize = mcast.BlockSizeForMTU(o.mtu, udp.Group.Is6(), cfg.Sender.Key != nil)
 	cfg.Sender.MaxParity = o.fec
 
 	log := cli.NewLogger(stderr, o.verbose)

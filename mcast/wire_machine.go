@@ -1,0 +1,54 @@
+package mcast
+
+import (
+	"fmt"
+	"time"
+)
+
+// OnWire returns m (a *Sender or *Receiver) as it speaks on a network: every packet it
+// emits gets its trailer (a CRC-32C, or with the config's Key an authentication
+// trailer) and every packet handed to it is checked and stripped of its trailer first,
+// so the state machine itself only ever sees packets without one. Drive and the
+// sessions (Send, ReceiveImage) use it; a simulation may drive the bare machines.
+func OnWire(m Machine) (Machine, error) {
+	w := &wired{m: m}
+	var err error
+	switch m := m.(type) {
+	case *Sender:
+		w.f, err = newFramer(m.cfg.Key, m.hdr.node, true, m.NodeID, m.drop)
+	case *Receiver:
+		w.f, err = newFramer(m.cfg.Key, m.hdr.node, false, m.outEpoch, m.drop)
+	default:
+		return nil, fmt.Errorf("%w: OnWire takes a *Sender or *Receiver, not %T", ErrConfig, m)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	w.emitFn = w.emit
+	return w, nil
+}
+
+type wired struct {
+	m      Machine
+	f      *framer
+	out    func([]byte)
+	now    time.Time
+	emitFn func([]byte) // w.emit, made once so Poll allocates nothing
+}
+
+func (w *wired) Handle(pkt []byte, now time.Time) {
+	if p, ok := w.f.open(pkt, now); ok {
+		w.m.Handle(p, now)
+	}
+}
+
+func (w *wired) Poll(now time.Time, emit func([]byte)) time.Time {
+	w.out, w.now = emit, now
+	next := w.m.Poll(now, w.emitFn)
+	w.out = nil
+	return next
+}
+
+// emit seals a packet in the machine's own buffer (the trailer goes into its spare
+// capacity) and passes it on; the owner loop copies it before the machine reuses it.
+func (w *wired) emit(p []byte) { w.out(w.f.seal(p, w.now)) }
