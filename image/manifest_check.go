@@ -128,6 +128,13 @@ func (m *ManifestChecker) MissingParts() []int {
 // chunk is not the image's: refuse it), ErrManifestPending (its piece is
 // not verified yet) or ErrCorrupt (index out of range).
 func (m *ManifestChecker) CheckChunk(i int, chunk []byte) error {
+	return m.CheckHash(i, sha256.Sum256(chunk))
+}
+
+// CheckHash is CheckChunk for a chunk of which only the SHA-256 is at hand (a
+// receiver of a stream remembers the hashes of what it wrote before the manifest
+// existed).
+func (m *ManifestChecker) CheckHash(i int, sum [32]byte) error {
 	if i < 0 || i >= m.count {
 		return &ChunkError{Index: -1, Offset: -1, Err: corruptf("chunk index %d, image has %d chunks", i, m.count)}
 	}
@@ -138,7 +145,7 @@ func (m *ManifestChecker) CheckChunk(i int, chunk []byte) error {
 		return &ChunkError{Index: i, Offset: -1, Err: ErrManifestPending}
 	}
 	at := i*hashLen - (i*hashLen/m.piece)*m.piece
-	if sha256.Sum256(chunk) != [32]byte(p[at:]) {
+	if sum != [32]byte(p[at:]) {
 		return &ChunkError{Index: i, Offset: -1, Err: errManifest("SHA-256 differs")}
 	}
 	return nil
