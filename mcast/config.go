@@ -20,6 +20,10 @@ type ChunkSource interface {
 	Chunk(i int) ([]byte, error)
 }
 
+// leader is implemented by sources whose last chunks describe the others (an image's
+// manifest): the announce's lead field tells receivers to fetch them first.
+type leader interface{ Lead() int }
+
 // Defaults for the zero values of SenderConfig and ReceiverConfig.
 const (
 	DefaultBlockSize        = fec.DefaultBlockSize // 1400 + 56 header bytes fit a 1500-byte MTU

@@ -69,6 +69,11 @@ func (r *Receiver) join(h header, a *announce, p fec.Params, t int64) {
 	if r.done.len() > 0 {
 		r.cursor = r.rng.IntN(r.done.len())
 	}
+	if a.lead > 0 && int(a.lead) <= r.done.len() {
+		// The lead chunks describe the others (an image's manifest): fetch them first,
+		// so what arrives next can be checked at once instead of waiting.
+		r.cursor = r.done.len() - int(a.lead)
+	}
 	r.lastSent = t
 	r.reportU = 0.5 + r.rng.Float64()
 	r.reportAt = t + int64(float64(minReportInterval/2)*r.reportU)

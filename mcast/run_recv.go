@@ -38,8 +38,14 @@ type ReceiveConfig struct {
 	// wait with it. 0 = wait for ever.
 	StartTimeout, ReceiveTimeout time.Duration
 
-	// Install configures the installer (workers, gap handling, Grow).
+	// Install configures the installer (workers, gap handling, Grow, and
+	// Decrypt for an encrypted image).
 	Install image.InstallConfig
+	// Trust, if set, accepts only images signed by one of these keys: an
+	// unsigned image or another signer is refused before anything is written
+	// (image.ErrUnsigned, image.ErrUntrusted). Every chunk is checked against
+	// the image's manifest before it is written, signed or not.
+	Trust *image.TrustedKeys
 	// Sink, if set, replaces installation onto the target: it is called once
 	// with the image header when the session is joined and returns where the
 	// chunks go (for example an image file being kept). target is then unused.
@@ -102,17 +108,21 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		res   ReceiveResult
 		inst  ChunkSink
 		fatal error
+		gate  = imageGate{trust: cfg.Trust}
 	)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	rc := cfg.Receiver
 	rc.OnSession = func(si SessionInfo) error {
-		h, err := image.ParseHeader(si.Meta)
+		h, sig, err := image.ParseMeta(si.Meta)
 		if err != nil {
 			return fmt.Errorf("session %x: %w", si.SessionID, err)
 		}
 		if image.ID(si.SessionID) != h.ID {
 			return fmt.Errorf("session %x announces image %v: %w", si.SessionID, h.ID, image.ErrForeignImage)
+		}
+		if err := gate.join(h, sig); err != nil {
+			return err
 		}
 		if cfg.OnHeader != nil {
 			if err := cfg.OnHeader(h); err != nil {
@@ -134,8 +144,16 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		return nil
 	}
 	rc.OnUpdate = func(si SessionInfo) error {
-		h, err := image.ParseHeader(si.Meta)
+		h, _, err := image.ParseMeta(si.Meta)
 		if err != nil {
+			return err
+		}
+		if res.Header.Complete || h.ID != res.Header.ID {
+			// A complete header is the session's for good; only a stream's
+			// preliminary header is ever completed.
+			return fmt.Errorf("%w: the session's image header changed", image.ErrForeignImage)
+		}
+		if err := gate.update(h); err != nil {
 			return err
 		}
 		if err := inst.SetHeader(h); err != nil {
@@ -144,10 +162,11 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		res.Header = h
 		return nil
 	}
-	rc.Deliver = func(_ int, chunk []byte) error {
-		err := inst.Put(ctx, chunk)
+	put := func(c []byte) error { return inst.Put(ctx, c) }
+	rc.Deliver = func(i int, chunk []byte) error {
+		err := gate.deliver(i, chunk, put)
 		var ce *image.ChunkError
-		if err != nil && !errors.As(err, &ce) && fatal == nil {
+		if err != nil && !errors.As(err, &ce) && !errors.Is(err, ErrDeferred) && fatal == nil {
 			// Not the chunk's fault (the target failed): stop, don't re-fetch.
 			fatal = err
 		}
@@ -218,6 +237,9 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		// the final header was verified and written.
 		if cerr := inst.Close(); err == nil {
 			err = cerr
+		}
+		if err == nil {
+			err = gate.finish()
 		}
 		if err == nil {
 			if s, ok := target.(interface{ Sync() error }); ok {

@@ -18,35 +18,48 @@ type maxChunker interface{ MaxChunkSize() int }
 // disk being read and compressed on the fly); Send stops with the error.
 type failer interface{ Err() error }
 
-// ImageSource serves the chunks of an image file.
+// ImageSource serves the chunks of an image file, followed by its manifest
+// (the table and pieces that let receivers check every chunk before writing it;
+// docs/FORMAT.md): session chunk i < n is image chunk i, n+j is manifest part j.
 type ImageSource struct {
 	r    *image.Reader
 	meta []byte
+	n    int
 	mu   sync.Mutex
 	err  error
 }
 
-// NewImageSource wraps an opened image file as a ChunkSource.
+// NewImageSource wraps an opened image file as a ChunkSource. Its meta is the
+// image header and, for a signed image, the signature.
 func NewImageSource(r *image.Reader) (*ImageSource, error) {
-	meta, err := r.Header().MarshalBinary()
+	meta, err := image.MarshalMeta(r.Header(), r.Signature())
 	if err != nil {
 		return nil, err
 	}
-	return &ImageSource{r: r, meta: meta}, nil
+	return &ImageSource{r: r, meta: meta, n: r.NumChunks()}, nil
 }
 
-// Meta implements ChunkSource: the image header.
+// Meta implements ChunkSource: the image header (and signature).
 func (s *ImageSource) Meta() []byte { return s.meta }
 
-// ChunkCount implements ChunkSource.
-func (s *ImageSource) ChunkCount() (int, bool) { return s.r.NumChunks(), true }
+// ChunkCount implements ChunkSource: the image's chunks and its manifest's parts.
+func (s *ImageSource) ChunkCount() (int, bool) { return s.n + s.r.ManifestParts(), true }
 
-// Chunk implements ChunkSource. It verifies the chunk first: a corrupt
+// Lead is the number of manifest parts, which receivers fetch first.
+func (s *ImageSource) Lead() int { return s.r.ManifestParts() }
+
+// Chunk implements ChunkSource. It verifies an image chunk first: a corrupt
 // image must fail the session, not send receivers data they would reject
 // and ask for again for ever. Each call returns a fresh slice, since the
 // sender keeps the chunks whose parity it caches.
 func (s *ImageSource) Chunk(i int) ([]byte, error) {
-	_, c, err := s.r.VerifyChunk(i, nil)
+	var c []byte
+	var err error
+	if i >= s.n {
+		c, err = s.r.ManifestPart(i - s.n)
+	} else {
+		_, c, err = s.r.VerifyChunk(i, nil)
+	}
 	if err != nil {
 		s.mu.Lock()
 		if s.err == nil {
@@ -83,6 +96,7 @@ type CreatingSource struct {
 	done   chan struct{}
 	header *image.Header
 	stats  image.CreateStats
+	man    *image.Manifest // once final: served after the chunks, as an ImageSource does
 }
 
 // NewCreatingSource starts creating chunks from src into spool (a temporary
@@ -93,7 +107,7 @@ func NewCreatingSource(ctx context.Context, src *image.Source, cfg image.CreateC
 	started := make(chan struct{})
 	userStart := cfg.Start
 	cfg.Start = func(h *image.Header) error {
-		meta, err := h.MarshalBinary()
+		meta, err := image.MarshalMeta(h, nil)
 		if err != nil {
 			return err
 		}
@@ -127,12 +141,12 @@ func NewCreatingSource(ctx context.Context, src *image.Source, cfg image.CreateC
 			cs.err = err
 			return
 		}
-		meta, merr := h.MarshalBinary()
+		meta, merr := image.MarshalMeta(h, st.Signature)
 		if merr != nil {
 			cs.err = merr
 			return
 		}
-		cs.meta, cs.header, cs.final = meta, h, true
+		cs.meta, cs.header, cs.man, cs.final = meta, h, st.Manifest, true
 	}()
 	select {
 	case <-started:
@@ -152,16 +166,36 @@ func (cs *CreatingSource) Meta() []byte {
 	return cs.meta
 }
 
-// ChunkCount implements ChunkSource.
+// ChunkCount implements ChunkSource: the chunks so far and, once the source
+// ended, the manifest's parts after them.
 func (cs *CreatingSource) ChunkCount() (int, bool) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	return len(cs.offs) - 1, cs.final
+	return len(cs.offs) - 1 + manifestParts(cs.man), cs.final
+}
+
+// Lead is the number of manifest parts (0 until the source ended).
+func (cs *CreatingSource) Lead() int {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return manifestParts(cs.man)
+}
+
+func manifestParts(m *image.Manifest) int {
+	if m == nil {
+		return 0
+	}
+	return m.Parts()
 }
 
 // Chunk implements ChunkSource.
 func (cs *CreatingSource) Chunk(i int) ([]byte, error) {
 	cs.mu.Lock()
+	if n := len(cs.offs) - 1; i >= n && cs.man != nil {
+		m := cs.man
+		cs.mu.Unlock()
+		return m.Part(i - n)
+	}
 	if i < 0 || i >= len(cs.offs)-1 {
 		cs.mu.Unlock()
 		return nil, fmt.Errorf("mcast: chunk %d not created yet", i)

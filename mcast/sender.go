@@ -306,6 +306,9 @@ func (s *Sender) emitAnnounce(emit func([]byte)) {
 		seq:       s.seq,
 		meta:      s.src.Meta(),
 	}
+	if l, ok := s.src.(leader); ok && s.final {
+		a.lead = uint32(min(max(l.Lead(), 0), s.chunks))
+	}
 	if s.haveRef {
 		a.lossRef = lossWire(s.lossRef)
 	}

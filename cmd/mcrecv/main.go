@@ -31,7 +31,7 @@ type options struct {
 	imageID                  string
 	progress, quiet, verbose bool
 	statsJSON                string
-	key                      string
+	key, trust, decrypt      string
 	nokbd                    bool
 }
 
@@ -57,7 +57,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.quiet, "quiet", false, "print nothing but errors")
 	fs.BoolVar(&o.verbose, "v", false, "log protocol events")
 	fs.StringVar(&o.statsJSON, "stats-json", "", "write the session's statistics as JSON to this file")
-	fs.StringVar(&o.key, "key", "", "authentication key file (reserved; not implemented yet)")
+	fs.StringVar(&o.key, "key", "", "shared secret file (at least 32 random bytes): take only packets authenticated with it, as mcsend --key sends them")
+	fs.StringVar(&o.trust, "trust", "", "install only images signed by a key in this file (authorized_keys format, ssh-ed25519)")
+	fs.StringVar(&o.decrypt, "decrypt", "", "key file of an encrypted image (mcimage create --encrypt)")
 	fs.BoolVar(&o.nokbd, "nokbd", false, "accepted for udpcast compatibility; mcrecv never reads the keyboard")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: mcrecv [flags] TARGET\n\nTARGET: a disk, partition or file written in place, or - for stdout.\n\n")
@@ -87,14 +89,26 @@ func receive(o options, args []string, stdout, stderr io.Writer) error {
 	default:
 		return cli.Usagef("want exactly one TARGET (see --help)")
 	}
-	if o.key != "" {
-		return cli.Usagef("--key: authentication is not implemented yet")
-	}
 	udp, err := o.net.UDPConfig()
 	if err != nil {
 		return cli.Usagef("%v", err)
 	}
 	cfg := mcast.ReceiveConfig{UDP: udp}
+	if o.key != "" {
+		if cfg.Receiver.Key, err = cli.ReadSecret("--key", o.key); err != nil {
+			return err
+		}
+	}
+	if o.trust != "" {
+		if cfg.Trust, err = image.LoadTrustedKeys(o.trust); err != nil {
+			return err
+		}
+	}
+	if o.decrypt != "" {
+		if cfg.Install.Decrypt, err = image.LoadKey(o.decrypt); err != nil {
+			return err
+		}
+	}
 	if cfg.StartTimeout, err = cli.Seconds(o.startTO); err != nil {
 		return cli.Usagef("--start-timeout: %v", err)
 	}

@@ -72,7 +72,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.BoolVar(&o.quiet, "quiet", false, "print nothing but errors")
 	fs.BoolVar(&o.verbose, "v", false, "log protocol events")
 	fs.StringVar(&o.statsJSON, "stats-json", "", "write the session's statistics as JSON to this file")
-	fs.StringVar(&o.key, "key", "", "authentication key file (reserved; not implemented yet)")
+	fs.StringVar(&o.key, "key", "", "shared secret file (at least 32 random bytes): authenticate every packet; receivers need the same --key")
 	fs.BoolVar(&o.nokbd, "nokbd", false, "accepted for udpcast compatibility; mcsend never reads the keyboard")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: mcsend [flags] SOURCE\n\nSOURCE: a Discus image, a disk, partition or file, or - for stdin.\n\n")
@@ -101,14 +101,16 @@ func send(o options, args []string, stderr io.Writer) error {
 	default:
 		return cli.Usagef("want exactly one SOURCE (see --help)")
 	}
-	if o.key != "" {
-		return cli.Usagef("--key: authentication is not implemented yet")
-	}
 	udp, err := o.net.UDPConfig()
 	if err != nil {
 		return cli.Usagef("%v", err)
 	}
 	cfg := mcast.SendConfig{UDP: udp, MinReceivers: o.minReceivers}
+	if o.key != "" {
+		if cfg.Sender.Key, err = cli.ReadSecret("--key", o.key); err != nil {
+			return err
+		}
+	}
 	for _, d := range []struct {
 		name string
 		s    string

@@ -1,0 +1,108 @@
+package mcast
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+
+	"github.com/discuscast/discus/image"
+)
+
+// imageGate decides what of a session's chunks reaches the sink. Session chunks
+// 0..n-1 are the image's chunks, n.. its manifest's parts (ImageSource). A part is
+// verified on arrival (the table against the header's manifest root, a piece against
+// the table) and kept; an image chunk is written only once it matches the manifest, so
+// nothing forged after the session's header was fixed — and with Trust nothing at all
+// that the signer did not sign — ever reaches the target.
+//
+// A stream being created while it is sent (CreatingSource) has no manifest until its
+// end: its early chunks are written on their checksums alone and their SHA-256
+// remembered, then checked as soon as the manifest arrives; a mismatch ends the
+// session with ErrManifest (exit 6), never a success.
+type imageGate struct {
+	trust     *image.TrustedKeys
+	n         int
+	mc        *image.ManifestChecker
+	unchecked map[int][32]byte
+}
+
+// join checks a session's header before anything is installed.
+func (g *imageGate) join(h *image.Header, sig *image.Signature) error {
+	if g.trust != nil {
+		if !h.Complete {
+			return fmt.Errorf("%w: the sender is creating this image as it sends it, so it is not signed", image.ErrUnsigned)
+		}
+		if err := g.trust.Check(h, sig); err != nil {
+			return err
+		}
+	}
+	return g.update(h)
+}
+
+// update takes a later header: the complete one of a stream brings the manifest.
+func (g *imageGate) update(h *image.Header) error {
+	if g.mc != nil || !h.Complete {
+		return nil
+	}
+	mc, err := image.NewManifestChecker(h)
+	if err != nil {
+		return err
+	}
+	g.mc, g.n = mc, int(h.ChunkCount)
+	return nil
+}
+
+// deliver judges session chunk i and hands an image chunk that passes to put.
+func (g *imageGate) deliver(i int, chunk []byte, put func([]byte) error) error {
+	switch {
+	case g.mc == nil:
+		if g.unchecked == nil {
+			g.unchecked = make(map[int][32]byte)
+		}
+		if err := put(chunk); err != nil {
+			return err
+		}
+		g.unchecked[i] = sha256.Sum256(chunk)
+		return nil
+	case i >= g.n:
+		if err := g.mc.AddPart(i-g.n, chunk); err != nil {
+			return &image.ChunkError{Index: i, Offset: -1, Err: err}
+		}
+		return g.recheck()
+	case !g.mc.Ready(i):
+		return ErrDeferred
+	}
+	if err := g.mc.CheckChunk(i, chunk); err != nil {
+		return err
+	}
+	return put(chunk)
+}
+
+// recheck compares the chunks written before the manifest existed with the pieces
+// verified so far.
+func (g *imageGate) recheck() error {
+	for i, sum := range g.unchecked {
+		if !g.mc.Ready(i) {
+			continue
+		}
+		if err := g.mc.CheckHash(i, sum); err != nil {
+			return fmt.Errorf("%w: chunk %d, written before the manifest arrived, is not the image's", image.ErrManifest, i)
+		}
+		delete(g.unchecked, i)
+	}
+	return nil
+}
+
+// finish reports an image whose manifest never arrived or did not cover what was
+// written.
+func (g *imageGate) finish() error {
+	switch {
+	case g.mc == nil:
+		return errors.New("mcast: the session ended without the image's manifest")
+	case !g.mc.Complete():
+		return fmt.Errorf("%w: manifest parts %v never arrived", image.ErrIncomplete, g.mc.MissingParts())
+	case len(g.unchecked) > 0:
+		return fmt.Errorf("%w: %d chunks written before the manifest arrived were not checked", image.ErrIncomplete, len(g.unchecked))
+	}
+	return nil
+}
