@@ -58,7 +58,9 @@ type Receiver struct {
 	reportAt   int64
 	reportU    float64
 	helloSent  bool
-	helloNow   bool // the hello is due without reconsideration (the sender waits)
+	helloNow   bool  // the hello is due without reconsideration (the sender waits)
+	reportNow  bool  // a report is due without reconsideration (an ack named us early)
+	echoNext   int64 // no such report before this
 	acked      bool
 	doneAt     int64
 	congDue    int64 // a congestion report is due (0 = none)
@@ -124,6 +126,7 @@ type ReceiverStats struct {
 	RTT             time.Duration // smoothed request-to-repair delay
 	Outlier         bool          // this receiver counts itself an outlier
 	SeqOutliers     uint64        // data sequence numbers far outside the expected window, not counted as loss
+	AckConflicts    uint64        // acks naming this receiver before it was complete (answered with a report)
 }
 
 // ErrSession reports a session the receiver cannot take part in.
@@ -271,6 +274,9 @@ func (r *Receiver) Handle(pkt []byte, now time.Time) {
 			if id == r.hdr.node && r.Complete() && !a.welcome {
 				r.acked = true
 			}
+		}
+		if !a.welcome {
+			r.ackHeard(a.nodes, t)
 		}
 	}
 }

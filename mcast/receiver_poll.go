@@ -144,7 +144,7 @@ func (r *Receiver) pollReport(t int64, emit func([]byte)) int64 {
 		return r.reportAt
 	}
 	at := r.lastSent + int64(float64(r.reportInterval())*r.reportU)
-	if at > t && !r.helloNow {
+	if at > t && !r.helloNow && !r.reportNow {
 		r.reportAt = at
 		return at
 	}
@@ -156,7 +156,7 @@ func (r *Receiver) pollReport(t int64, emit func([]byte)) int64 {
 
 func (r *Receiver) sendReport(t int64, done bool, emit func([]byte), cong bool) {
 	rep := report{progress: r.progress(), hello: !r.helloSent, done: done, cong: cong}
-	r.helloSent, r.helloNow = true, false
+	r.helloSent, r.helloNow, r.reportNow = true, false, false
 	r.buf = appendReport(r.buf[:0], r.hdr, &rep)
 	r.stats.Reports++
 	r.lastSent = t

@@ -67,6 +67,8 @@ type SenderStats struct {
 	Needs           uint64 // chunk needs in them
 	NeedsMerged     uint64 // needs folded into work already queued
 	NeedsInFlight   uint64 // needs dropped: blocks sent after the receiver wrote them cover them
+	NeedsOverBudget uint64 // needs dropped or cut: the node's budget, or the chunk's repairs this round, used up
+	DoneConflicts   uint64 // done reports not believed, or withdrawn by the receiver's later word
 	Reports         uint64 // report packets received
 	ChunkErrors     uint64 // chunks the source failed to produce
 	PeersUntracked  uint64 // packets from receivers beyond the table's size (maxPeers)
@@ -188,8 +190,12 @@ func (s *Sender) Handle(pkt []byte, now time.Time) {
 		}
 		s.needBuf = q.needs
 		s.stats.Requests++
+		if int32(q.progress.seen-s.seq) > 0 {
+			q.progress.seen = s.seq // nobody has seen what was not sent yet
+		}
 		p := s.heard(h.node, q.progress, now)
 		p.requests++
+		s.notDone(p, q.progress.seen)
 		s.refreshCount()
 		out := q.outlier || s.outlier(p)
 		for _, n := range q.needs {
@@ -198,7 +204,7 @@ func (s *Sender) Handle(pkt []byte, now time.Time) {
 				s.stats.NeedsInFlight++
 				continue
 			}
-			s.addNeed(n, out)
+			s.addNeed(n, out, p)
 		}
 	case typeReport:
 		r, err := parseReport(h, body)
@@ -212,8 +218,13 @@ func (s *Sender) Handle(pkt []byte, now time.Time) {
 		if r.hello {
 			s.welcome(h.node, now)
 		}
+		if int32(r.progress.seen-s.seq) > 0 {
+			r.progress.seen = s.seq
+		}
 		if r.done {
-			s.receiverDone(p, now)
+			s.receiverDone(p, r.progress, now)
+		} else {
+			s.notDone(p, r.progress.seen)
 		}
 	default:
 		// Announces, data and acks come from senders; another sender on our session is

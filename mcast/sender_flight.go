@@ -17,6 +17,8 @@ const burstGap = 64
 type burst struct {
 	first, last uint32
 	blocks      uint32
+	repairSent  uint32 // repair blocks sent in the chunk's current repair round
+	repairStart int64  // when that round began (Unix ns)
 }
 
 func (b *burst) note(seq uint32) {

@@ -18,6 +18,8 @@ type peer struct {
 	ackQueued   bool
 	requests    uint64
 	reports     uint64
+	outstanding int    // blocks queued on its behalf (guard_sender.go)
+	doneSeen    uint32 // the horizon of its accepted done report
 }
 
 // ReceiverInfo describes one receiver as the sender knows it.
@@ -53,7 +55,7 @@ func (s *Sender) heard(id uint64, pr progress, now time.Time) *peer {
 		// A flood of invented node IDs must not grow memory without bound: beyond the
 		// table's size a newcomer is served but not tracked.
 		s.stats.PeersUntracked++
-		s.spare = peer{id: id, first: now}
+		s.spare = peer{id: id, first: now, outstanding: s.spare.outstanding} // one budget for all of them
 		p = &s.spare
 	} else if p == nil {
 		p = &peer{id: id, first: now}
@@ -71,7 +73,13 @@ func (s *Sender) heard(id uint64, pr progress, now time.Time) *peer {
 	return p
 }
 
-func (s *Sender) receiverDone(p *peer, now time.Time) {
+func (s *Sender) receiverDone(p *peer, pr progress, now time.Time) {
+	if !s.doneValid(pr) {
+		// Not every chunk of our final count: not a completion we can believe.
+		s.stats.DoneConflicts++
+		return
+	}
+	p.doneSeen = pr.seen
 	if !p.complete {
 		p.complete = true
 		s.log.Debug("mcast: receiver done", "node", p.id)

@@ -10,8 +10,9 @@ import (
 type job struct {
 	chunk     uint32
 	full      bool
-	remaining int   // blocks still to send; -1 = a whole chunk not yet loaded (K unknown)
-	lane      *lane // the lane holding the job
+	remaining int      // blocks still to send; -1 = a whole chunk not yet loaded (K unknown)
+	lane      *lane    // the lane holding the job
+	charges   []charge // what each requesting node added (guard_sender.go)
 }
 
 // lane is a FIFO of jobs with at most one job per chunk. total is the sum of remaining
@@ -56,6 +57,7 @@ func (l *lane) popFront() {
 	delete(l.byChunk, j.chunk)
 	l.total -= l.blocks(j)
 	j.lane = nil
+	release(j)
 }
 
 // remove takes a job out wherever it is (rare: a main job supersedes a side job).
@@ -68,6 +70,7 @@ func (l *lane) remove(j *job) {
 			l.q = l.q[:len(l.q)-1]
 			delete(l.byChunk, j.chunk)
 			j.lane = nil
+			release(j)
 			return
 		}
 	}
@@ -104,17 +107,32 @@ func (s *Sender) findMain(c uint32) *job {
 // partial need raises the job to the largest deficit, and a whole-chunk need absorbs
 // partial ones. Needs of outlier receivers go to the side lane unless the main queue
 // covers them already.
-func (s *Sender) addNeed(n need, outlier bool) {
+func (s *Sender) addNeed(n need, outlier bool, p *peer) {
 	if int(n.chunk) >= s.chunks {
 		s.stats.Drops[DropRange]++
+		return
+	}
+	if p != nil && p.outstanding >= s.peerBudget() {
+		s.stats.NeedsOverBudget++ // this node has its share queued already
 		return
 	}
 	c := n.chunk
 	s.applyHint(c, n.nextParity)
 	blocks := -1
-	if n.missing > 0 {
-		blocks = s.withMargin(int(min(n.missing, fec.MaxBlocks)))
+	if j := s.findMain(c); n.missing > 0 && (j == nil || !j.full) {
+		// Never more than the chunk's K, nor more than one K (plus margin) of repairs
+		// per round for the chunk, whoever asks.
+		k := s.kEstimate(c)
+		blocks = min(s.withMargin(min(int(n.missing), k)), s.repairRoom(c, k))
+		if blocks <= 0 {
+			s.stats.NeedsOverBudget++
+			return
+		}
+	} else if n.missing > 0 {
+		blocks = 1 // absorbed by the whole chunk queued
 	}
+	before := s.queued()
+	defer func() { s.charge(p, c, s.queued()-before) }()
 	if outlier {
 		if s.findMain(c) != nil {
 			s.stats.NeedsMerged++
@@ -242,6 +260,9 @@ func (s *Sender) nextPacket() []byte {
 			s.log.Error("mcast: fec block", "chunk", j.chunk, "block", idx, "err", err)
 			s.finish(j, side)
 			continue
+		}
+		if !j.full {
+			s.noteRepair(j.chunk, enc.K())
 		}
 		j.lane.setRemaining(j, j.remaining-1)
 		if j.remaining <= 0 {
