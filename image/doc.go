@@ -27,7 +27,8 @@
 // stream source (SizeUnknown).
 //
 // An image file is the preliminary header, the chunks back to back, an
-// index of chunk offsets with the complete header, and a fixed trailer. It
+// index of chunk offsets and SHA-256s with the complete header (and the
+// signature, if any), and a fixed trailer. It
 // is written strictly front to back (a pipe works) and read either at random
 // (Open, OpenFile, Reader.Chunk) or front to back (ScanStream).
 //
@@ -62,10 +63,26 @@
 // chunks in any order, spools them beside the destination and, on Close,
 // writes a normal image file in index order — what `mcrecv --image` uses.
 //
+// # Manifest, signatures, encryption
+//
+// The checksums catch accidents; against deliberate changes every complete
+// header carries ManifestRoot, which pins the SHA-256 of every encoded
+// chunk (the Manifest, stored in the file's index; Reader.VerifyChunk checks
+// against it). Sign signs the complete header with an OpenSSH ed25519 key
+// (LoadSigningKey); TrustedKeys.Check accepts only images signed by keys
+// from an authorized_keys file. MarshalMeta/ParseMeta carry header and
+// signature in a multicast announce, and ManifestChecker lets a receiver
+// check the manifest's parts and then each chunk before writing it.
+// CreateConfig.Encrypt seals each chunk's payload with XChaCha20-Poly1305
+// (Key, LoadKey); InstallConfig.Decrypt opens them. The manifest covers
+// the sealed bytes, so an encrypted image is verified and served without
+// its key.
+//
 // # Errors
 //
 // Errors wrap sentinels (ErrCorrupt, ErrTruncated, ErrForeignImage,
-// ErrTargetTooSmall, ErrIncomplete, ErrVersion) for errors.Is; chunk
+// ErrTargetTooSmall, ErrIncomplete, ErrVersion; ErrUnsigned, ErrUntrusted,
+// ErrManifest, ErrManifestPending, ErrKey for trust) for errors.Is; chunk
 // problems are *ChunkError values naming the chunk's index and, when it
 // came from a file, its offset.
 package image
