@@ -65,7 +65,9 @@ func (g *imageGate) deliver(i int, chunk []byte, put func([]byte) error) error {
 		g.unchecked[i] = sha256.Sum256(chunk)
 		return nil
 	case i >= g.n:
-		if err := g.mc.AddPart(i-g.n, chunk); err != nil {
+		if err := g.mc.AddPart(i-g.n, chunk); errors.Is(err, image.ErrManifestPending) {
+			return ErrDeferred // a piece before the table: kept until the table is in
+		} else if err != nil {
 			return &image.ChunkError{Index: i, Offset: -1, Err: err}
 		}
 		return g.recheck()

@@ -17,6 +17,8 @@ have losetup      || need+=(mount)
 have udp-sender   || need+=(udpcast)
 have zstd         || need+=(zstd)
 have unshare      || need+=(util-linux)
+have ssh-keygen   || need+=(openssh-client)
+have nft          || need+=(nftables)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "install-deps: missing ${need[*]}; run as root to install them" >&2
