@@ -138,6 +138,12 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		if err != nil {
 			return err // before inst is set: a typed nil must not pass for a sink
 		}
+		if ss, ok := sink.(interface{ SetSignature(*image.Signature) error }); ok && sig != nil {
+			// A kept image stays signed (image.FileWriter writes it into the index).
+			if err := ss.SetSignature(sig); err != nil {
+				return err
+			}
+		}
 		inst = sink
 		res.Header = h
 		log.Info("mcast: joined", "image", h.ID, "size", h.TargetSize, "chunks", si.Chunks, "final", si.Final)

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/mcast"
@@ -106,6 +109,74 @@ func TestKeepSession(t *testing.T) {
 	}
 	if res.Install.Written != r.NumChunks() {
 		t.Fatalf("install stats %+v", res.Install)
+	}
+	if got := installed(t, keepPath); !bytes.Equal(got, disk) {
+		t.Fatal("the kept image installs different bytes")
+	}
+}
+
+// TestKeepSignedKeyedSession: a signed image kept over a keyed session with --trust
+// stays signed, so it can be served and verified again.
+func TestKeepSignedKeyedSession(t *testing.T) {
+	srcPath, disk := testImage(t)
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := filepath.Join(t.TempDir(), "signed.dsc")
+	if _, err := image.SignFile(srcPath, signed, priv); err != nil {
+		t.Fatal(err)
+	}
+	sp, _ := ssh.NewPublicKey(pub)
+	trust, err := image.ParseTrustedKeys(ssh.MarshalAuthorizedKey(sp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := image.OpenFile(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	src, err := mcast.NewImageSource(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keepPath := filepath.Join(t.TempDir(), "kept.dsc")
+	k, err := newImageKeeper(keepPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.close()
+	key := bytes.Repeat([]byte{0x5a}, 32)
+	sendEnd, recvEnd := memPair()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sendErr := make(chan error, 1)
+	go func() {
+		_, err := mcast.Send(ctx, src, mcast.SendConfig{
+			Sender:    mcast.SenderConfig{SessionID: r.Header().ID, Key: key},
+			Transport: sendEnd, MinReceivers: 1, Linger: 100 * time.Millisecond,
+		})
+		sendErr <- err
+	}()
+	_, err = mcast.ReceiveImage(ctx, nil, mcast.ReceiveConfig{Transport: recvEnd, Sink: k.sink, Trust: trust,
+		Receiver: mcast.ReceiverConfig{Key: key}})
+	if err == nil {
+		err = k.finish()
+	}
+	if err != nil {
+		t.Fatalf("receiving: %v", err)
+	}
+	if err := <-sendErr; err != nil {
+		t.Fatalf("sending: %v", err)
+	}
+	kept, err := image.OpenFile(keepPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kept.Close()
+	if err := trust.Check(kept.Header(), kept.Signature()); err != nil {
+		t.Fatalf("the kept image is not signed by the trusted key: %v", err)
 	}
 	if got := installed(t, keepPath); !bytes.Equal(got, disk) {
 		t.Fatal("the kept image installs different bytes")
