@@ -74,6 +74,8 @@ type Receiver struct {
 	candidates []candidate
 	ackBuf     []uint64
 	stats      ReceiverStats
+	descs      descTracker    // announces that disagree with the session (guard_desc.go)
+	rejects    map[uint32]int // chunks Deliver rejected, how often (guard_rebuild.go)
 
 	// Keyed receivers (cfg.Key) follow a sender only once it welcomed them
 	// (receiver_welcome.go).
@@ -100,6 +102,9 @@ type partial struct {
 	heard      bool // the sample is timed from a request heard, not sent
 	nextParity uint32
 	maxParity  uint16
+	grew       int64 // when it last gained a block (or was created)
+	alt        rivalGeom
+	recv       []uint64 // data blocks received (not rebuilt), noted before the first rebuild
 }
 
 // ReceiverStats is a snapshot of a Receiver's counters.
@@ -119,6 +124,7 @@ type ReceiverStats struct {
 	CongReports     uint64  // of those, congestion reports
 	CongSuppressed  uint64  // congestion reports held back because another receiver sent one
 	Corrupt         uint64  // chunks Deliver rejected (fetched again)
+	KeptBlocks      uint64  // of their blocks, data blocks kept for the next rebuild
 	Deferred        uint64  // deliveries the consumer deferred (ErrDeferred), each retry counted
 	SenderPackets   uint64  // announces and data heard from a sender since joining
 	Partials        int     // partly received chunks held now
@@ -127,6 +133,10 @@ type ReceiverStats struct {
 	Outlier         bool          // this receiver counts itself an outlier
 	SeqOutliers     uint64        // data sequence numbers far outside the expected window, not counted as loss
 	AckConflicts    uint64        // acks naming this receiver before it was complete (answered with a report)
+	Refused         uint64        // announces the session layer refused (OnSession, OnUpdate errors)
+	Readopted       uint64        // times the sender's persistent announces replaced the session's description
+	Evicted         uint64        // partial chunks evicted after they stopped progressing, to make room
+	LenSwitches     uint64        // partial chunks restarted with another length heard more often than theirs
 }
 
 // ErrSession reports a session the receiver cannot take part in.

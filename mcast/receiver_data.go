@@ -59,7 +59,7 @@ func (r *Receiver) onData(h header, d *data, t int64) {
 	if p == nil {
 		// Held chunks (complete, waiting for the code's tables) have a bound of their own,
 		// so memory stays within 2·MaxPartial chunks however long the tables take.
-		if len(r.partials)-r.held >= r.cfg.MaxPartial || r.held >= r.cfg.MaxPartial {
+		if r.held >= r.cfg.MaxPartial || len(r.partials)-r.held >= r.cfg.MaxPartial && !r.evictStalled(t) {
 			r.drop(DropWindow)
 			return
 		}
@@ -68,14 +68,19 @@ func (r *Receiver) onData(h header, d *data, t int64) {
 			r.drop(DropMalformed)
 			return
 		}
-		p = &partial{chunk: c, chunkLen: d.chunkLen, dec: dec, maxParity: d.maxParity, u: r.rng.Float64()}
+		p = &partial{chunk: c, chunkLen: d.chunkLen, dec: dec, maxParity: d.maxParity, u: r.rng.Float64(), grew: t}
 		r.due.del(c) // asked for as a partial chunk from now on
 		r.partials = append(r.partials, p)
 		r.byChunk[c] = p
 		r.dirty = true
 	}
-	if d.chunkLen != p.chunkLen || d.maxParity != p.maxParity || len(d.payload) != p.dec.BlockSize() ||
-		int(d.block) >= p.dec.K()+p.dec.M() {
+	if (d.chunkLen != p.chunkLen || d.maxParity != p.maxParity || len(d.payload) != p.dec.BlockSize()) && !r.rival(p, d, t) {
+		// Another length for this chunk: counted, and it takes over only once heard
+		// more than the blocks held (rival): the first block never decides for good.
+		r.drop(DropConflict)
+		return
+	}
+	if int(d.block) >= p.dec.K()+p.dec.M() {
 		r.drop(DropRange)
 		return
 	}
@@ -91,6 +96,7 @@ func (r *Receiver) onData(h header, d *data, t int64) {
 		return
 	}
 	r.stats.Blocks++
+	p.grew = t
 	if k := uint32(p.dec.K()); d.block >= k && d.block-k+1 > p.nextParity {
 		p.nextParity = d.block - k + 1
 	}
@@ -163,6 +169,7 @@ func (r *Receiver) adoptEarly(t int64) {
 }
 
 func (r *Receiver) deliver(p *partial, t int64) {
+	r.noteReceived(p)
 	b, err := p.dec.Bytes()
 	if err == nil && r.cfg.Deliver != nil {
 		err = r.cfg.Deliver(int(p.chunk), b)
@@ -180,8 +187,7 @@ func (r *Receiver) deliver(p *partial, t int64) {
 	if err != nil {
 		r.stats.Corrupt++
 		r.log.Warn("mcast: chunk rejected, fetching again", "chunk", p.chunk, "err", err)
-		p.dec.Reset()
-		p.due = 0
+		r.rejected(p, b, err, t)
 		r.dirty = true
 		return
 	}

@@ -1,6 +1,7 @@
 package mcast
 
 import (
+	"errors"
 	"math/rand/v2"
 	"runtime"
 	"testing"
@@ -126,5 +127,227 @@ func TestReceiverSeqOutlier(t *testing.T) {
 	r.Handle(hostileAnnounce(testHeader.node, a), now)
 	if r.horizon != seq {
 		t.Fatalf("announce seq far ahead moved the horizon to %d", r.horizon)
+	}
+}
+
+// TestReceiverAnnounceConflicts: once joined, an announce that disagrees with the
+// session's geometry, final count or final meta is dropped and counted, never fatal.
+func TestReceiverAnnounceConflicts(t *testing.T) {
+	r, now := joinedReceiver(t, ReceiverConfig{OnUpdate: func(SessionInfo) error { return nil }})
+	for _, f := range []func(a *announce){
+		func(a *announce) { a.blockSize = 128 },
+		func(a *announce) { a.maxParity = 5 },
+		func(a *announce) { a.maxChunk = 64 * 50 },
+		func(a *announce) { a.chunks = 9 },
+		func(a *announce) { a.chunks = 7 },
+		func(a *announce) { a.final = false },
+		func(a *announce) { a.meta = []byte("other") },
+	} {
+		a := baseAnnounce()
+		f(&a)
+		r.Handle(hostileAnnounce(testHeader.node, a), now)
+		now = now.Add(10 * time.Millisecond)
+	}
+	st := r.Stats()
+	t.Logf("ASSERT 7 disagreeing announces: drops %s, err %v, chunks %d, final %v, block size %d",
+		st.Drops.String(), r.Err(), st.ChunksTotal, r.info.Final, r.info.BlockSize)
+	if r.Err() != nil || st.Drops[DropConflict] != 7 || st.ChunksTotal != 8 || !r.info.Final || r.info.BlockSize != 64 || string(r.meta) != "m" {
+		t.Fatal("a disagreeing announce changed or stopped the session")
+	}
+}
+
+// TestReceiverRefusalNotDecidedByOnePacket: an OnUpdate error drops the announce and
+// the receiver goes on; an OnSession error leaves it unjoined, and only the same
+// refused description heard persistently (5 announces over 1 s from one node) stops it.
+func TestReceiverRefusalNotDecidedByOnePacket(t *testing.T) {
+	now := time.Unix(1000, 0)
+	grow := baseAnnounce()
+	grow.final = false
+	r := NewReceiver(ReceiverConfig{OnUpdate: func(si SessionInfo) error {
+		if string(si.Meta) != "m" {
+			return errTest
+		}
+		return nil
+	}}, now)
+	r.Handle(hostileAnnounce(testHeader.node, grow), now)
+	bad := grow
+	bad.meta = []byte("forged")
+	r.Handle(hostileAnnounce(testHeader.node, bad), now)
+	if r.Err() != nil || string(r.meta) != "m" || r.stats.Drops[DropConflict] != 1 {
+		t.Fatalf("one refused update: err %v meta %q", r.Err(), r.meta)
+	}
+	for i := range 6 {
+		r.Handle(hostileAnnounce(testHeader.node, bad), now.Add(time.Duration(i+1)*200*time.Millisecond))
+	}
+	t.Logf("ASSERT one refused update dropped; the same one persistently for 1.2 s: err %v", r.Err())
+	if r.Err() == nil {
+		t.Fatal("a persistently refused update did not stop the receiver")
+	}
+
+	refuse := true
+	j := NewReceiver(ReceiverConfig{OnSession: func(si SessionInfo) error {
+		if refuse || string(si.Meta) != "m" {
+			return errTest
+		}
+		return nil
+	}}, now)
+	for i := range 4 {
+		j.Handle(hostileAnnounce(testHeader.node, baseAnnounce()), now.Add(time.Duration(i)*300*time.Millisecond))
+	}
+	early := j.Err()
+	forged := baseAnnounce()
+	forged.meta = []byte("forged")
+	j.Handle(hostileAnnounce(7, forged), now.Add(time.Second))
+	j.Handle(hostileAnnounce(testHeader.node, baseAnnounce()), now.Add(1200*time.Millisecond))
+	t.Logf("ASSERT refused session: 4 announces over 0.9 s err %v, joined %v; the 5th after 1.2 s err %v (refused %d)",
+		early, j.joined, j.Err(), j.stats.Refused)
+	if early != nil || j.joined || j.Err() == nil {
+		t.Fatal("refused session decided wrongly")
+	}
+	refuse = false
+	k := NewReceiver(ReceiverConfig{OnSession: func(si SessionInfo) error {
+		if string(si.Meta) != "m" {
+			return errTest
+		}
+		return nil
+	}}, now)
+	k.Handle(hostileAnnounce(7, forged), now) // a forged first announce is refused...
+	k.Handle(hostileAnnounce(testHeader.node, baseAnnounce()), now.Add(time.Millisecond))
+	if k.Err() != nil || !k.joined {
+		t.Fatalf("the real announce after a refused forged one: err %v joined %v", k.Err(), k.joined)
+	}
+}
+
+// TestReceiverForgedFirstCount: a forged first announce with a final count one too
+// large does not strand the receiver: the sender's persistent announces replace it.
+func TestReceiverForgedFirstCount(t *testing.T) {
+	now := time.Unix(1000, 0)
+	s, _ := newTestSender(t, 8)
+	s.Handle(requestPkt(1, need{chunk: 0}), now)
+	delivered := 0
+	r := NewReceiver(ReceiverConfig{Rand: rand.New(rand.NewPCG(3, 4)), Deliver: func(int, []byte) error { delivered++; return nil }}, now)
+	forged := announce{final: true, rate: 1e9, chunks: 9, maxChunk: 100 * 64, blockSize: 64, meta: []byte("m")}
+	r.Handle(hostileAnnounce(testHeader.node, forged), now)
+	runPair(s, r, now, 20000)
+	st := r.Stats()
+	t.Logf("ASSERT forged final count 9 of 8: readopted %d times, complete %v with %d/%d chunks, delivered %d, conflicts %d",
+		st.Readopted, r.Complete(), st.ChunksDone, st.ChunksTotal, delivered, st.Drops[DropConflict])
+	if !r.Complete() || st.ChunksTotal != 8 || delivered != 8 {
+		t.Fatal("stranded by a forged first count")
+	}
+}
+
+var errTest = errors.New("test: refused")
+
+// runPair connects a sender and a receiver directly (no loss, no delay) until the
+// receiver is complete or steps polls ran; it returns the virtual time then.
+func runPair(s *Sender, r *Receiver, now time.Time, steps int) time.Time {
+	for i := 0; i < steps && !r.Complete(); i++ {
+		var out [][]byte
+		next := s.Poll(now, func(p []byte) { out = append(out, append([]byte(nil), p...)) })
+		rn := r.Poll(now, func(p []byte) { out = append(out, append([]byte(nil), p...)) })
+		for _, p := range out {
+			h, _, _ := parseHeader(p)
+			if h.node == s.NodeID() {
+				r.Handle(p, now)
+			} else {
+				s.Handle(p, now)
+			}
+		}
+		now = earliest(next, rn)
+	}
+	return now
+}
+
+// TestReceiverPoisonedLengths: data blocks claiming a wrong chunk length for 20 chunks
+// (every partial slot) used to fix those chunks' lengths: the real blocks were dropped
+// and the stuck partials never evicted, so nothing new started. Now the length heard
+// more often takes over, and a partial that stopped progressing makes room.
+func TestReceiverPoisonedLengths(t *testing.T) {
+	now := time.Unix(1000, 0)
+	s, _ := newTestSender(t, 24)
+	r := NewReceiver(ReceiverConfig{Rand: rand.New(rand.NewPCG(5, 6))}, now)
+	a := announce{final: true, rate: 1e9, chunks: 24, maxChunk: 100 * 64, blockSize: 64, meta: []byte("m")}
+	r.Handle(hostileAnnounce(s.NodeID(), a), now)
+	for c := range uint32(20) { // 20 chunks, one forged block each, from the sender's own node ID
+		r.Handle(hostileData(s.NodeID(), data{seq: c, chunk: c, chunkLen: 64 * 37, block: 1}), now)
+	}
+	if len(r.partials) != 20 {
+		t.Fatalf("%d partials after the forged blocks, want 20 (all slots)", len(r.partials))
+	}
+	// A stalled partial of more blocks: 20 blocks of the forged length for chunk 20
+	// would hold a slot until evictAge; the 1-block ones go after 4 gaps.
+	end := runPair(s, r, now, 200000)
+	st := r.Stats()
+	t.Logf("ASSERT 20 chunks poisoned with a wrong length: complete %v (%d/%d) after %v; length switches %d, evicted %d, drops %s",
+		r.Complete(), st.ChunksDone, st.ChunksTotal, end.Sub(now), st.LenSwitches, st.Evicted, st.Drops.String())
+	if !r.Complete() {
+		t.Fatal("poisoned lengths stalled the receiver")
+	}
+}
+
+// TestReceiverEvictsStalled: a partial chunk that stopped progressing is evicted
+// when room is needed, after evictAge (measured from the timers), not before.
+func TestReceiverEvictsStalled(t *testing.T) {
+	r, now := joinedReceiver(t, ReceiverConfig{MaxPartial: 2})
+	seq := uint32(0)
+	send := func(c uint32, blocks int) {
+		for b := range blocks {
+			r.Handle(hostileData(testHeader.node, data{seq: seq, chunk: c, block: uint32(b)}), now)
+			seq++
+		}
+	}
+	send(0, 50)
+	send(1, 50)
+	age := r.evictAge(r.byChunk[0])
+	now = now.Add(time.Duration(age) / 2)
+	send(2, 1)
+	early := r.byChunk[2] != nil
+	now = now.Add(time.Duration(age))
+	send(2, 1)
+	t.Logf("ASSERT evictAge %v (srtt %v, S %v): a new chunk found no room after age/2 (%v), room after 1.5 age (%v); evicted %d",
+		time.Duration(age), time.Duration(r.rtt.srtt), time.Duration(r.suppressWindow()), early, r.byChunk[2] != nil, r.stats.Evicted)
+	if early || r.byChunk[2] == nil || r.stats.Evicted != 1 {
+		t.Fatal("eviction")
+	}
+}
+
+// TestReceiverRejectKeepsData: a chunk rebuilt with parity that Deliver rejects keeps
+// its received data blocks (the parity is dropped and fresh parity asked for), instead
+// of throwing every block away; a second rejection starts from nothing, later.
+func TestReceiverRejectKeepsData(t *testing.T) {
+	now := time.Unix(1000, 0)
+	s, _ := newTestSender(t, 1)
+	rejects := 0
+	r := NewReceiver(ReceiverConfig{Rand: rand.New(rand.NewPCG(7, 8)), Deliver: func(int, []byte) error {
+		if rejects < 2 {
+			rejects++
+			return errTest
+		}
+		return nil
+	}}, now)
+	// Data block 5 is lost on the first pass, so the rebuild uses parity.
+	for i := 0; i < 200000 && !r.Complete(); i++ {
+		var out [][]byte
+		next := s.Poll(now, func(p []byte) { out = append(out, append([]byte(nil), p...)) })
+		rn := r.Poll(now, func(p []byte) { out = append(out, append([]byte(nil), p...)) })
+		for _, p := range out {
+			h, body, _ := parseHeader(p)
+			if h.node != s.NodeID() {
+				s.Handle(p, now)
+				continue
+			}
+			if d, err := parseData(h, body); err == nil && d.block == 5 && r.stats.Corrupt == 0 {
+				continue
+			}
+			r.Handle(p, now)
+		}
+		now = earliest(next, rn)
+	}
+	st := r.Stats()
+	t.Logf("ASSERT rejected twice: kept %d data blocks after the first rejection (of 99 received), %d blocks received in all, complete %v",
+		st.KeptBlocks, st.Blocks, r.Complete())
+	if st.KeptBlocks != 99 || !r.Complete() || st.Corrupt != 2 {
+		t.Fatal("rejected rebuild")
 	}
 }

@@ -18,12 +18,17 @@ func (r *Receiver) onAnnounce(h header, a *announce, t int64) {
 		return
 	}
 	if !r.joined {
-		r.join(h, a, p, t)
+		r.tryJoin(h, a, p, t)
 		return
 	}
-	if int(a.blockSize) != r.info.BlockSize || int(a.maxParity) != r.info.MaxParity || int(a.maxChunk) != r.info.MaxChunk {
-		// Same session, different code: not a sender we can use.
-		r.drop(DropMalformed)
+	if r.conflicts(a) {
+		// The session's geometry, final count and final meta are fixed once joined: one
+		// announce saying otherwise is dropped. Only the sender's persistent word (the
+		// same description repeated, nothing agreeing meanwhile) replaces them.
+		r.drop(DropConflict)
+		if e := r.descs.observe(h.node, descHash(a), t); e.persistent(t) {
+			r.readopt(h, a, p, t)
+		}
 		return
 	}
 	if h.node != r.info.Sender {
@@ -32,22 +37,130 @@ func (r *Receiver) onAnnounce(h header, a *announce, t int64) {
 	r.session(a)
 	r.advance(a.seq)
 	r.helloSoon(a, t)
-	changed := r.grow(int(a.chunks))
-	if a.final && !r.info.Final {
-		r.info.Final, changed = true, true
-	}
-	if string(a.meta) != string(r.meta) {
-		r.meta, changed = append(r.meta[:0], a.meta...), true
-	}
-	if changed {
-		r.dirty = true
+	chunks := max(int(a.chunks), r.done.len())
+	final := r.info.Final || a.final
+	metaChanged := string(a.meta) != string(r.meta)
+	if chunks != r.done.len() || final != r.info.Final || metaChanged {
 		if r.cfg.OnUpdate != nil {
-			if err := r.cfg.OnUpdate(r.sessionInfo()); err != nil {
-				r.fail(fmt.Errorf("%w: %w", ErrSession, err))
+			si := r.sessionInfo()
+			si.Chunks, si.Final, si.Meta = chunks, final, a.meta
+			if err := r.cfg.OnUpdate(si); err != nil {
+				// The session layer refuses the change: the announce is dropped; the sender
+				// saying so persistently stops the receiver.
+				r.drop(DropConflict)
+				r.stats.Refused++
+				e := r.descs.observe(h.node, descHash(a), t)
+				e.err = err
+				if e.persistent(t) {
+					r.fail(fmt.Errorf("%w: %w", ErrSession, err))
+				}
+				return
 			}
 		}
+		r.grow(chunks)
+		r.info.Final = final
+		if metaChanged {
+			r.meta = append(r.meta[:0], a.meta...)
+		}
+		r.dirty = true
 		r.checkComplete(t)
 	}
+	r.descs.agree()
+}
+
+// conflicts reports whether a disagrees with what the joined session established.
+func (r *Receiver) conflicts(a *announce) bool {
+	switch {
+	case int(a.blockSize) != r.info.BlockSize || int(a.maxParity) != r.info.MaxParity || int(a.maxChunk) != r.info.MaxChunk:
+		return true // same session, different code
+	case int(a.chunks) < r.done.len():
+		return true // chunks already known cannot go away
+	case r.info.Final && (!a.final || int(a.chunks) != r.done.len() || string(a.meta) != string(r.meta)):
+		return true // a final count and its meta do not change
+	}
+	return false
+}
+
+// readopt follows the sender's persistent word against what the session was joined
+// with (the first announce may have been forged: e.g. a final count one too large
+// would strand every receiver). Blocks of a different code are dropped; a count
+// below a chunk already delivered, or a description the session layer refuses, stops
+// the receiver.
+func (r *Receiver) readopt(h header, a *announce, p fec.Params, t int64) {
+	r.descs.agree()
+	n := int(a.chunks)
+	for c := n; c < r.done.len(); c++ {
+		if r.done.get(c) {
+			r.fail(fmt.Errorf("%w: the sender now announces %d chunks, chunk %d was delivered", ErrSession, n, c))
+			return
+		}
+	}
+	si := SessionInfo{SessionID: h.session, Sender: h.node, Meta: a.meta, Chunks: n, Final: a.final,
+		BlockSize: int(a.blockSize), MaxParity: int(a.maxParity), MaxChunk: int(a.maxChunk), Rate: int64(a.rate)}
+	if r.cfg.OnUpdate != nil {
+		if err := r.cfg.OnUpdate(si); err != nil {
+			r.fail(fmt.Errorf("%w: %w", ErrSession, err))
+			return
+		}
+	}
+	r.stats.Readopted++
+	r.log.Warn("mcast: the sender's announces contradict the session joined; following them",
+		"chunks", n, "final", a.final, "was", r.done.len())
+	geometry := int(a.blockSize) != r.info.BlockSize || int(a.maxParity) != r.info.MaxParity || int(a.maxChunk) != r.info.MaxChunk
+	for _, q := range append([]*partial(nil), r.partials...) {
+		if geometry || int(q.chunk) >= n {
+			r.removePartial(q)
+		}
+	}
+	r.done.truncate(n)
+	r.due.cut(uint32(n))
+	r.cover.cut(uint32(n))
+	r.params = p
+	r.kEst = p.Blocks(int(a.maxChunk))
+	r.info.BlockSize, r.info.MaxParity, r.info.MaxChunk = si.BlockSize, si.MaxParity, si.MaxChunk
+	r.info.Chunks, r.info.Final = n, a.final
+	r.grow(n)
+	r.meta = append(r.meta[:0], a.meta...)
+	if r.cursor >= n {
+		r.cursor = 0
+	}
+	if h.node != r.info.Sender {
+		r.senderChanged(h.node, t)
+	}
+	r.session(a)
+	r.advance(a.seq)
+	r.dirty = true
+	r.checkComplete(t)
+}
+
+// tryJoin joins the session a describes, unless the session layer (OnSession) refuses
+// it. A refusal is not decided by one packet: the receiver stays unjoined and fails
+// only when the same refused description was heard persistently from one node.
+func (r *Receiver) tryJoin(h header, a *announce, p fec.Params, t int64) {
+	hash := descHash(a)
+	if e := r.descs.find(h.node, hash); e != nil && e.err != nil {
+		r.descs.observe(h.node, hash, t)
+		r.drop(DropConflict)
+		r.stats.Refused++
+		if e.persistent(t) {
+			r.fail(fmt.Errorf("%w: %w", ErrSession, e.err))
+		}
+		return
+	}
+	if r.cfg.OnSession != nil {
+		si := SessionInfo{SessionID: h.session, Sender: h.node, Meta: a.meta, Chunks: int(a.chunks), Final: a.final,
+			BlockSize: int(a.blockSize), MaxParity: int(a.maxParity), MaxChunk: int(a.maxChunk), Rate: int64(a.rate)}
+		if err := r.cfg.OnSession(si); err != nil {
+			r.drop(DropConflict)
+			r.stats.Refused++
+			r.log.Warn("mcast: session refused", "sender", h.node, "err", err)
+			e := r.descs.observe(h.node, hash, t)
+			e.err = err
+			return
+		}
+	}
+	r.descs.agree()
+	r.join(h, a, p, t)
 }
 
 func (r *Receiver) join(h header, a *announce, p fec.Params, t int64) {
@@ -80,12 +193,6 @@ func (r *Receiver) join(h header, a *announce, p fec.Params, t int64) {
 	r.helloSoon(a, t)
 	r.dirty = true
 	r.log.Debug("mcast: joined session", "sender", h.node, "chunks", a.chunks, "final", a.final)
-	if r.cfg.OnSession != nil {
-		if err := r.cfg.OnSession(r.sessionInfo()); err != nil {
-			r.fail(fmt.Errorf("%w: %w", ErrSession, err))
-			return
-		}
-	}
 	r.adoptEarly(t)
 	for _, c := range r.earlyAsked {
 		if int(c) < r.done.len() {
