@@ -15,6 +15,10 @@ import (
 // ErrSenderLost: the sender fell silent for ReceiveTimeout mid-transfer.
 var ErrSenderLost = errors.New("mcast: sender lost")
 
+// MaxForgedChunks is how many rebuilt chunks may fail the image's manifest before
+// ReceiveImage gives up with image.ErrManifest (a keyless network under attack).
+const MaxForgedChunks = 64
+
 // ackGrace is how long a complete receiver waits for the sender's
 // acknowledgement before it ends anyway: its data is verified either way,
 // the acknowledgement only spares the sender a lost-receiver report.
@@ -169,10 +173,21 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		return nil
 	}
 	put := func(c []byte) error { return inst.Put(ctx, c) }
+	forged := 0
 	rc.Deliver = func(i int, chunk []byte) error {
 		err := gate.deliver(i, chunk, put)
 		var ce *image.ChunkError
-		if err != nil && !errors.As(err, &ce) && !errors.Is(err, ErrDeferred) && fatal == nil {
+		switch {
+		case err == nil || errors.Is(err, ErrDeferred) || fatal != nil:
+		case errors.Is(err, image.ErrManifest):
+			// The sender serves only chunks that match its manifest and the wire's
+			// CRC catches corruption on the way: a chunk that fails the manifest was
+			// forged. Fetching again wins against a few; against a flood it is a
+			// session that never ends, so it ends here, honestly.
+			if forged++; forged >= MaxForgedChunks {
+				fatal = fmt.Errorf("%w: %d rebuilt chunks were not the image's: forged packets on this network (use --key)", image.ErrManifest, forged)
+			}
+		case !errors.As(err, &ce):
 			// Not the chunk's fault (the target failed): stop, don't re-fetch.
 			fatal = err
 		}
