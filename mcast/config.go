@@ -112,11 +112,14 @@ type ReceiverConfig struct {
 	// most 512 KiB.
 	MaxChunks int
 
-	// OnSession is called once, when the first announce is accepted and before any
-	// Deliver; an error aborts the receiver (Err returns it).
+	// OnSession is called when an announce would join the session, before any Deliver.
+	// An error refuses that description: the receiver stays unjoined (another may be
+	// accepted) and stops (Err returns ErrSession) only when the same refused
+	// description was announced persistently (5 times over 1 s from one node).
 	OnSession func(SessionInfo) error
-	// OnUpdate, if set, is called when a later announce changes the chunk count,
-	// finality or meta; an error aborts the receiver.
+	// OnUpdate, if set, is called before a later announce changes the chunk count,
+	// finality or meta (or, on the sender's persistent word, the geometry); an error
+	// drops that announce, and stops the receiver only if the sender persists.
 	OnUpdate func(SessionInfo) error
 	// Deliver is called with each rebuilt chunk, only valid during the call. A non-nil
 	// error means the chunk is corrupt: it is dropped and fetched again.
