@@ -1,6 +1,7 @@
 package fec
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -42,41 +43,59 @@ func BenchmarkEncode(b *testing.B) {
 func BenchmarkDecode(b *testing.B) {
 	for _, bs := range []int{1400, 8900} {
 		b.Run(sizeName(bs), func(b *testing.B) {
-			p := Params{BlockSize: bs}
-			r := rand.New(rand.NewPCG(3, 4))
-			chunk := randChunk(r, 1<<20)
-			enc, _ := NewEncoder(p, chunk)
-			k := enc.K()
-			lose := int(float64(k)*benchLoss + 0.999)
-			var idx []int
-			for _, i := range r.Perm(k)[lose:] {
-				idx = append(idx, i)
-			}
-			for j := range lose {
-				idx = append(idx, k+j)
-			}
-			blocks := make([][]byte, len(idx))
-			for n, i := range idx {
-				blocks[n], _ = enc.Block(i)
-			}
-			b.SetBytes(int64(len(chunk)))
-			b.ReportAllocs()
-			cpu := startCPU(b)
-			defer cpu.report(b, len(chunk))
-			for b.Loop() {
-				dec, err := NewDecoder(p, len(chunk))
-				if err != nil {
-					b.Fatal(err)
-				}
-				for n, i := range idx {
-					dec.Add(i, blocks[n])
-				}
-				if _, err := dec.Bytes(); err != nil {
-					b.Fatal(err)
-				}
-				dec.Release()
-			}
+			benchDecode(b, Params{BlockSize: bs}, -1)
 		})
+	}
+}
+
+// BenchmarkDecodeLost is BenchmarkDecode/block1400 (749 blocks) with a given
+// number of lost data blocks, repaired by as many parity blocks: decode work
+// should follow what was lost.
+func BenchmarkDecodeLost(b *testing.B) {
+	for _, lose := range []int{0, 1, 4, 16, 64} {
+		b.Run(fmt.Sprint(lose), func(b *testing.B) {
+			benchDecode(b, Params{BlockSize: 1400}, lose)
+		})
+	}
+}
+
+// benchDecode rebuilds a 1 MiB chunk that lost `lose` random data blocks
+// (-1: 5 % of them), repaired by parity blocks 0..lose-1.
+func benchDecode(b *testing.B, p Params, lose int) {
+	r := rand.New(rand.NewPCG(3, 4))
+	chunk := randChunk(r, 1<<20)
+	enc, _ := NewEncoder(p, chunk)
+	k := enc.K()
+	if lose < 0 {
+		lose = int(float64(k)*benchLoss + 0.999)
+	}
+	var idx []int
+	for _, i := range r.Perm(k)[lose:] {
+		idx = append(idx, i)
+	}
+	for j := range lose {
+		idx = append(idx, k+j)
+	}
+	blocks := make([][]byte, len(idx))
+	for n, i := range idx {
+		blocks[n], _ = enc.Block(i)
+	}
+	b.SetBytes(int64(len(chunk)))
+	b.ReportAllocs()
+	cpu := startCPU(b)
+	defer cpu.report(b, len(chunk))
+	for b.Loop() {
+		dec, err := NewDecoder(p, len(chunk))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for n, i := range idx {
+			dec.Add(i, blocks[n])
+		}
+		if _, err := dec.Bytes(); err != nil {
+			b.Fatal(err)
+		}
+		dec.Release()
 	}
 }
 
