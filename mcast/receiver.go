@@ -82,6 +82,8 @@ type Receiver struct {
 	pros       prospect
 	welcomed   bool  // the followed sender welcomed us
 	lastSender int64 // when the followed sender was last heard (announce or data)
+	rivalNode  uint64
+	rivalRun   int // packets in a row from rival (keylessFollow)
 	epochOut   uint64
 }
 
@@ -224,7 +226,7 @@ func (r *Receiver) Handle(pkt []byte, now time.Time) {
 		return
 	}
 	t := r.ns(now)
-	if r.cfg.Key != nil && !r.gate(h, pkt, t) {
+	if r.cfg.Key != nil && !r.gate(h, pkt, t) || r.cfg.Key == nil && !r.keylessFollow(h, t) {
 		return
 	}
 	if !r.joined && h.typ == typeData {

@@ -16,8 +16,8 @@ import "time"
 // switchSilence makes way for a prospect, which must welcome it in turn.
 
 const (
-	switchSilence   = int64(time.Second)      // the followed sender's silence that lets a prospect in
-	prospectPatient = int64(time.Second)      // a prospect that has not welcomed us by then yields to another
+	switchSilence   = int64(time.Second) // the followed sender's silence that lets a prospect in
+	prospectPatient = int64(time.Second) // a prospect that has not welcomed us by then yields to another
 	helloFirst      = int64(5 * time.Millisecond)
 	helloMaxBackoff = int64(time.Second)
 )
@@ -164,3 +164,40 @@ func (r *Receiver) pollProspect(t int64, emit func([]byte)) int64 {
 	r.pros.helloAt = t + min(int64(20*time.Millisecond)<<min(r.pros.tries-1, 10), helloMaxBackoff)
 	return r.pros.helloAt
 }
+
+// keylessFollow is the keyless receiver's rule for other senders of its session: it
+// follows a replacement sender too (without a key anyone may be one), but not on one
+// packet. Another node's announces and data are dropped as conflicts until it has sent
+// rivalRun of them in a row with nothing from the followed sender in between, or the
+// followed sender has been silent for switchSilence: a forged packet cannot reset
+// every receiver's timers, and a real replacement is followed within a few packets.
+func (r *Receiver) keylessFollow(h header, t int64) bool {
+	if h.typ != typeAnnounce && h.typ != typeData {
+		return true
+	}
+	switch {
+	case !r.joined:
+		if h.typ == typeAnnounce {
+			r.lastSender = t // the sender this announce may make us join
+		}
+		return true
+	case h.node == r.info.Sender:
+		r.lastSender, r.rivalRun = t, 0
+		return true
+	case t-r.lastSender >= switchSilence:
+		return true
+	}
+	if h.node != r.rivalNode {
+		r.rivalNode, r.rivalRun = h.node, 0
+	}
+	if r.rivalRun++; r.rivalRun >= rivalRun {
+		r.rivalRun = 0
+		return true
+	}
+	r.drop(DropConflict)
+	return false
+}
+
+// rivalRun is how many packets in a row another sender must send before a keyless
+// receiver follows it while its sender is still heard.
+const rivalRun = 16

@@ -117,6 +117,7 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	rc := cfg.Receiver
+	var joinedMeta []byte // the meta the sink was made for
 	rc.OnSession = func(si SessionInfo) error {
 		h, sig, err := image.ParseMeta(si.Meta)
 		if err != nil {
@@ -150,10 +151,14 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		}
 		inst = sink
 		res.Header = h
+		joinedMeta = append(joinedMeta[:0], si.Meta...)
 		log.Info("mcast: joined", "image", h.ID, "size", h.TargetSize, "chunks", si.Chunks, "final", si.Final)
 		return nil
 	}
 	rc.OnUpdate = func(si SessionInfo) error {
+		if string(si.Meta) == string(joinedMeta) {
+			return nil // only the count or finality changed: the mcast layer judges those
+		}
 		h, _, err := image.ParseMeta(si.Meta)
 		if err != nil {
 			return err
@@ -170,6 +175,7 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 			return err
 		}
 		res.Header = h
+		joinedMeta = append(joinedMeta[:0], si.Meta...)
 		return nil
 	}
 	put := func(c []byte) error { return inst.Put(ctx, c) }

@@ -18,8 +18,8 @@ func samplePackets() map[string][]byte {
 			payload: bytes.Repeat([]byte{0xab}, 1400)}),
 		"request": appendRequest(nil, h, &request{progress: progress{done: 5, known: 1000, loss: 100, recent: 200, seen: 777}, outlier: true,
 			needs: []need{{chunk: 1}, {chunk: 2, missing: 7, nextParity: 3}}}),
-		"report": appendReport(nil, h, &report{progress: progress{done: 1000, known: 1000}, hello: true, done: true, cong: true}),
-		"ack":    appendAck(nil, h, &ack{nodes: []uint64{1, 2, 0xffffffffffffffff}}),
+		"report":  appendReport(nil, h, &report{progress: progress{done: 1000, known: 1000}, hello: true, done: true, cong: true}),
+		"ack":     appendAck(nil, h, &ack{nodes: []uint64{1, 2, 0xffffffffffffffff}}),
 		"welcome": appendAck(nil, h, &ack{welcome: true, nodes: []uint64{9}}),
 	}
 }
