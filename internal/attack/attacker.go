@@ -111,6 +111,7 @@ type att struct {
 
 	lastRound time.Time
 	rounds    int
+	nforged   int
 	floodSent float64
 	fakeIDs   []uint64
 
@@ -318,22 +319,32 @@ func (a *att) track(p *peer, pk *Packet) {
 	}
 }
 
-// send seals and sends one packet as if from p (its epoch and next counter
-// when the session is keyed: a tag the attacker cannot compute, so random).
+// send seals and sends one packet as if from p: with a CRC, or in a keyed
+// session every other time with p's epoch, a counter (p's next, or one far
+// ahead) and a random tag (the attacker cannot compute one).
 func (a *att) send(port int, pk *Packet, p *peer) {
 	pk.Version = a.version
 	pk.Session = a.session
 	var tr []byte
-	if a.keyed && a.version >= 3 {
+	// In a keyed session every other forgery carries a made-up tag, the
+	// others go keyless (a CRC): a keyed node must refuse both.
+	a.nforged++
+	if a.keyed && a.version >= 3 && a.nforged%2 == 0 {
 		pk.Flags |= FlagAuth
 		tr = make([]byte, TagLen)
 		epoch := p.epoch
 		if epoch == 0 {
 			epoch = a.senderPeer.epoch
 		}
-		p.counter++
+		// The counter the node will use next (a replay window that moved
+		// before the tag was checked would then refuse the real packet), or
+		// every fourth time one far ahead.
+		counter := p.counter + 1
+		if a.nforged%8 == 0 {
+			counter += 1 << 20
+		}
 		binary.BigEndian.PutUint64(tr, epoch)
-		binary.BigEndian.PutUint64(tr[8:], p.counter)
+		binary.BigEndian.PutUint64(tr[8:], counter)
 		for i := 16; i < TagLen; i++ {
 			tr[i] = byte(a.rng.Uint32())
 		}

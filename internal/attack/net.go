@@ -161,9 +161,10 @@ func (u *udpNet) read(p *ipv4.PacketConn, port int) {
 func (u *udpNet) Recv() <-chan Datagram { return u.in }
 
 func (u *udpNet) Send(port int, b []byte) error {
-	for {
+	for try := 0; ; try++ {
+		_ = u.w.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
 		_, err := u.w.WriteTo(b, nil, u.dst[port&1])
-		if errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.EAGAIN) {
+		if (errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.EAGAIN)) && try < 20 {
 			time.Sleep(100 * time.Microsecond)
 			continue
 		}

@@ -20,6 +20,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -69,7 +70,19 @@ func main() {
 		os.Exit(1)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	res := attack.Run(ctx, n, cfg)
+	done := make(chan attack.Result, 1)
+	go func() { done <- attack.Run(ctx, n, cfg) }()
+	var res attack.Result
+	select {
+	case res = <-done:
+	case <-watchdog(ctx, cfg.Duration):
+		// The attack loop did not stop when told: say so (the test then
+		// fails on it) with every goroutine's stack, rather than be killed
+		// silently.
+		buf := make([]byte, 1<<20)
+		fmt.Fprintf(os.Stderr, "mcattack: stuck:\n%s\n", buf[:runtime.Stack(buf, true)])
+		res = attack.Result{Attack: cfg.Attack, Variant: cfg.Variant, Error: "the attack loop did not stop when told"}
+	}
 	stop()
 	n.Close()
 	b, _ := json.Marshal(res)
@@ -77,4 +90,18 @@ func main() {
 	if res.Error != "" {
 		os.Exit(1)
 	}
+}
+
+// watchdog fires 2 s after ctx is done or the duration (plus 2 s) passed.
+func watchdog(ctx context.Context, d time.Duration) <-chan struct{} {
+	c := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-time.After(d):
+		}
+		time.Sleep(2 * time.Second)
+		close(c)
+	}()
+	return c
 }
