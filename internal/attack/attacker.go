@@ -44,6 +44,10 @@ type Config struct {
 	Replay          string        // replay file: the recording to replay
 	Seed            uint64
 	Log             io.Writer // nil: silent
+	// Key, if set, makes the attacker an insider: it holds the group key
+	// (not the signing key), checks the tags it hears and tags its
+	// forgeries validly.
+	Key string
 }
 
 // Result is what the attacker did, printed as one JSON line.
@@ -62,6 +66,9 @@ type Result struct {
 	SentBytes    int64          `json:"sent_bytes"` // UDP payload bytes
 	SentByType   map[string]int `json:"sent_by_type,omitempty"`
 	Recorded     int            `json:"recorded_packets,omitempty"`
+	Insider      bool           `json:"insider,omitempty"`
+	TagsOK       int            `json:"tags_ok,omitempty"`  // insider: heard packets whose tag verified
+	TagsBad      int            `json:"tags_bad,omitempty"` // insider: heard keyed packets whose tag did not`
 	Elapsed      float64        `json:"elapsed_seconds"`
 	Ended        string         `json:"ended"`
 	Notes        []string       `json:"notes,omitempty"`
@@ -71,6 +78,7 @@ type Result struct {
 type peer struct {
 	epoch, counter uint64
 	keyed          bool
+	forged         uint64 // insider: the last counter it used for this node
 }
 
 type recorded struct {
@@ -81,6 +89,7 @@ type recorded struct {
 
 type att struct {
 	cfg   Config
+	keyer *Keyer
 	net   Net
 	rng   *rand.Rand
 	res   Result
@@ -159,6 +168,14 @@ func Run(ctx context.Context, n Net, cfg Config) Result {
 	if !ok {
 		a.res.Error = fmt.Sprintf("attack %s has no variant %q (%v)", cfg.Attack, cfg.Variant, Variants[cfg.Attack])
 		return a.res
+	}
+	if cfg.Key != "" {
+		var err error
+		if a.keyer, err = LoadKeyer(cfg.Key); err != nil {
+			a.res.Error = err.Error()
+			return a.res
+		}
+		a.res.Insider = true
 	}
 	a.recording = cfg.Record != "" || cfg.Attack == "replay" && cfg.Variant == "live"
 	if cfg.Attack == "replay" && cfg.Variant == "file" {
@@ -266,6 +283,13 @@ func (a *att) hear(d Datagram) {
 	}
 	a.res.Heard++
 	a.lastHeard = d.At
+	if a.keyer != nil && pk.Keyed {
+		if a.keyer.Verify(d.B) {
+			a.res.TagsOK++
+		} else {
+			a.res.TagsBad++
+		}
+	}
 	if pk.Node == a.sender && (pk.Announce != nil || pk.Data != nil || pk.Ack != nil) {
 		a.res.HeardSender += int64(len(d.B))
 	}
@@ -325,6 +349,14 @@ func (a *att) track(p *peer, pk *Packet) {
 func (a *att) send(port int, pk *Packet, p *peer) {
 	pk.Version = a.version
 	pk.Session = a.session
+	if a.keyer != nil && a.keyed && a.version >= 3 {
+		pk.Flags |= FlagAuth
+		b := Encode(pk, nil)
+		if b = a.insiderSeal(b[:len(b)-TagLen], p); b != nil {
+			a.sendRaw(port, b)
+		}
+		return
+	}
 	var tr []byte
 	// In a keyed session every other forgery carries a made-up tag, the
 	// others go keyless (a CRC): a keyed node must refuse both.
@@ -350,6 +382,21 @@ func (a *att) send(port int, pk *Packet, p *peer) {
 		}
 	}
 	a.sendRaw(port, Encode(pk, tr))
+}
+
+// insiderSeal tags b (without trailer) as p's next packet in its run.
+func (a *att) insiderSeal(b []byte, p *peer) []byte {
+	epoch := p.epoch
+	if epoch == 0 {
+		epoch = a.senderPeer.epoch
+	}
+	p.forged = max(p.forged, p.counter) + 1
+	out, err := a.keyer.Seal(b, epoch, p.forged)
+	if err != nil {
+		a.res.HeardBad["seal-error"]++
+		return nil
+	}
+	return out
 }
 
 func (a *att) sendRaw(port int, b []byte) {
@@ -560,6 +607,13 @@ func (a *att) bitflip(d Datagram) {
 	for range 1 + a.rng.IntN(3) {
 		bit := lo*8 + a.rng.IntN((hi-lo)*8)
 		b[bit/8] ^= 1 << (bit % 8)
+	}
+	if a.keyer != nil && tl == TagLen {
+		// An insider relay re-tags the corrupted copy as the sender's
+		// next packet.
+		if b = a.insiderSeal(b[:len(b)-TagLen], &a.senderPeer); b == nil {
+			return
+		}
 	}
 	Reseal(b)
 	a.sendRaw(d.Port, b)

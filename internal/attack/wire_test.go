@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -193,5 +194,38 @@ func TestChangeMeta(t *testing.T) {
 	h2, n2, err := SplitMeta(c)
 	if err != nil || h2.ID != h.ID || h2.Source == h.Source || h2.TargetSize != h.TargetSize+1<<20 || string(c[n2:]) != "signature block" {
 		t.Fatalf("ChangeMeta: %v %+v", err, h2)
+	}
+}
+
+// TestKeyer: a sealed packet verifies, and no longer does after any change.
+func TestKeyer(t *testing.T) {
+	path := t.TempDir() + "/k"
+	if err := os.WriteFile(path, bytes.Repeat([]byte{7}, 32), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k, err := LoadKeyer(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := samplePackets(3)[1]
+	p.Flags |= FlagAuth
+	b := Encode(p, nil)
+	b, err = k.Seal(b[:len(b)-TagLen], 0xabc, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !k.Verify(b) {
+		t.Fatal("a sealed packet does not verify")
+	}
+	q, err := Decode(b)
+	if err != nil || q.Epoch != 0xabc || q.Counter != 5 {
+		t.Fatalf("%+v %v", q, err)
+	}
+	for i := range b {
+		c := append([]byte(nil), b...)
+		c[i] ^= 1
+		if k.Verify(c) {
+			t.Fatalf("byte %d changed, still verifies", i)
+		}
 	}
 }

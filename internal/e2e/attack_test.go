@@ -97,22 +97,25 @@ type attackCase struct {
 	// without any key: every receiver completes correctly, mcsend exits 0,
 	// and (floods) the real receivers keep their share of the sender.
 	robust bool
+	// insider: also mounted by an attacker that holds the group key (not
+	// the signing key): it must not change one byte of any disk.
+	insider bool
 }
 
 var attackCases = []attackCase{
-	{name: "forged-data", attack: "forged-data", variant: "own"},
-	{name: "forged-data-real-len", attack: "forged-data", variant: "real-len"},
-	{name: "forged-parity", attack: "forged-parity", variant: "own"},
-	{name: "forged-parity-real-len", attack: "forged-parity", variant: "real-len"},
+	{name: "forged-data", attack: "forged-data", variant: "own", insider: true},
+	{name: "forged-data-real-len", attack: "forged-data", variant: "real-len", insider: true},
+	{name: "forged-parity", attack: "forged-parity", variant: "own", insider: true},
+	{name: "forged-parity-real-len", attack: "forged-parity", variant: "real-len", insider: true},
 	{name: "poison-lengths", attack: "poison-lengths", robust: true},
 	{name: "hostile-announce-max", attack: "hostile-announce", variant: "max", robust: true},
 	{name: "hostile-announce-plus1", attack: "hostile-announce", variant: "plus1", robust: true},
-	{name: "hostile-announce-meta", attack: "hostile-announce", variant: "meta", robust: true},
+	{name: "hostile-announce-meta", attack: "hostile-announce", variant: "meta", robust: true, insider: true},
 	{name: "fake-done", attack: "fake-done"},
 	{name: "request-flood-big", attack: "request-flood", variant: "big", amplification: true, robust: true},
 	{name: "request-flood-small10", attack: "request-flood", variant: "small10", amplification: true, robust: true},
 	{name: "request-flood-small1000", attack: "request-flood", variant: "small1000", amplification: true, robust: true},
-	{name: "bitflip-relay", attack: "bitflip-relay", variant: "payload", robust: true},
+	{name: "bitflip-relay", attack: "bitflip-relay", variant: "payload", robust: true, insider: true},
 	{name: "bitflip-relay-seq", attack: "bitflip-relay", variant: "seq", robust: true},
 	{name: "replay-live", attack: "replay", variant: "live", robust: true},
 	{name: "replay-same-image", attack: "replay", variant: "file", replay: "same", robust: true},
@@ -143,14 +146,15 @@ const (
 
 // attackEnv is one test network and image set for a mode.
 type attackEnv struct {
-	mode       string // "keyless" or "keyed"
-	nw         *testnet.Net
-	dir        string
-	raw, img   string // the disk and its image
-	raw2, img2 string // another disk's image (for replay across sessions)
-	sendFlags  []string
-	recvFlags  []string
-	attacker   string
+	mode        string // "keyless" or "keyed"
+	nw          *testnet.Net
+	dir         string
+	raw, img    string // the disk and its image
+	raw2, img2  string // another disk's image (for replay across sessions)
+	sendFlags   []string
+	recvFlags   []string
+	attacker    string
+	attackFlags []string // insider: the group key
 
 	base      sessionRun // the run without attacker
 	recording string     // the baseline session, recorded
@@ -164,6 +168,7 @@ type sessionRun struct {
 	killed    []string // processes that did not end within the bound
 	crashed   []string
 	differ    []int64 // bytes of each target differing from the source (-1: unreadable)
+	foreign   []int64 // of which not zero: written by someone (the forgeries are never zero; unwritten bytes are)
 	elapsed   time.Duration
 	senderTx  int64 // mcsend's own count (0 if it was killed)
 	heardTx   int64 // the sender's bytes the attacker heard
@@ -184,6 +189,12 @@ func TestAttacks(t *testing.T) {
 		}
 		runAttackMode(t, att, "keyed")
 	})
+	t.Run("insider", func(t *testing.T) {
+		if why := keyedSupport(); why != "" {
+			t.Skipf("insider attacks need --key/--trust/--sign (issue 10 items 2-3): %s", why)
+		}
+		runAttackMode(t, att, "insider")
+	})
 }
 
 func runAttackMode(t *testing.T, att, mode string) {
@@ -198,7 +209,7 @@ func runAttackMode(t *testing.T, att, mode string) {
 	env.sendFlags = []string{"--interface", "e0", "--quiet", "--min-receivers", "2", "--start-timeout", "20",
 		"--max-bitrate", "32m", "--receiver-timeout", "5"}
 	env.recvFlags = []string{"--interface", "e0", "--quiet", "--start-timeout", "20"}
-	if mode == "keyed" {
+	if mode != "keyless" {
 		key := filepath.Join(env.dir, "lab.key")
 		k := make([]byte, 32)
 		rand.Read(k)
@@ -212,6 +223,9 @@ func runAttackMode(t *testing.T, att, mode string) {
 		create = append(create, "--sign", sign)
 		env.sendFlags = append(env.sendFlags, "--key", key)
 		env.recvFlags = append(env.recvFlags, "--key", key, "--trust", sign+".pub")
+		if mode == "insider" {
+			env.attackFlags = []string{"--key", key}
+		}
 	}
 	env.img = attackImage(t, create, env.raw)
 	env.img2 = attackImage(t, create, env.raw2)
@@ -240,14 +254,19 @@ func runAttackMode(t *testing.T, att, mode string) {
 	t.Logf("ATTACK mode=%s attack=baseline time=%.3fs time2=%.3fs sender_bytes=%d sender_bytes2=%d heard_sender_bytes=%d noise=%d",
 		mode, b1.elapsed.Seconds(), b2.elapsed.Seconds(), b1.senderTx, b2.senderTx, b1.heardTx, noise)
 	env.recOther = filepath.Join(env.dir, "other.rec")
-	if o := env.session(t, env.img2, env.raw2, []string{"--attack", "record", "--record", env.recOther}, minHangBound); o.sendCode != 0 {
+	if mode == "insider" {
+		// only the cases marked insider, none of them a replay
+	} else if o := env.session(t, env.img2, env.raw2, []string{"--attack", "record", "--record", env.recOther}, minHangBound); o.sendCode != 0 {
 		t.Fatalf("recording a session of the other image failed: mcsend %d", o.sendCode)
 	}
 
 	bound := max(minHangBound, 8*env.base.elapsed)
 	for _, ac := range attackCases {
+		if mode == "insider" && !ac.insider {
+			continue
+		}
 		t.Run(ac.name, func(t *testing.T) {
-			args := []string{"--attack", ac.attack}
+			args := append([]string{"--attack", ac.attack}, env.attackFlags...)
 			if ac.variant != "" {
 				args = append(args, "--variant", ac.variant)
 			}
@@ -383,7 +402,8 @@ func (env *attackEnv) session(t *testing.T, img, raw string, attackArgs []string
 		t.Fatal(err)
 	}
 	for _, tg := range targets {
-		r.differ = append(r.differ, differingBytes(want, tg))
+		d, f := differingBytes(want, tg)
+		r.differ, r.foreign = append(r.differ, d), append(r.foreign, f)
 	}
 	if b, err := os.ReadFile(statsPath); err == nil {
 		var st struct {
@@ -411,22 +431,27 @@ func (env *attackEnv) session(t *testing.T, img, raw string, attackArgs []string
 }
 
 // differingBytes counts the bytes of the target that differ from want
-// (missing bytes count; -1 if the target cannot be read).
-func differingBytes(want []byte, path string) int64 {
+// (missing bytes count), and of those the ones that are not zero.
+func differingBytes(want []byte, path string) (differ, foreign int64) {
 	got, err := os.ReadFile(path)
 	if err != nil {
-		return int64(len(want))
+		return int64(len(want)), 0
 	}
-	var n int64
 	for i := range want {
-		if i >= len(got) || got[i] != want[i] {
-			n++
+		switch {
+		case i >= len(got):
+			differ++
+		case got[i] != want[i]:
+			differ++
+			if got[i] != 0 {
+				foreign++
+			}
 		}
 	}
 	if len(got) > len(want) {
-		n += int64(len(got) - len(want))
+		differ += int64(len(got) - len(want))
 	}
-	return n
+	return differ, foreign
 }
 
 func anyNonZero(v []int) bool {
@@ -477,10 +502,10 @@ func (env *attackEnv) check(t *testing.T, ac attackCase, r sessionRun, noise int
 		amp = float64(extra) / float64(r.attBytes)
 	}
 	sentPk, _ := r.attacker["sent_packets"].(float64)
-	t.Logf("ATTACK mode=%s attack=%s send=%d recv=%s differing=%s killed=%s time=%.3fs base=%.3fs ratio=%.2f "+
+	t.Logf("ATTACK mode=%s attack=%s send=%d recv=%s differing=%s foreign=%s killed=%s time=%.3fs base=%.3fs ratio=%.2f "+
 		"attacker_packets=%d attacker_bytes=%d sender_bytes=%d heard_sender_bytes=%d base_sender_bytes=%d "+
 		"extra_sender_bytes=%d extra_from=%s noise=%d amplification=%.2f",
-		env.mode, ac.name, r.sendCode, ints(r.recvCodes), ints64(r.differ), strings.Join(r.killed, ","),
+		env.mode, ac.name, r.sendCode, ints(r.recvCodes), ints64(r.differ), ints64(r.foreign), strings.Join(r.killed, ","),
 		r.elapsed.Seconds(), env.base.elapsed.Seconds(), ratio, int(sentPk), r.attBytes, r.senderTx, r.heardTx,
 		env.base.senderTx, extra, from, noise, amp)
 	if notes, ok := r.attacker["notes"].([]any); ok && testing.Verbose() {
@@ -503,15 +528,29 @@ func (env *attackEnv) check(t *testing.T, ac attackCase, r sessionRun, noise int
 	if len(r.crashed) > 0 {
 		fail("crashed: %v", r.crashed)
 	}
-	if len(r.killed) > 0 {
+	switch {
+	case len(r.killed) > 0 && env.mode == "insider":
+		// A key holder can stall a session; it must not change a disk.
+		t.Logf("insider: %v did not end within the bound", r.killed)
+	case len(r.killed) > 0:
 		fail("hung: %v did not end within the bound", r.killed)
+	}
+	if anyNonZero64(r.foreign) && env.mode != "keyless" {
+		fail("bytes written that are neither the source's nor zero: %v", r.foreign)
+	}
+	if env.mode == "insider" {
+		ok, _ := r.attacker["tags_ok"].(float64)
+		bad, _ := r.attacker["tags_bad"].(float64)
+		if ok == 0 || bad > 0 {
+			fail("the insider's own reading of PROTOCOL.md §1.8 disagrees with the tags it heard: %v verified, %v did not", ok, bad)
+		}
 	}
 	for i, c := range r.recvCodes {
 		if c == 0 && r.differ[i] != 0 {
 			fail("mcrecv%d exited 0 with %d bytes of its disk differing from the source", i+1, r.differ[i])
 		}
 	}
-	if r.sendCode == 0 && (anyNonZero(r.recvCodes) || anyNonZero64(r.differ)) {
+	if r.sendCode == 0 && (anyNonZero(r.recvCodes) || anyNonZero64(r.differ)) && env.mode != "insider" {
 		fail("mcsend exited 0 but the receivers exited %v with %v bytes differing", r.recvCodes, r.differ)
 	}
 	if sentPk == 0 && ac.attack != "bitflip-relay" {

@@ -46,6 +46,7 @@ func main() {
 	flag.StringVar(&cfg.Record, "record", "", "write every packet heard to this file")
 	flag.StringVar(&cfg.Replay, "replay", "", "replay file: the recording to replay")
 	flag.Uint64Var(&cfg.Seed, "seed", 1, "seed of the forged contents")
+	flag.StringVar(&cfg.Key, "key", "", "insider: the group's shared secret file (tags forgeries validly)")
 	flag.Parse()
 	cfg.Wire = byte(*wire)
 	if *verb {
