@@ -151,21 +151,47 @@ func (d *Decoder) Release() {
 	d.solved = false
 }
 
-// reconstruct rebuilds the missing data blocks in place. Blocks are kept in
-// the chunk's layout (block i at i*bs), so a loss-free chunk costs no extra
-// copy; for decoding they are spread to the leopard stride layout, rebuilt
-// with a single leopard call, and compacted back. One call matters: every
-// GF(2^16) decode pays a fixed cost for evaluating the error locator over the
-// whole field, so coding the 64-byte-multiple part and the tail separately
-// would pay it twice.
-func (d *Decoder) reconstruct() error {
+// reconstruct rebuilds the missing data blocks in place, by the cheapest
+// path for what was lost (see path): blocks stay in the chunk's layout (block
+// i at i*bs), so a loss-free chunk costs no extra copy.
+func (d *Decoder) reconstruct() error { return d.reconstructWith(d.path()) }
+
+func (d *Decoder) reconstructWith(p rebuildPath) error {
+	if d.data == nil {
+		d.data = getBuffer(d.c.k * d.c.stride())
+	}
+	var err error
+	if p == pathLeopard {
+		err = d.leopard()
+	} else {
+		err = d.rebuild(p == pathDirect)
+		clear(d.data[d.c.chunkLen:])
+	}
+	if err != nil {
+		return err
+	}
+	c := d.c
+	for i := 0; i < c.k; i++ {
+		d.seen[i/64] |= 1 << (i % 64)
+	}
+	d.nData = c.k
+	d.solved = true
+	d.parity = nil
+	d.nPar = 0
+	return nil
+}
+
+// leopard rebuilds the missing data blocks with leopard's decoder. The
+// blocks are spread to the leopard stride layout, rebuilt with a single
+// leopard call, and compacted back. One call matters: every GF(2^16) decode
+// pays a fixed cost for evaluating the error locator over the whole field,
+// so coding the 64-byte-multiple part and the tail separately would pay it
+// twice.
+func (d *Decoder) leopard() error {
 	c := d.c
 	rs, err := c.rs()
 	if err != nil {
 		return err
-	}
-	if d.data == nil {
-		d.data = getBuffer(c.k * c.stride())
 	}
 	d.spread()
 	st := c.stride()
@@ -189,13 +215,6 @@ func (d *Decoder) reconstruct() error {
 	if err != nil {
 		return fmt.Errorf("fec: rebuilding: %w", err)
 	}
-	for i := 0; i < c.k; i++ {
-		d.seen[i/64] |= 1 << (i % 64)
-	}
-	d.nData = c.k
-	d.solved = true
-	d.parity = nil
-	d.nPar = 0
 	return nil
 }
 

@@ -31,6 +31,7 @@ func buildTables() {
 	if e, err := NewEncoder(Params{BlockSize: symbolGroup, MaxParity: 1}, make([]byte, k*symbolGroup)); err == nil {
 		_, _ = e.Block(e.K())
 	}
+	gfInit() // the systematic rebuild's scalar tables
 	tables.ready.Store(true)
 }
 

@@ -1,0 +1,259 @@
+package fec
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"sync"
+)
+
+// The systematic rebuild: for a GF(2^16) code, recover only the e lost data
+// blocks from e parity blocks, instead of leopard's full decode (two
+// transforms over ceilPow2(K+M) positions and an error locator over all
+// 65536 field elements, whatever e is).
+//
+// With P the parity blocks used and E the lost data blocks,
+//
+//	p_j = sum_{i not in E} G[j][i] d_i + sum_{i in E} G[j][i] d_i   (j in P)
+//
+// so the syndromes s_j = p_j - sum_{i not in E} G[j][i] d_i satisfy
+// H x = s with H = G[P][E], e×e; x = H^-1 s. G is leopard's generator
+// (a scaled Cauchy matrix, see cauchy), H^-1 has a closed form, and the
+// syndromes are computed either directly (e·K multiply-adds: cheapest for a
+// few losses) or by re-encoding the received data with the lost blocks
+// zeroed (the cost of one encode, whatever e is). The rebuilt bytes are
+// those of leopard's decoder: same code, same chunk.
+
+// Which rebuild runs, by the number e of lost data blocks (measured with
+// BenchmarkDecodeLost on 749-block chunks; both syndrome paths scale with K,
+// so the crossover in e hardly depends on it).
+const (
+	// directMax is the largest e whose syndromes are computed directly.
+	directMax = 4
+	// systematicMax is the largest e rebuilt systematically: beyond it the
+	// e^2 solve costs more than leopard's decode.
+	systematicMax = 96
+)
+
+// scratch recycles the rebuild's work buffers.
+var scratch sync.Pool
+
+func getScratch(n int) []byte {
+	if p, ok := scratch.Get().(*[]byte); ok && cap(*p) >= n {
+		b := (*p)[:n]
+		clear(b)
+		return b
+	}
+	return make([]byte, n)
+}
+
+func putScratch(b []byte) { scratch.Put(&b) }
+
+// rebuildPath is how a decoder rebuilds lost data blocks.
+type rebuildPath int
+
+const (
+	pathLeopard  rebuildPath = iota // leopard's decoder
+	pathDirect                      // systematic, syndromes computed directly
+	pathReencode                    // systematic, syndromes by re-encoding
+)
+
+// path chooses the cheapest rebuild for the blocks held.
+func (d *Decoder) path() rebuildPath {
+	switch lost := d.c.k - d.nData; {
+	case d.c.small() || lost > systematicMax:
+		return pathLeopard
+	case lost <= directMax:
+		return pathDirect
+	}
+	return pathReencode
+}
+
+// rebuild recovers the lost data blocks in place (chunk layout, block i at
+// i*bs) from the data blocks held and as many parity blocks, computing the
+// syndromes directly or by re-encoding.
+func (d *Decoder) rebuild(direct bool) error {
+	c := d.c
+	var lost, par []int
+	for i := 0; i < c.k; i++ {
+		if !d.has(i) {
+			lost = append(lost, i)
+			clear(d.data[i*c.bs : (i+1)*c.bs])
+		}
+	}
+	e := len(lost)
+	for j, p := range d.parity {
+		if p != nil && len(par) < e {
+			par = append(par, j)
+		}
+	}
+	if len(par) < e {
+		return fmt.Errorf("fec: rebuilding: %d parity blocks for %d lost", len(par), e)
+	}
+	cy := newCauchy(c.k, c.m)
+	st := c.stride()
+
+	// Syndromes, in the stride layout (tail packed) of stored parity.
+	var syn [][]byte
+	var buf []byte
+	if direct {
+		buf = getScratch(e * st)
+		syn = make([][]byte, e)
+		for a, j := range par {
+			syn[a] = buf[a*st : (a+1)*st]
+			copy(syn[a], d.parity[j])
+		}
+		d.directSyndromes(cy, lost, par, syn)
+	} else {
+		var err error
+		buf, err = d.reencode()
+		if err != nil {
+			return err
+		}
+		syn = make([][]byte, e)
+		for a, j := range par {
+			syn[a] = buf[j*st : (j+1)*st]
+			subtle.XORBytes(syn[a], syn[a], d.parity[j])
+		}
+	}
+
+	// x = H^-1 s: the main parts straight into the chunk, the tails through
+	// packed shards.
+	inv := make([]uint16, e*e)
+	cy.inverse(par, lost, inv)
+	out := make([][]byte, e)
+	if c.mainLen > 0 {
+		in := make([][]byte, e)
+		for a := range syn {
+			in[a] = syn[a][:c.mainLen]
+		}
+		for b, i := range lost {
+			out[b] = d.data[i*c.bs : i*c.bs+c.mainLen]
+		}
+		mulAdd(inv, in, out)
+	}
+	if c.tailLen > 0 {
+		tails := getScratch(e * symbolGroup)
+		in := make([][]byte, e)
+		for a := range syn {
+			in[a] = syn[a][c.mainLen:]
+		}
+		for b := range lost {
+			out[b] = tails[b*symbolGroup : (b+1)*symbolGroup]
+		}
+		mulAdd(inv, in, out)
+		for b, i := range lost {
+			unpackTail(d.data[i*c.bs+c.mainLen:(i+1)*c.bs], out[b])
+		}
+		putScratch(tails)
+	}
+	putScratch(buf)
+	return nil
+}
+
+// directSyndromes subtracts from each syn[a] (a copy of parity block par[a])
+// the contribution of every data block held: e·K multiply-adds.
+func (d *Decoder) directSyndromes(cy cauchy, lost, par []int, syn [][]byte) {
+	c := d.c
+	var tail [symbolGroup]byte
+	next := 0 // index in lost of the next lost block
+	for i := 0; i < c.k; i++ {
+		if next < len(lost) && lost[next] == i {
+			next++
+			continue
+		}
+		blk := d.data[i*c.bs : (i+1)*c.bs]
+		if c.tailLen > 0 {
+			packTail(tail[:], blk[c.mainLen:])
+		}
+		for a, j := range par {
+			coef := gfExp(uint64(cy.coefLog(j, i)))
+			if c.mainLen > 0 {
+				lowLevel.GF16MulSliceXor(coef, blk[:c.mainLen], syn[a][:c.mainLen])
+			}
+			if c.tailLen > 0 {
+				lowLevel.GF16MulSliceXor(coef, tail[:], syn[a][c.mainLen:])
+			}
+		}
+	}
+}
+
+// reencode computes the M parity blocks of the data held, lost blocks being
+// zero, in the stride layout (M*stride bytes from getScratch).
+func (d *Decoder) reencode() ([]byte, error) {
+	c := d.c
+	rs, err := c.rs()
+	if err != nil {
+		return nil, err
+	}
+	st := c.stride()
+	buf := getScratch(c.m * st)
+	shards := make([][]byte, c.k+c.m)
+	if c.mainLen > 0 {
+		for i := 0; i < c.k; i++ {
+			shards[i] = d.data[i*c.bs : i*c.bs+c.mainLen]
+		}
+		for j := 0; j < c.m; j++ {
+			shards[c.k+j] = buf[j*st : j*st+c.mainLen]
+		}
+		if err := rs.Encode(shards); err != nil {
+			putScratch(buf)
+			return nil, fmt.Errorf("fec: re-encoding: %w", err)
+		}
+	}
+	if c.tailLen > 0 {
+		tails := getScratch(c.k * symbolGroup)
+		for i := 0; i < c.k; i++ {
+			shards[i] = tails[i*symbolGroup : (i+1)*symbolGroup]
+			packTail(shards[i], d.data[i*c.bs+c.mainLen:(i+1)*c.bs])
+		}
+		for j := 0; j < c.m; j++ {
+			shards[c.k+j] = buf[j*st+c.mainLen : (j+1)*st]
+		}
+		err := rs.Encode(shards)
+		putScratch(tails)
+		if err != nil {
+			putScratch(buf)
+			return nil, fmt.Errorf("fec: re-encoding tails: %w", err)
+		}
+	}
+	return buf, nil
+}
+
+// mulAdd computes out[b] ^= sum_a coef[b*len(in)+a] * in[a], all slices of
+// one length (a multiple of 64), eight outputs per pass over the inputs.
+func mulAdd(coef []uint16, in, out [][]byte) {
+	e := len(in)
+	var sc [8]uint16
+	var outs [8][]byte
+	for b0 := 0; b0 < len(out); b0 += 8 {
+		n := min(8, len(out)-b0)
+		if n < 4 {
+			for b := b0; b < b0+n; b++ {
+				for a := range in {
+					lowLevel.GF16MulSliceXor(coef[b*e+a], in[a], out[b])
+				}
+			}
+			continue
+		}
+		var spare []byte
+		for k := range 8 {
+			if k < n {
+				outs[k] = out[b0+k]
+				continue
+			}
+			if spare == nil {
+				spare = make([]byte, len(in[0]))
+			}
+			outs[k] = spare
+		}
+		for a := range in {
+			for k := range 8 {
+				sc[k] = 0
+				if k < n {
+					sc[k] = coef[(b0+k)*e+a]
+				}
+			}
+			lowLevel.GF16MulSliceXor8(&sc, in[a], &outs)
+		}
+	}
+}
