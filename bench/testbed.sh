@@ -48,3 +48,34 @@ tb_police() {
 }
 # tb_txbytes HOST: bytes sent on the host's interface so far.
 tb_txbytes() { tb_exec "$1" cat /sys/class/net/e0/statistics/tx_bytes; }
+
+# Offloads as real NICs have them (see bench/OFFLOADS.md): the sender's veth cuts
+# UDP GSO buffers into wire frames (as a NIC's segmentation offload does), each
+# receiver's veth merges frames again for UDP GRO sockets (gro on, and tso off on
+# its bridge port, without which bridged packets skip veth GRO). Loss must then be
+# injected per wire frame in the bridge (tb_drop_frames), never in a receiver's
+# INPUT chain, which would see one merged packet for up to 64 datagrams.
+tb_wire_offloads() {
+  local h
+  tb_exec s ethtool -K e0 tx-udp-segmentation off >/dev/null
+  for h in "${TB_HOSTS[@]}"; do
+    [ "$h" = s ] && continue
+    tb_exec "$h" ethtool -K e0 gro on >/dev/null
+    ip netns exec "$TB-br" ethtool -K "p$h" tso off >/dev/null
+  done
+}
+
+# tb_drop_frames HOST PERCENT: the bridge drops PERCENT % of the UDP frames it
+# forwards to HOST, one frame at a time (nftables bridge family, numgen random).
+tb_drop_frames() {
+  local h=$1 pct=$2
+  ip netns exec "$TB-br" nft list table bridge lossy >/dev/null 2>&1 || {
+    ip netns exec "$TB-br" nft add table bridge lossy
+    ip netns exec "$TB-br" nft add chain bridge lossy fw '{ type filter hook forward priority 0; }'
+  }
+  ip netns exec "$TB-br" nft add rule bridge lossy fw oifname "p$h" ip protocol udp numgen random mod 100 '<' "$pct" counter drop
+}
+# tb_frames_dropped: frames the bridge's loss rules dropped so far.
+tb_frames_dropped() {
+  ip netns exec "$TB-br" nft list table bridge lossy 2>/dev/null | awk '/counter packets/ {for (i=1;i<=NF;i++) if ($i=="packets") s+=$(i+1)} END {print s+0}'
+}

@@ -19,6 +19,7 @@ have zstd         || need+=(zstd)
 have unshare      || need+=(util-linux)
 have ssh-keygen   || need+=(openssh-client)
 have nft          || need+=(nftables)
+have ethtool      || need+=(ethtool)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "install-deps: missing ${need[*]}; run as root to install them" >&2

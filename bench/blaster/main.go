@@ -4,8 +4,14 @@
 // is retransmitted, so the slowest receiver's goodput is the ceiling any
 // reliable protocol can reach on the same path.
 //
-//	blaster send -iface e0 -size 1472 -seconds 5 [-rate 800m]
-//	blaster recv -iface e0 -idle 2 -json out.json
+//	blaster send -iface e0 -size 1472 -seconds 5 [-rate 800m] [-gso]
+//	blaster recv -iface e0 -idle 2 -json out.json [-gro]
+//
+// Without -gso/-gro it is the per-packet reference (one datagram per message of
+// a sendmmsg/recvmmsg batch). With them it is the offload ceiling: each message
+// is a UDP GSO buffer of up to 64 datagrams that the kernel (or the veth, as a
+// NIC would) cuts on the way out, and a UDP GRO socket reads merged datagrams
+// and splits them by segment size (package internal/udpoff).
 package main
 
 import (
@@ -20,6 +26,8 @@ import (
 	"time"
 
 	"golang.org/x/net/ipv4"
+
+	"github.com/discuscast/discus/internal/udpoff"
 )
 
 const batch = 64
@@ -70,6 +78,7 @@ func send(args []string) error {
 	seconds := fs.Float64("seconds", 5, "how long to send")
 	rateS := fs.String("rate", "", "bits/s of payload (0: as fast as possible)")
 	jsonOut := fs.String("json", "", "write results here")
+	gso := fs.Bool("gso", false, "send UDP GSO buffers of up to 64 datagrams per message")
 	fs.Parse(args)
 	rate, err := parseRate(*rateS)
 	if err != nil {
@@ -97,12 +106,19 @@ func send(args []string) error {
 	if uc, ok := c.(*net.UDPConn); ok {
 		uc.SetWriteBuffer(4 << 20)
 	}
+	per := 1 // datagrams per message
+	if *gso {
+		per = min(udpoff.MaxSegments, udpoff.MaxBuffer / *size)
+	}
 	bufs := make([][]byte, batch)
 	ms := make([]ipv4.Message, batch)
 	for i := range ms {
-		bufs[i] = make([]byte, *size)
+		bufs[i] = make([]byte, *size*per)
 		ms[i].Buffers = [][]byte{bufs[i]}
 		ms[i].Addr = dst
+		if per > 1 {
+			ms[i].OOB = udpoff.SegmentOOB(*size)
+		}
 	}
 	var seq, sent uint64
 	start := time.Now()
@@ -121,20 +137,25 @@ func send(args []string) error {
 			}
 		}
 		for i := range ms {
-			binary.BigEndian.PutUint64(bufs[i], seq+uint64(i))
+			for j := range per {
+				binary.BigEndian.PutUint64(bufs[i][j**size:], seq+uint64(i*per+j))
+			}
 		}
 		n, err := p.WriteBatch(ms, 0)
 		if err != nil {
+			if per > 1 && udpoff.Refused(err) {
+				return fmt.Errorf("the path refuses UDP GSO: %w", err)
+			}
 			// ENOBUFS: the qdisc is full; back off briefly, like any sender.
 			time.Sleep(50 * time.Microsecond)
 			continue
 		}
-		seq += uint64(n)
-		sent += uint64(n * *size)
+		seq += uint64(n * per)
+		sent += uint64(n * per * *size)
 	}
 	el := time.Since(start).Seconds()
 	res := map[string]any{"mode": "send", "packets": seq, "bytes": sent, "seconds": el,
-		"MBps": float64(sent) / el / 1e6, "size": *size}
+		"MBps": float64(sent) / el / 1e6, "size": *size, "gso": *gso}
 	return report(res, *jsonOut)
 }
 
@@ -145,6 +166,7 @@ func recv(args []string) error {
 	idle := fs.Float64("idle", 2, "stop after this many idle seconds once data arrived")
 	wait := fs.Float64("wait", 30, "give up when nothing arrives within this many seconds")
 	jsonOut := fs.String("json", "", "write results here")
+	gro := fs.Bool("gro", false, "read with UDP GRO (merged datagrams, split by segment size)")
 	fs.Parse(args)
 	ifi, err := net.InterfaceByName(*iface)
 	if err != nil {
@@ -161,6 +183,15 @@ func recv(args []string) error {
 	defer c.Close()
 	if uc, ok := c.(*net.UDPConn); ok {
 		uc.SetReadBuffer(8 << 20)
+		if *gro {
+			rc, err := uc.SyscallConn()
+			if err != nil {
+				return err
+			}
+			if err := udpoff.EnableGRO(rc); err != nil {
+				return fmt.Errorf("UDP_GRO: %w", err)
+			}
+		}
 	}
 	p := ipv4.NewPacketConn(c)
 	if err := p.JoinGroup(ifi, &net.UDPAddr{IP: g.IP}); err != nil {
@@ -169,8 +200,9 @@ func recv(args []string) error {
 	ms := make([]ipv4.Message, batch)
 	for i := range ms {
 		ms[i].Buffers = [][]byte{make([]byte, 65536)}
+		ms[i].OOB = make([]byte, udpoff.GROOOBSpace)
 	}
-	var pkts, bytes, maxSeq uint64
+	var pkts, bytes, maxSeq, reads uint64
 	var first, last time.Time
 	p.SetReadDeadline(time.Now().Add(time.Duration(*wait * float64(time.Second))))
 	for {
@@ -187,19 +219,22 @@ func recv(args []string) error {
 		}
 		last = now
 		for i := 0; i < n; i++ {
-			pkts++
-			bytes += uint64(ms[i].N)
-			if ms[i].N >= 8 {
-				if s := binary.BigEndian.Uint64(ms[i].Buffers[0]); s > maxSeq {
-					maxSeq = s
+			reads++
+			udpoff.Split(ms[i].Buffers[0][:ms[i].N], udpoff.GROSize(ms[i].OOB[:ms[i].NN]), func(d []byte) {
+				pkts++
+				bytes += uint64(len(d))
+				if len(d) >= 8 {
+					if s := binary.BigEndian.Uint64(d); s > maxSeq {
+						maxSeq = s
+					}
 				}
-			}
+			})
 		}
 		p.SetReadDeadline(now.Add(time.Duration(*idle * float64(time.Second))))
 	}
 	el := last.Sub(first).Seconds()
 	res := map[string]any{"mode": "recv", "packets": pkts, "bytes": bytes, "seconds": el,
-		"MBps": 0.0, "loss": 0.0}
+		"MBps": 0.0, "loss": 0.0, "reads": reads, "gro": *gro}
 	if el > 0 {
 		res["MBps"] = float64(bytes) / el / 1e6
 	}
