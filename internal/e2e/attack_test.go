@@ -128,6 +128,7 @@ var attackCases = []attackCase{
 // longer fails is logged, to be removed.
 var knownDefects = map[string]string{
 	// Measured at 4444040.
+	"keyless/poison-lengths":          "intermittent (1 run in 5 at fd07124): with 20 chunks claimed at a wrong length, the receivers never finish the last few chunks (805233 bytes missing) and every process hangs",
 	"keyless/request-flood-big":       "10/s requests of 64 × 32768 missing blocks from 8 invented node IDs: amplification ~400 (48 MB for 120 KB), the real receivers never finish",
 	"keyless/request-flood-small10":   "10/s one-chunk requests from 8 invented node IDs: amplification ~1300 (1.4 MB for 1.1 KB)",
 	"keyless/request-flood-small1000": "1000/s one-chunk requests from 8 invented node IDs: amplification ~53 (5.8 MB for 109 KB)",
@@ -521,6 +522,8 @@ func (env *attackEnv) check(t *testing.T, ac attackCase, r sessionRun, noise int
 				known, strings.Join(failures, "\n  "))
 		case len(failures) > 0:
 			t.Errorf("%s (%s): the attack succeeded:\n  %s\n%s", ac.name, env.mode, strings.Join(failures, "\n  "), r.outputsText())
+		case isKnown && strings.HasPrefix(known, "intermittent"):
+			t.Logf("%s/%s withstood the attack this time (known as %s)", env.mode, ac.name, known)
 		case isKnown:
 			t.Logf("%s/%s is listed in knownDefects but withstood the attack: remove it from the list", env.mode, ac.name)
 		}
