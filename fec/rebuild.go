@@ -3,6 +3,8 @@ package fec
 import (
 	"crypto/subtle"
 	"fmt"
+	"math"
+	"math/bits"
 	"sync"
 )
 
@@ -23,16 +25,20 @@ import (
 // zeroed (the cost of one encode, whatever e is). The rebuilt bytes are
 // those of leopard's decoder: same code, same chunk.
 
-// Which rebuild runs, by the number e of lost data blocks (measured with
-// BenchmarkDecodeLost on 749-block chunks; both syndrome paths scale with K,
-// so the crossover in e hardly depends on it).
-const (
-	// directMax is the largest e whose syndromes are computed directly.
-	directMax = 4
-	// systematicMax is the largest e rebuilt systematically: beyond it the
-	// e^2 solve costs more than leopard's decode.
-	systematicMax = 96
-)
+// Which rebuild runs, by the number e of lost data blocks, from
+// BenchmarkDecodeLost and per-path timings on 1 MiB and 16 MiB chunks of
+// 1400-byte blocks. Re-encoding costs one encode (K log m work, m =
+// ceilPow2(M)), the direct syndromes e·K: on 749 blocks direct wins up to
+// e = 5, on 11985 blocks up to e = 7, i.e. e <= log2(m)/2 + 1. The solve
+// costs e^2 block operations against leopard's ~n log2 n (n =
+// ceilPow2(K+m)); they meet near e^2 = n log2 n (e ~ 100 of 749 blocks,
+// ~500 of 11985).
+func (c code) directMax() int { return bits.Len(uint(ceilPow2(c.m)))/2 + 1 }
+
+func (c code) systematicMax() int {
+	n := ceilPow2(ceilPow2(c.m) + c.k)
+	return int(math.Sqrt(float64(n * bits.Len(uint(n-1)))))
+}
 
 // scratch recycles the rebuild's work buffers.
 var scratch sync.Pool
@@ -60,9 +66,9 @@ const (
 // path chooses the cheapest rebuild for the blocks held.
 func (d *Decoder) path() rebuildPath {
 	switch lost := d.c.k - d.nData; {
-	case d.c.small() || lost > systematicMax:
+	case d.c.small() || lost > d.c.systematicMax():
 		return pathLeopard
-	case lost <= directMax:
+	case lost <= d.c.directMax():
 		return pathDirect
 	}
 	return pathReencode
