@@ -6,66 +6,101 @@ import (
 	"github.com/klauspost/reedsolomon"
 )
 
-// Scalar GF(2^16) arithmetic in leopard's representation, for the systematic
-// rebuild (rebuild.go). Leopard numbers field elements in a Cantor basis
-// over the polynomial 0x1002D; the tables below are built the same way as
-// the library's, so a product here equals reedsolomon.LowLevel.GF16Mul (a
-// test checks every log), and the slice arithmetic is the library's own
-// (LowLevel.GF16MulSliceXor*, GFNI or AVX2 where the CPU has them).
-const gfModulus = fieldOrder - 1
-
-// gf holds the log and exp tables (384 KiB, built in about 1 ms on first use;
-// Warm builds them with the library's tables).
-var gf struct {
-	once sync.Once
-	log  [fieldOrder]uint16
-	exp  [2 * gfModulus]uint16 // exp[l] for l < 2*modulus: sums of two logs need no reduction
+// Scalar arithmetic in leopard's fields, for the systematic rebuild
+// (rebuild.go). Leopard numbers field elements in a Cantor basis over the
+// polynomial 0x1002D (GF(2^16)) or 0x11D (GF(2^8)); the tables below are
+// built the same way as the library's, so a GF(2^16) product here equals
+// reedsolomon.LowLevel.GF16Mul (a test checks every log), and the slice
+// arithmetic is the library's own (LowLevel.GF16MulSliceXor*, GFNI or AVX2
+// where the CPU has them). The library's GF(2^8) slice routines work in the
+// polynomial basis instead: field.toStd maps leopard's GF(2^8) elements to
+// it (a field isomorphism, checked by a test) and fromStd back.
+type field struct {
+	once    sync.Once
+	mod     uint64     // order - 1
+	log     []uint16   // by element
+	exp     []uint16   // by log, for logs < 2*mod: sums of two logs need no reduction
+	toStd   *[256]byte // GF(2^8) only: leopard element to polynomial basis
+	fromStd *[256]byte
+	cantor  []uint16 // element to polynomial basis
 }
 
-// lowLevel reaches reedsolomon's GF(2^16) slice routines.
+// gf is GF(2^16) (384 KiB of tables, built in about 1 ms; Warm builds them
+// with the library's), gf8 is GF(2^8).
+var gf, gf8 field
+
+// lowLevel reaches reedsolomon's slice routines.
 var lowLevel reedsolomon.LowLevel
 
 func gfInit() {
 	gf.once.Do(func() {
-		cantor := [16]uint16{
+		gf.build(16, 0x1002D, []uint16{
 			0x0001, 0xACCA, 0x3C0E, 0x163E,
 			0xC582, 0xED2E, 0x914C, 0x4012,
 			0x6C98, 0x10D8, 0x6A72, 0xB900,
 			0xFDB8, 0xFB34, 0xFF38, 0x991E,
-		}
-		// stdLog[x] is the log of x in the polynomial basis.
-		stdLog := make([]uint16, fieldOrder)
-		state := 1
-		for i := range gfModulus {
-			stdLog[state] = uint16(i)
-			state <<= 1
-			if state >= fieldOrder {
-				state ^= 0x1002D
-			}
-		}
-		// Element x of leopard's representation is the Cantor combination of
-		// the bits of x.
-		var basis [fieldOrder]uint16
-		for i := range 16 {
-			w := 1 << i
-			for j := range w {
-				basis[j+w] = basis[j] ^ cantor[i]
-			}
-		}
-		for x := 1; x < fieldOrder; x++ {
-			l := stdLog[basis[x]]
-			gf.log[x] = l
-			gf.exp[l] = uint16(x)
-			gf.exp[int(l)+gfModulus] = uint16(x)
+		})
+	})
+}
+
+func gf8Init() {
+	gf8.once.Do(func() {
+		gf8.build(8, 0x11D, []uint16{1, 214, 152, 146, 86, 200, 88, 230})
+		gf8.toStd = new([256]byte)
+		gf8.fromStd = new([256]byte)
+		for x := range 256 {
+			gf8.toStd[x] = byte(gf8.basis(x))
+			gf8.fromStd[gf8.basis(x)] = byte(x)
 		}
 	})
 }
 
-// gfInv returns 1/a (a != 0) as a log.
-func gfInvLog(a uint16) uint32 { return (gfModulus - uint32(gf.log[a])) % gfModulus }
+// basis returns element x of leopard's representation in the polynomial
+// basis: the Cantor combination of the bits of x (valid after build).
+func (f *field) basis(x int) uint16 { return f.cantor[x] }
 
-// gfExp returns the element of log l (any l; reduced here).
-func gfExp(l uint64) uint16 { return gf.exp[l%gfModulus] }
+func (f *field) build(bits int, poly int, cantor []uint16) {
+	order := 1 << bits
+	f.mod = uint64(order - 1)
+	f.log = make([]uint16, order)
+	f.exp = make([]uint16, 2*(order-1))
+	// stdLog[x] is the log of x in the polynomial basis.
+	stdLog := make([]uint16, order)
+	state := 1
+	for i := range order - 1 {
+		stdLog[state] = uint16(i)
+		state <<= 1
+		if state >= order {
+			state ^= poly
+		}
+	}
+	f.cantor = make([]uint16, order)
+	for i := range bits {
+		w := 1 << i
+		for j := range w {
+			f.cantor[j+w] = f.cantor[j] ^ cantor[i]
+		}
+	}
+	for x := 1; x < order; x++ {
+		l := stdLog[f.cantor[x]]
+		f.log[x] = l
+		f.exp[l] = uint16(x)
+		f.exp[int(l)+order-1] = uint16(x)
+	}
+}
+
+// invLog returns the log of 1/a (a != 0).
+func (f *field) invLog(a uint16) uint64 { return (f.mod - uint64(f.log[a])) % f.mod }
+
+// translate maps every byte of b through t.
+func translate(b []byte, t *[256]byte) {
+	for i, x := range b {
+		b[i] = t[x]
+	}
+}
+
+// elem returns the element of log l (any l; reduced here).
+func (f *field) elem(l uint64) uint16 { return f.exp[l%f.mod] }
 
 // cauchy is the structure of leopard's GF(2^16) code, which lets the decoder
 // rebuild only the lost rows. With m = ceilPow2(M), leopard places parity
@@ -82,35 +117,35 @@ func gfExp(l uint64) uint16 { return gf.exp[l%gfModulus] }
 // (w xor g*m), divided by prod over 0<w<m of w. TestCauchyIsLeopard checks
 // every coefficient against leopard's encoder.
 type cauchy struct {
+	f    *field
 	m    int
-	logC []uint32 // log c[g] by group
+	logC []uint64 // log c[g] by group
 }
 
-func newCauchy(k, mPar int) cauchy {
-	gfInit()
+func newCauchy(f *field, k, mPar int) cauchy {
 	m := ceilPow2(mPar)
 	groups := (m + k + m - 1) / m
-	cy := cauchy{m: m, logC: make([]uint32, groups)}
+	cy := cauchy{f: f, m: m, logC: make([]uint64, groups)}
 	var logD uint64
 	for w := 1; w < m; w++ {
-		logD += uint64(gf.log[w])
+		logD += uint64(f.log[w])
 	}
 	for g := 1; g < groups; g++ {
 		var logS uint64
 		base := g * m
 		for w := range m {
-			logS += uint64(gf.log[w^base])
+			logS += uint64(f.log[w^base])
 		}
-		cy.logC[g] = uint32((logS + gfModulus - logD%gfModulus) % gfModulus)
+		cy.logC[g] = (logS + f.mod - logD%f.mod) % f.mod
 	}
 	return cy
 }
 
-// coef returns the generator coefficient of data block i in parity block j
-// as a log.
-func (cy cauchy) coefLog(j, i int) uint32 {
+// coefLog returns the log of the generator coefficient of data block i in
+// parity block j.
+func (cy cauchy) coefLog(j, i int) uint64 {
 	pos := cy.m + i
-	return (cy.logC[pos/cy.m] + gfInvLog(uint16(pos^j))) % gfModulus
+	return (cy.logC[pos/cy.m] + cy.f.invLog(uint16(pos^j))) % cy.f.mod
 }
 
 // inverse returns the inverse of the e×e matrix H[a][b] = coefficient of data
@@ -125,39 +160,41 @@ func (cy cauchy) coefLog(j, i int) uint32 {
 // and costs O(e^2).
 func (cy cauchy) inverse(par, lost []int, inv []uint16) {
 	e := len(lost)
+	f := cy.f
+	mod := f.mod
 	alpha := make([]uint64, e)
 	beta := make([]uint64, e)
 	for a, j := range par {
 		var num, den uint64
 		for _, i := range lost {
-			num += uint64(gf.log[(cy.m+i)^j])
+			num += uint64(f.log[(cy.m+i)^j])
 		}
 		for k, j2 := range par {
 			if k != a {
-				den += uint64(gf.log[j^j2])
+				den += uint64(f.log[j^j2])
 			}
 		}
-		alpha[a] = (num + gfModulus*uint64(e) - den) % gfModulus
+		alpha[a] = (num + mod*uint64(e) - den) % mod
 	}
 	for b, i := range lost {
 		y := cy.m + i
 		var num, den uint64
 		for _, j := range par {
-			num += uint64(gf.log[j^y])
+			num += uint64(f.log[j^y])
 		}
 		for k, i2 := range lost {
 			if k != b {
-				den += uint64(gf.log[y^(cy.m+i2)])
+				den += uint64(f.log[y^(cy.m+i2)])
 			}
 		}
-		den += uint64(cy.logC[y/cy.m])
-		beta[b] = (num + gfModulus*uint64(e+1) - den) % gfModulus
+		den += cy.logC[y/cy.m]
+		beta[b] = (num + mod*uint64(e+1) - den) % mod
 	}
 	for b, i := range lost {
 		y := cy.m + i
 		for a, j := range par {
-			l := alpha[a] + beta[b] + gfModulus - uint64(gf.log[j^y])
-			inv[b*e+a] = gfExp(l)
+			l := alpha[a] + beta[b] + mod - uint64(f.log[j^y])
+			inv[b*e+a] = f.elem(l)
 		}
 	}
 }
