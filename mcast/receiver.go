@@ -171,8 +171,10 @@ func NewReceiver(cfg ReceiverConfig, now time.Time) *Receiver {
 		hdr:     header{node: nodeID(cfg.NodeID, rng)},
 		epoch:   now,
 		byChunk: make(map[uint32]*partial),
-		due:     chunkTimes{max: 4*(cfg.Window+cfg.MaxPartial) + 64},
-		cover:   chunkTimes{max: maxCovers},
+		// Room for the longest request and its trailer: OnWire seals in place.
+		buf:   make([]byte, 0, headerLen+progressBody+2+maxNeeds*needLen+authTrailerLen),
+		due:   chunkTimes{max: 4*(cfg.Window+cfg.MaxPartial) + 64},
+		cover: chunkTimes{max: maxCovers},
 	}
 	r.rtt.init()
 	return r

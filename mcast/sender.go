@@ -144,7 +144,9 @@ func NewSender(cfg SenderConfig, src ChunkSource, now time.Time) (*Sender, error
 		pktLen: headerLen + dataBody + cfg.BlockSize + trailerLen(cfg.Key != nil),
 		paused: cfg.Paused,
 		peers:  make(map[uint64]*peer),
-		enc:    encCache{max: cfg.EncoderCache},
+		// Room for the longest packet and its trailer: OnWire seals in place.
+		buf: make([]byte, 0, max(headerLen+dataBody+cfg.BlockSize, headerLen+announceBody+maxMeta)+authTrailerLen),
+		enc: encCache{max: cfg.EncoderCache},
 	}
 	s.repairs.init()
 	s.fulls.init()
