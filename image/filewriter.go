@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -36,19 +35,15 @@ type FileWriter struct {
 	path string
 	dir  string
 
-	mu      sync.Mutex
-	h       *Header
+	mu sync.Mutex
+	chunkBook
 	pre     *Header // the preliminary header for the file's prologue
 	spool   *os.File
 	spoolAt int64
 	at      []spoolSpan // by chunk index; n == 0: missing
-	have    bitset
-	last    *ChunkHeader // the last chunk, once seen
 	dec     *zstd.Decoder
 	raw     []byte
 	closed  bool
-	stats   InstallStats
-	start   time.Time
 	sig     *Signature // written into the index if set
 }
 
@@ -84,7 +79,7 @@ func NewFileWriter(path string, h *Header) (*FileWriter, error) {
 		spool.Close()
 		return nil, err
 	}
-	w := &FileWriter{path: path, dir: dir, h: h.clone(), pre: preliminary(h), spool: spool, dec: dec, start: time.Now()}
+	w := &FileWriter{path: path, dir: dir, chunkBook: newChunkBook(h, "kept", "received"), pre: preliminary(h), spool: spool, dec: dec}
 	return w, nil
 }
 
@@ -112,27 +107,20 @@ func (w *FileWriter) Put(ctx context.Context, chunk []byte) error {
 	if w.closed {
 		return ErrClosed
 	}
-	if err == nil {
-		if err = checkChunkInImage(ch, w.h); err == nil && ch.Last {
-			err = w.checkLast(ch)
-		}
-		if err == nil && w.last != nil && ch.Index >= w.last.Count {
-			err = corruptf("index %d, the last chunk says %d chunks", ch.Index, w.last.Count)
-		}
-		if err == nil && w.have.get(int(ch.Index)) {
-			w.stats.Duplicates++
-			return nil
-		}
-		if err == nil && !ch.Sealed {
-			err = w.decodes(ch, payload)
-		}
-		if err != nil {
-			err = &ChunkError{Index: int(ch.Index), Offset: -1, Err: err}
-		}
-	}
 	if err != nil {
 		w.stats.Rejected++
 		return err
+	}
+	if dup, err := w.admit(ch, nil); err != nil || dup {
+		if dup {
+			w.stats.Duplicates++
+		}
+		return err
+	}
+	if !ch.Sealed {
+		if err := w.decodes(ch, payload); err != nil {
+			return w.reject(ch, err)
+		}
 	}
 	if _, err := w.spool.WriteAt(chunk, w.spoolAt); err != nil {
 		return fmt.Errorf("image: spooling chunk %d for %s: %w", ch.Index, w.path, err)
@@ -143,29 +131,9 @@ func (w *FileWriter) Put(ctx context.Context, chunk []byte) error {
 	}
 	w.at[i] = spoolSpan{off: w.spoolAt, n: len(chunk), raw: ch.RawLen, hash: sha256.Sum256(chunk)}
 	w.spoolAt += int64(len(chunk))
-	w.have.set(i)
-	if ch.Last {
-		w.last = ch
-	}
-	w.stats.Accepted++
+	w.accept(ch, len(chunk))
 	w.stats.Written++
-	w.stats.ChunkBytes += int64(len(chunk))
 	w.stats.DataBytes += int64(ch.RawLen)
-	return nil
-}
-
-// checkLast checks the last chunk against what is known: the target size,
-// and that no chunk beyond it was kept. w.mu is held.
-func (w *FileWriter) checkLast(ch *ChunkHeader) error {
-	if w.last != nil && w.last.Index != ch.Index {
-		return corruptf("chunks %d and %d both say they are last", w.last.Index, ch.Index)
-	}
-	if w.h.TargetSize != SizeUnknown && ch.Span.End() != w.h.TargetSize {
-		return corruptf("last chunk ends at %d, target size is %d", ch.Span.End(), w.h.TargetSize)
-	}
-	if w.have.max() >= int(ch.Count) {
-		return corruptf("last chunk says %d chunks, chunk %d was received", ch.Count, w.have.max())
-	}
 	return nil
 }
 
@@ -200,15 +168,8 @@ func (w *FileWriter) SetHeader(h *Header) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	old := w.h
-	if !old.canBecome(h) {
-		return fmt.Errorf("%w: new header does not match the image being kept", ErrForeignImage)
-	}
-	if h.Complete && w.have.max() >= int(h.ChunkCount) {
-		return corruptf("a chunk beyond the image's %d chunks was received", h.ChunkCount)
-	}
-	if w.last != nil && h.TargetSize >= 0 && w.last.Span.End() != h.TargetSize {
-		return corruptf("last chunk ends at %d, header says the target has %d bytes", w.last.Span.End(), h.TargetSize)
+	if err := w.checkHeader(h); err != nil {
+		return err
 	}
 	if w.sig != nil && !h.Complete {
 		return errors.New("image: a signed image needs its complete header")
@@ -248,17 +209,7 @@ func (w *FileWriter) Header() *Header {
 func (w *FileWriter) Missing(max int) []int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.have.missing(w.count(), max)
-}
-
-func (w *FileWriter) count() int {
-	switch {
-	case w.h.Complete:
-		return int(w.h.ChunkCount)
-	case w.last != nil:
-		return int(w.last.Count)
-	}
-	return w.have.max() + 1
+	return w.missing(max)
 }
 
 // Stats returns a snapshot of the chunks kept so far (Written = Accepted:
@@ -266,14 +217,7 @@ func (w *FileWriter) count() int {
 func (w *FileWriter) Stats() InstallStats {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	s := w.stats
-	s.Elapsed = time.Since(w.start)
-	if w.h.Complete {
-		s.TotalChunks = int(w.h.ChunkCount)
-	} else if w.last != nil {
-		s.TotalChunks = int(w.last.Count)
-	}
-	return s
+	return w.snapshot()
 }
 
 // Close writes the image file if every chunk arrived and fails otherwise
@@ -292,8 +236,8 @@ func (w *FileWriter) Close() error {
 	if err != nil {
 		return err
 	}
-	if miss := w.have.missing(int(h.ChunkCount), 0); len(miss) > 0 {
-		return fmt.Errorf("%w: %d of %d chunks missing (%s)", ErrIncomplete, len(miss), h.ChunkCount, listInts(miss, 10))
+	if err := incomplete(&w.have, h); err != nil {
+		return err
 	}
 	return w.writeFile(h)
 }
@@ -314,19 +258,13 @@ func (w *FileWriter) Abort() {
 // SetHeader or, if only the last chunk told the count, one completed from
 // it with statistics counted from the chunks. w.mu is held.
 func (w *FileWriter) final() (*Header, error) {
-	if w.h.Complete {
-		return w.h, nil
-	}
-	if w.last == nil {
-		return nil, fmt.Errorf("%w: the image's final header (chunk count) never arrived", ErrIncomplete)
+	h, fromLast, err := w.chunkBook.final()
+	if err != nil || !fromLast {
+		return h, err
 	}
 	if w.sig != nil {
 		return nil, fmt.Errorf("%w: the signed image's complete header never arrived", ErrIncomplete)
 	}
-	h := w.h.clone()
-	h.Complete = true
-	h.ChunkCount = w.last.Count
-	h.TargetSize = w.last.Span.End()
 	h.DataBytes, h.StoredBytes = w.stats.DataBytes, w.stats.ChunkBytes
 	// Which gap bytes were zero and which unused is not in the chunks.
 	h.ZeroBytes, h.UnusedBytes = 0, max(h.TargetSize-h.DataBytes, 0)

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,14 +61,12 @@ type Installer struct {
 	size      int64    // target size if known, else -1
 	chunkSize int
 
-	mu      sync.Mutex
-	h       *Header
-	have    bitset // accepted
+	mu sync.Mutex
+	chunkBook
 	done    bitset // written
 	fatal   error
 	badData error // the first chunk that passed its checksums but did not decompress
 	closed  bool
-	stats   InstallStats
 	written atomic.Int64
 }
 
@@ -94,8 +91,8 @@ func NewInstaller(target io.WriterAt, h *Header, cfg InstallConfig) (*Installer,
 	if cfg.Window <= 0 {
 		cfg.Window = 2*cfg.Workers + 2
 	}
-	in := &Installer{target: target, name: targetName(target), cfg: cfg, h: h.clone(), start: time.Now(), size: -1,
-		chunkSize: int(h.ChunkSize)}
+	in := &Installer{target: target, name: targetName(target), cfg: cfg, size: -1, chunkSize: int(h.ChunkSize),
+		chunkBook: newChunkBook(h, "installed", "installed")}
 	size, known, reg, err := targetSize(target)
 	if err != nil {
 		return nil, fmt.Errorf("image: %s: %w", in.name, err)
@@ -137,45 +134,33 @@ func (in *Installer) Put(ctx context.Context, chunk []byte) error {
 		}
 		return err
 	}
-	if err == nil {
-		err = checkChunkInImage(ch, in.h)
-		if err == nil && in.size >= 0 && !(in.reg != nil && in.cfg.Grow) && ch.Span.End() > in.size {
-			err = fmt.Errorf("%w: chunk reaches byte %d, %s holds %d", ErrTargetTooSmall, ch.Span.End(), in.name, in.size)
-		}
-		if err != nil {
-			err = &ChunkError{Index: int(ch.Index), Offset: -1, Err: err}
-		}
-	}
 	if err != nil {
 		in.stats.Rejected++
 		in.mu.Unlock()
 		return err
 	}
-	if ch.Last && !in.h.Complete {
-		if err := in.completeFrom(ch); err != nil {
-			in.stats.Rejected++
-			in.mu.Unlock()
-			return &ChunkError{Index: int(ch.Index), Offset: -1, Err: err}
+	// A last chunk completes the header even when its index was taken by
+	// another chunk: what it says about the image is checked all the same.
+	dup, err := in.admit(ch, in.fits)
+	if err == nil && ch.Last && !in.h.Complete {
+		err = in.completeFrom(ch)
+	}
+	if err != nil || dup {
+		if dup {
+			in.stats.Duplicates++
 		}
+		in.mu.Unlock()
+		return err
 	}
 	i := int(ch.Index)
-	if in.have.get(i) {
-		in.stats.Duplicates++
-		in.mu.Unlock()
-		return nil
-	}
-	in.have.set(i)
-	in.stats.Accepted++
-	in.stats.ChunkBytes += int64(len(chunk))
+	in.accept(ch, len(chunk))
 	in.mu.Unlock()
 
 	select {
 	case in.slots <- struct{}{}:
 	case <-ctx.Done():
 		in.mu.Lock()
-		in.have.clear(i)
-		in.stats.Accepted--
-		in.stats.ChunkBytes -= int64(len(chunk))
+		in.unaccept(i, len(chunk))
 		in.mu.Unlock()
 		return context.Cause(ctx)
 	}
@@ -205,26 +190,14 @@ func (in *Installer) Have(i int) bool {
 func (in *Installer) Missing(max int) []int {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	return in.have.missing(in.count(), max)
-}
-
-func (in *Installer) count() int {
-	if in.h.Complete {
-		return int(in.h.ChunkCount)
-	}
-	return in.have.max() + 1
+	return in.missing(max)
 }
 
 // Stats returns a snapshot of the installation's progress.
 func (in *Installer) Stats() InstallStats {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	s := in.stats
-	s.Elapsed = time.Since(in.start)
-	if in.h.Complete {
-		s.TotalChunks = int(in.h.ChunkCount)
-	}
-	return s
+	return in.snapshot()
 }
 
 // Close waits for the queued chunks to be written, flushes the target if
@@ -248,11 +221,13 @@ func (in *Installer) Close() error {
 	if in.fatal != nil {
 		return in.fatal
 	}
-	if !in.h.Complete {
-		return fmt.Errorf("%w: the image's final header (chunk count) never arrived", ErrIncomplete)
+	// The header completes as the last chunk comes (Put), so final never
+	// has to make one up from it here.
+	h, _, err := in.final()
+	if err != nil {
+		return err
 	}
-	if miss := in.done.missing(int(in.h.ChunkCount), 0); len(miss) > 0 {
-		err := fmt.Errorf("%w: %d of %d chunks missing (%s)", ErrIncomplete, len(miss), in.h.ChunkCount, listInts(miss, 10))
+	if err := incomplete(&in.done, h); err != nil {
 		if in.badData != nil {
 			err = fmt.Errorf("%w; %w", err, in.badData)
 		}
@@ -267,19 +242,4 @@ func (in *Installer) Close() error {
 		l.Info("image installed", "target", in.name, "chunks", in.h.ChunkCount, "elapsed", time.Since(in.start))
 	}
 	return nil
-}
-
-func listInts(v []int, n int) string {
-	var sb strings.Builder
-	for i, x := range v {
-		if i == n {
-			sb.WriteString(", ...")
-			break
-		}
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		fmt.Fprint(&sb, x)
-	}
-	return sb.String()
 }

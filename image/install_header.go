@@ -17,6 +17,15 @@ func (in *Installer) checkSize(need int64) error {
 	return fmt.Errorf("%w: %s holds %d bytes, the image needs %d", ErrTargetTooSmall, in.name, in.size, need)
 }
 
+// fits refuses a chunk that reaches past a target that cannot grow, before
+// anything of it is written. in.mu is held.
+func (in *Installer) fits(ch *ChunkHeader) error {
+	if in.size >= 0 && !(in.reg != nil && in.cfg.Grow) && ch.Span.End() > in.size {
+		return fmt.Errorf("%w: chunk reaches byte %d, %s holds %d", ErrTargetTooSmall, ch.Span.End(), in.name, in.size)
+	}
+	return nil
+}
+
 // SetHeader replaces a preliminary header with the image's final one (same
 // image, now with its chunk count and size).
 func (in *Installer) SetHeader(h *Header) error {
@@ -25,12 +34,8 @@ func (in *Installer) SetHeader(h *Header) error {
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	old := in.h
-	if !old.canBecome(h) {
-		return fmt.Errorf("%w: new header does not match the image being installed", ErrForeignImage)
-	}
-	if h.Complete && in.have.max() >= int(h.ChunkCount) {
-		return corruptf("a chunk beyond the image's %d chunks was installed", h.ChunkCount)
+	if err := in.checkHeader(h); err != nil {
+		return err
 	}
 	if err := in.checkSize(h.TargetSize); err != nil {
 		return err
@@ -39,22 +44,13 @@ func (in *Installer) SetHeader(h *Header) error {
 	return nil
 }
 
-// completeFrom completes a preliminary header from the image's last chunk,
-// which knows the chunk count and where the target ends. So a receiver
-// that has every chunk can finish without the final header. in.mu is held.
+// completeFrom completes a preliminary header from the image's last chunk
+// (admitted, so it agrees with what is known) as soon as it comes: the
+// target may have to grow to the size it tells. in.mu is held.
 func (in *Installer) completeFrom(ch *ChunkHeader) error {
-	h := in.h.clone()
-	if h.TargetSize != SizeUnknown && h.TargetSize != ch.Span.End() {
-		return corruptf("last chunk ends at %d, target size is %d", ch.Span.End(), h.TargetSize)
-	}
-	if in.have.max() >= int(ch.Count) {
-		return corruptf("last chunk says %d chunks, chunk %d was installed", ch.Count, in.have.max())
-	}
-	h.TargetSize = ch.Span.End()
-	h.ChunkCount = ch.Count
-	h.Complete = true
+	h := in.completedBy(ch)
 	if err := in.checkSize(h.TargetSize); err != nil {
-		return err
+		return in.reject(ch, err)
 	}
 	in.h = h
 	return nil
@@ -65,15 +61,4 @@ func (in *Installer) Header() *Header {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return in.h.clone()
-}
-
-// canBecome reports whether h may replace the header old describes an image
-// by: the same image, with nothing old already said (size, a final chunk
-// count) contradicted.
-func (old *Header) canBecome(h *Header) bool {
-	return h.ID == old.ID && h.ChunkSize == old.ChunkSize &&
-		h.Encrypted == old.Encrypted && h.KeyID == old.KeyID &&
-		(old.ManifestRoot == [32]byte{} || old.ManifestRoot == h.ManifestRoot) &&
-		(old.TargetSize == SizeUnknown || old.TargetSize == h.TargetSize) &&
-		(!old.Complete || h.Complete && old.ChunkCount == h.ChunkCount)
 }

@@ -63,8 +63,7 @@ func (in *Installer) install(ch *ChunkHeader, chunk []byte, rawBuf, openBuf *[]b
 	}
 	if err != nil {
 		in.mu.Lock()
-		in.have.clear(int(ch.Index))
-		in.stats.Accepted--
+		in.unaccept(int(ch.Index), 0) // ChunkBytes keeps counting what arrived
 		in.stats.Rejected++
 		if in.badData == nil {
 			in.badData = &ChunkError{Index: int(ch.Index), Offset: -1, Err: fmt.Errorf("%w: %v", ErrCorrupt, err)}
