@@ -119,6 +119,27 @@ func OpenFile(path string) (*Reader, error) {
 	return r, nil
 }
 
+// IsImageFile reports whether the file at path is a Discus image file —
+// it begins with an image file's magic (docs/FORMAT.md) — rather than a
+// disk, partition or other data an image is made from. A file too short
+// to hold the magic is not one. Only the magic is read, so a pipe given by
+// name loses those bytes.
+func IsImageFile(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	var b [len(fileMagic)]byte
+	if _, err := io.ReadFull(f, b[:]); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return false, nil
+		}
+		return false, fmt.Errorf("%s: %w", path, err)
+	}
+	return b == fileMagic, nil
+}
+
 // Header returns the image's (complete) header.
 func (r *Reader) Header() *Header { return r.h }
 

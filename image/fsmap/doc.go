@@ -16,6 +16,11 @@
 // that mount and fsck clean with every file intact. Dropped bytes are not
 // zeroed on the target: they are free, so their content does not matter.
 //
+// [OpenSource] does the usual whole job from a path: it opens the source
+// (image.OpenSource) and scans it unless it is a stream or the caller
+// wants every byte; [ScanImage] reads the same map back from an image
+// file's own chunks. mcimage and mcsend are thin wrappers around both.
+//
 // # What is read
 //
 // Scan looks for, in this order:
