@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -45,20 +46,16 @@ func cmdCreate(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	src, err := image.OpenSource(srcPath)
-	if err != nil {
+	src, fsm, err := fsmap.OpenSource(srcPath, *raw, warnLogger(*quiet))
+	// create has always worded a failed scan its own way; keep it.
+	if se, ok := errors.AsType[*fsmap.ScanError](err); ok {
+		return fmt.Errorf("%s: reading the partitions and filesystems of the source: %w", srcPath, se.Err)
+	} else if err != nil {
 		return err
 	}
 	defer src.Close()
-
-	var fsm *fsmap.Map
-	if !*raw {
-		if fsm, err = usedRanges(src, warnLogger(*quiet)); err != nil {
-			return fmt.Errorf("%s: %w", srcPath, err)
-		}
-		if fsm != nil {
-			cfg.Used = fsm.Used
-		}
+	if fsm != nil {
+		cfg.Used = fsm.Used
 	}
 	var out io.Writer = os.Stdout
 	var f *os.File

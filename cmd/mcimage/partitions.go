@@ -11,36 +11,10 @@ import (
 	"github.com/discuscast/discus/image/fsmap"
 )
 
-// usedRanges asks package image/fsmap which bytes of src are in use, so
-// that free space is skipped unread — as mcsend does for a raw source. A
-// stream (stdin) cannot be scanned ahead and is imaged whole (nil map).
-// Unrecognised or damaged filesystems are kept whole by fsmap, with a
-// warning logged to log.
-func usedRanges(src *image.Source, log *slog.Logger) (*fsmap.Map, error) {
-	if src.Size() <= 0 || src.ReaderAt() == nil {
-		return nil, nil
-	}
-	m, err := fsmap.Scan(src.ReaderAt(), src.Size(), log)
-	if err != nil {
-		return nil, fmt.Errorf("reading the partitions and filesystems of the source: %w", err)
-	}
-	return m, nil
-}
-
-// diskMap scans the disk held in an image file without installing it:
-// the filesystems' metadata is in the image, so the same partitions and
-// used maps come out as when the image was made.
+// diskMap lists the partitions of the disk an image file holds, read from
+// the image alone (fsmap.ScanImage).
 func diskMap(r *image.Reader, key *image.Key) (*fsmap.Map, error) {
-	d, err := image.NewDiskReaderKey(r, key)
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
-	m, err := fsmap.Scan(d, d.Size(), nil)
-	if err != nil {
-		return nil, fmt.Errorf("reading the image's partitions: %w", err)
-	}
-	return m, nil
+	return fsmap.ScanImage(r, key)
 }
 
 // printPartitions writes one line per partition: where it is, what it
