@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 
@@ -25,13 +23,10 @@ type source struct {
 	fsm      *fsmap.Map
 }
 
-// imageMagic opens every Discus image file (docs/FORMAT.md).
-var imageMagic = []byte("DSIF")
-
 func openSource(ctx context.Context, path string, o options, log *slog.Logger) (*source, func(), error) {
 	s := &source{path: path}
 	if path != "-" {
-		if isImage, err := hasImageMagic(path); err != nil {
+		if isImage, err := image.IsImageFile(path); err != nil {
 			return nil, nil, err
 		} else if isImage {
 			r, err := image.OpenFile(path)
@@ -51,17 +46,12 @@ func openSource(ctx context.Context, path string, o options, log *slog.Logger) (
 	if err != nil {
 		return nil, nil, cli.Usagef("--chunk-size: %v", err)
 	}
-	src, err := image.OpenSource(path)
+	src, m, err := fsmap.OpenSource(path, o.raw, log)
 	if err != nil {
 		return nil, nil, err
 	}
 	cfg := image.CreateConfig{ChunkSize: int(chunkSize), Level: o.level, Logger: log}
-	if !o.raw && src.Size() > 0 && src.ReaderAt() != nil {
-		m, err := fsmap.Scan(src.ReaderAt(), src.Size(), log)
-		if err != nil {
-			src.Close()
-			return nil, nil, fmt.Errorf("%s: reading its partitions and filesystems: %w", path, err)
-		}
+	if m != nil {
 		s.fsm, cfg.Used = m, m.Used
 	}
 	spool, err := os.CreateTemp("", "mcsend-spool-*")
@@ -78,22 +68,6 @@ func openSource(ctx context.Context, path string, o options, log *slog.Logger) (
 	}
 	s.creating, s.cs, s.id = cs, cs, cs.Header().ID
 	return s, func() { spool.Close(); src.Close() }, nil
-}
-
-func hasImageMagic(path string) (bool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	b := make([]byte, len(imageMagic))
-	if _, err := io.ReadFull(f, b); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return false, nil
-		}
-		return false, fmt.Errorf("%s: %w", path, err)
-	}
-	return string(b) == string(imageMagic), nil
 }
 
 func (s *source) header() *image.Header {
