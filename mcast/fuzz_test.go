@@ -19,7 +19,7 @@ func addSeeds(f *testing.F) {
 func FuzzParse(f *testing.F) {
 	addSeeds(f)
 	f.Fuzz(func(t *testing.T, p []byte) {
-		h, body, err := parseHeader(p)
+		h, body, err := ParseHeader(p)
 		if err != nil {
 			return
 		}
@@ -46,14 +46,14 @@ func FuzzSender(f *testing.F) {
 	addSeeds(f)
 	f.Fuzz(func(t *testing.T, p []byte) {
 		now := time.Unix(0, 0)
-		s, err := NewSender(SenderConfig{SessionID: testHeader.session, BlockSize: 128, MaxChunk: 4096, FixedRate: true, MaxRate: 1e6}, fuzzSource{}, now)
+		s, err := NewSender(SenderConfig{SessionID: testHeader.Session, BlockSize: 128, MaxChunk: 4096, FixedRate: true, MaxRate: 1e6}, fuzzSource{}, now)
 		if err != nil {
 			t.Fatal(err)
 		}
 		s.Handle(p, now)
-		if len(p) > headerLen {
+		if len(p) > HeaderLen {
 			q := append([]byte(nil), p...)
-			copy(q[8:24], testHeader.session[:])
+			copy(q[8:24], testHeader.Session[:])
 			s.Handle(q, now)
 		}
 		for i := 0; i < 5; i++ {
@@ -68,11 +68,11 @@ func FuzzReceiver(f *testing.F) {
 	f.Fuzz(func(t *testing.T, p []byte) {
 		now := time.Unix(0, 0)
 		r := NewReceiver(ReceiverConfig{}, now)
-		r.Handle(appendAnnounce(nil, testHeader, &announce{rate: 1e6, chunks: 4, maxChunk: 4096, blockSize: 128}), now)
+		r.Handle(AppendAnnounce(nil, testHeader, &Announce{Rate: 1e6, Chunks: 4, MaxChunk: 4096, BlockSize: 128}), now)
 		r.Handle(p, now)
-		if len(p) > headerLen {
+		if len(p) > HeaderLen {
 			q := append([]byte(nil), p...)
-			copy(q[8:24], testHeader.session[:])
+			copy(q[8:24], testHeader.Session[:])
 			r.Handle(q, now)
 		}
 		for i := 0; i < 5; i++ {

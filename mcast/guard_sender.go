@@ -114,6 +114,6 @@ func (s *Sender) notDone(p *peer, seen uint32) {
 
 // doneValid reports whether a done report can be true: it must claim every chunk of
 // our final count.
-func (s *Sender) doneValid(pr progress) bool {
-	return s.final && int(pr.done) == s.chunks && int(pr.known) == s.chunks
+func (s *Sender) doneValid(pr Progress) bool {
+	return s.final && int(pr.Done) == s.chunks && int(pr.Known) == s.chunks
 }

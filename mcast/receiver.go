@@ -16,7 +16,7 @@ type Receiver struct {
 	cfg        ReceiverConfig
 	log        *slog.Logger
 	rng        *rand.Rand
-	hdr        header
+	hdr        Header
 	epoch      time.Time
 	joined     bool
 	early      bool     // holding blocks of session hdr.session before its announce
@@ -70,7 +70,7 @@ type Receiver struct {
 	wakeT      time.Time // wake as a time, returned while nothing changes
 	dirty      bool
 	buf        []byte
-	needs      []need
+	needs      []Need
 	candidates []candidate
 	ackBuf     []uint64
 	stats      ReceiverStats
@@ -168,7 +168,7 @@ func NewReceiver(cfg ReceiverConfig, now time.Time) *Receiver {
 		cfg:     cfg,
 		log:     logger(cfg.Logger),
 		rng:     rng,
-		hdr:     header{node: nodeID(cfg.NodeID, rng)},
+		hdr:     Header{Node: nodeID(cfg.NodeID, rng)},
 		epoch:   now,
 		byChunk: make(map[uint32]*partial),
 		due:     chunkTimes{max: 4*(cfg.Window+cfg.MaxPartial) + 64},
@@ -179,7 +179,7 @@ func NewReceiver(cfg ReceiverConfig, now time.Time) *Receiver {
 }
 
 // NodeID is this receiver's node ID on the wire.
-func (r *Receiver) NodeID() uint64 { return r.hdr.node }
+func (r *Receiver) NodeID() uint64 { return r.hdr.Node }
 
 // Err returns the fatal error that stopped the receiver, if any.
 func (r *Receiver) Err() error { return r.err }
@@ -212,16 +212,16 @@ func (r *Receiver) Handle(pkt []byte, now time.Time) {
 	if r.err != nil {
 		return
 	}
-	h, body, err := parseHeader(pkt)
+	h, body, err := ParseHeader(pkt)
 	if err != nil {
-		r.drop(parseDrop(err))
+		r.drop(DropFor(err))
 		return
 	}
-	if h.node == r.hdr.node {
+	if h.Node == r.hdr.Node {
 		r.drop(DropSelf)
 		return
 	}
-	if r.joined && h.session != r.hdr.session || !r.joined && r.cfg.SessionID != ([16]byte{}) && h.session != r.cfg.SessionID {
+	if r.joined && h.Session != r.hdr.Session || !r.joined && r.cfg.SessionID != ([16]byte{}) && h.Session != r.cfg.SessionID {
 		r.drop(DropForeign)
 		return
 	}
@@ -229,23 +229,23 @@ func (r *Receiver) Handle(pkt []byte, now time.Time) {
 	if r.cfg.Key != nil && !r.gate(h, pkt, t) || r.cfg.Key == nil && !r.keylessFollow(h, t) {
 		return
 	}
-	if !r.joined && h.typ == typeData {
+	if !r.joined && h.Type == TypeData {
 		// Blocks heard before the announce are kept for the first session heard.
-		if r.early && h.session != r.hdr.session {
+		if r.early && h.Session != r.hdr.Session {
 			r.drop(DropForeign)
 			return
 		}
-		r.early, r.hdr.session = true, h.session
-	} else if !r.joined && h.typ == typeRequest && (!r.early || h.session == r.hdr.session) {
+		r.early, r.hdr.Session = true, h.Session
+	} else if !r.joined && h.Type == TypeRequest && (!r.early || h.Session == r.hdr.Session) {
 		r.earlyRequest(h, body)
 		return
-	} else if !r.joined && h.typ != typeAnnounce {
+	} else if !r.joined && h.Type != TypeAnnounce {
 		r.drop(DropEarly)
 		return
 	}
-	switch h.typ {
-	case typeAnnounce:
-		a, err := parseAnnounce(h, body)
+	switch h.Type {
+	case TypeAnnounce:
+		a, err := ParseAnnounce(h, body)
 		if err != nil {
 			r.drop(DropMalformed)
 			return
@@ -253,42 +253,42 @@ func (r *Receiver) Handle(pkt []byte, now time.Time) {
 		r.onAnnounce(h, &a, t)
 		r.dirty = true
 		r.heardSender()
-	case typeData:
-		d, err := parseData(h, body)
+	case TypeData:
+		d, err := ParseData(h, body)
 		if err != nil {
 			r.drop(DropMalformed)
 			return
 		}
 		r.onData(h, &d, t)
 		r.heardSender()
-	case typeRequest:
-		q, err := parseRequest(h, body, r.needs[:0])
+	case TypeRequest:
+		q, err := ParseRequest(h, body, r.needs[:0])
 		if err != nil {
 			r.drop(DropMalformed)
 			return
 		}
 		r.onRequest(h, &q, t)
-	case typeReport:
-		p, err := parseReport(h, body)
+	case TypeReport:
+		p, err := ParseReport(h, body)
 		if err != nil {
 			r.drop(DropMalformed)
 			return
 		}
 		r.onReport(h, &p, t)
-	case typeAck:
-		a, err := parseAck(h, body, r.ackBuf)
+	case TypeAck:
+		a, err := ParseAck(h, body, r.ackBuf)
 		if err != nil {
 			r.drop(DropMalformed)
 			return
 		}
-		r.ackBuf = a.nodes
-		for _, id := range a.nodes {
-			if id == r.hdr.node && r.Complete() && !a.welcome {
+		r.ackBuf = a.Nodes
+		for _, id := range a.Nodes {
+			if id == r.hdr.Node && r.Complete() && !a.Welcome {
 				r.acked = true
 			}
 		}
-		if !a.welcome {
-			r.ackHeard(a.nodes, t)
+		if !a.Welcome {
+			r.ackHeard(a.Nodes, t)
 		}
 	}
 }

@@ -4,7 +4,7 @@ import "time"
 
 // candidate is a need that may go into the next request.
 type candidate struct {
-	n  need
+	n  Need
 	p  *partial // nil for a whole chunk
 	at int64    // when it is due
 }
@@ -69,7 +69,7 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 		// The deficit-biased backoff follows every wait, including a suppression: a
 		// receiver that held back for someone else's repair asks in the same order again.
 		at := max(p.due, r.stoppedAt(p, gap)) + r.repairBackoff(m, p.dec.K(), p.u)
-		cs = append(cs, candidate{n: need{chunk: p.chunk, missing: uint32(m), nextParity: p.nextParity}, p: p, at: at})
+		cs = append(cs, candidate{n: Need{Chunk: p.chunk, Missing: uint32(m), NextParity: p.nextParity}, p: p, at: at})
 		first = min(first, at)
 	}
 	if n := r.done.len(); n > 0 && r.nDone < n {
@@ -89,7 +89,7 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 				r.due.set(uint32(c), due, t)
 			}
 			at := max(due, r.cover.get(uint32(c)))
-			cs = append(cs, candidate{n: need{chunk: uint32(c)}, at: at})
+			cs = append(cs, candidate{n: Need{Chunk: uint32(c)}, at: at})
 			first = min(first, at)
 		}
 	}
@@ -108,14 +108,14 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 		}
 		r.needs = append(r.needs, c.n)
 		if c.p != nil {
-			c.p.due = t + r.rtoPartial(int(c.n.missing))
+			c.p.due = t + r.rtoPartial(int(c.n.Missing))
 			c.p.u = r.rng.Float64()
 			c.p.reqAt, c.p.reqSeq, c.p.reqQueue, c.p.sampling, c.p.heard = t, r.lastSeq, r.repairQ, true, false
 			wake = min(wake, c.p.due)
 		} else {
 			r.stats.WholeNeeds++
-			cv := t + r.rtoFull() + r.jitterFor(c.n.chunk)
-			r.cover.set(c.n.chunk, cv, t)
+			cv := t + r.rtoFull() + r.jitterFor(c.n.Chunk)
+			r.cover.set(c.n.Chunk, cv, t)
 			wake = min(wake, cv)
 		}
 	}
@@ -123,9 +123,9 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 		r.log.Debug("mcast: request", "needs", len(r.needs), "loss", r.lm.loss, "recent", r.lm.last, "outlier", r.isOutlier())
 	}
 	for len(r.needs) > 0 {
-		k := min(len(r.needs), maxNeeds)
-		q := request{progress: r.progress(), outlier: r.isOutlier(), needs: r.needs[:k]}
-		r.buf = appendRequest(r.buf[:0], r.hdr, &q)
+		k := min(len(r.needs), MaxNeeds)
+		q := Request{Progress: r.progress(), Outlier: r.isOutlier(), Needs: r.needs[:k]}
+		r.buf = AppendRequest(r.buf[:0], r.hdr, &q)
 		r.stats.Requests++
 		r.stats.NeedsSent += uint64(k)
 		emit(r.buf)
@@ -155,18 +155,18 @@ func (r *Receiver) pollReport(t int64, emit func([]byte)) int64 {
 }
 
 func (r *Receiver) sendReport(t int64, done bool, emit func([]byte), cong bool) {
-	rep := report{progress: r.progress(), hello: !r.helloSent, done: done, cong: cong}
+	rep := Report{Progress: r.progress(), Hello: !r.helloSent, Done: done, Congestion: cong}
 	r.helloSent, r.helloNow, r.reportNow = true, false, false
-	r.buf = appendReport(r.buf[:0], r.hdr, &rep)
+	r.buf = AppendReport(r.buf[:0], r.hdr, &rep)
 	r.stats.Reports++
 	r.lastSent = t
 	emit(r.buf)
 }
 
-func (r *Receiver) progress() progress {
-	p := progress{done: uint32(r.nDone), known: uint32(r.done.len()), loss: lossUnknown, recent: lossUnknown, seen: r.horizon}
+func (r *Receiver) progress() Progress {
+	p := Progress{Done: uint32(r.nDone), Known: uint32(r.done.len()), Loss: LossUnknown, Recent: LossUnknown, Seen: r.horizon}
 	if r.lm.windows > 0 {
-		p.loss, p.recent = lossWire(r.lm.loss), lossWire(r.lm.last)
+		p.Loss, p.Recent = lossWire(r.lm.loss), lossWire(r.lm.last)
 	}
 	return p
 }

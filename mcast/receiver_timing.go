@@ -239,7 +239,7 @@ func (r *Receiver) heardCount() int {
 // sets, differently per receiver and chunk, so they do not all fire together and
 // suppression can work.
 func (r *Receiver) jitterFor(c uint32) int64 {
-	h := (r.hdr.node ^ uint64(c)*0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9
+	h := (r.hdr.Node ^ uint64(c)*0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9
 	return int64(float64(h>>11) / (1 << 53) * float64(r.suppressWindow()))
 }
 

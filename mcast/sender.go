@@ -18,7 +18,7 @@ type Sender struct {
 	src    ChunkSource
 	log    *slog.Logger
 	rng    *rand.Rand
-	hdr    header
+	hdr    Header
 	params fec.Params
 	pktLen int // bytes of one data packet on the wire (UDP payload, trailer included)
 
@@ -52,7 +52,7 @@ type Sender struct {
 	sinceAnnounce                                   int // data packets since the last announce
 
 	buf     []byte
-	needBuf []need
+	needBuf []Need
 	stats   SenderStats
 }
 
@@ -126,11 +126,11 @@ func NewSender(cfg SenderConfig, src ChunkSource, now time.Time) (*Sender, error
 	if err := params.Validate(cfg.MaxChunk); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	if headerLen+dataBody+cfg.BlockSize+trailerLen(cfg.Key != nil) > 65507 {
+	if HeaderLen+dataBody+cfg.BlockSize+TrailerLen(cfg.Key != nil) > 65507 {
 		return nil, fmt.Errorf("%w: BlockSize %d does not fit a datagram", ErrConfig, cfg.BlockSize)
 	}
-	if len(src.Meta()) > maxMeta {
-		return nil, fmt.Errorf("%w: meta is %d bytes, at most %d", ErrConfig, len(src.Meta()), maxMeta)
+	if len(src.Meta()) > MaxMeta {
+		return nil, fmt.Errorf("%w: meta is %d bytes, at most %d", ErrConfig, len(src.Meta()), MaxMeta)
 	}
 	rng := newRand(cfg.Rand)
 	s := &Sender{
@@ -138,9 +138,9 @@ func NewSender(cfg SenderConfig, src ChunkSource, now time.Time) (*Sender, error
 		src:    src,
 		log:    logger(cfg.Logger),
 		rng:    rng,
-		hdr:    header{session: cfg.SessionID, node: nodeID(cfg.NodeID, rng)},
+		hdr:    Header{Session: cfg.SessionID, Node: nodeID(cfg.NodeID, rng)},
 		params: params,
-		pktLen: headerLen + dataBody + cfg.BlockSize + trailerLen(cfg.Key != nil),
+		pktLen: HeaderLen + dataBody + cfg.BlockSize + TrailerLen(cfg.Key != nil),
 		paused: cfg.Paused,
 		peers:  make(map[uint64]*peer),
 		enc:    encCache{max: cfg.EncoderCache},
@@ -160,7 +160,7 @@ func NewSender(cfg SenderConfig, src ChunkSource, now time.Time) (*Sender, error
 }
 
 // NodeID is this sender's node ID on the wire.
-func (s *Sender) NodeID() uint64 { return s.hdr.node }
+func (s *Sender) NodeID() uint64 { return s.hdr.Node }
 
 // SetPaused holds data back (true) or lets it flow (false). While paused the sender
 // still announces, acknowledges and queues requests, so tools can wait for receivers.
@@ -168,63 +168,63 @@ func (s *Sender) SetPaused(p bool) { s.paused = p }
 
 // Handle takes one received datagram. It never retains or modifies pkt.
 func (s *Sender) Handle(pkt []byte, now time.Time) {
-	h, body, err := parseHeader(pkt)
+	h, body, err := ParseHeader(pkt)
 	if err != nil {
-		s.stats.Drops[parseDrop(err)]++
+		s.stats.Drops[DropFor(err)]++
 		return
 	}
-	if h.session != s.hdr.session {
+	if h.Session != s.hdr.Session {
 		s.stats.Drops[DropForeign]++
 		return
 	}
-	if h.node == s.hdr.node {
+	if h.Node == s.hdr.Node {
 		s.stats.Drops[DropSelf]++
 		return
 	}
-	switch h.typ {
-	case typeRequest:
-		q, err := parseRequest(h, body, s.needBuf)
+	switch h.Type {
+	case TypeRequest:
+		q, err := ParseRequest(h, body, s.needBuf)
 		if err != nil {
 			s.stats.Drops[DropMalformed]++
 			return
 		}
-		s.needBuf = q.needs
+		s.needBuf = q.Needs
 		s.stats.Requests++
-		if int32(q.progress.seen-s.seq) > 0 {
-			q.progress.seen = s.seq // nobody has seen what was not sent yet
+		if int32(q.Progress.Seen-s.seq) > 0 {
+			q.Progress.Seen = s.seq // nobody has seen what was not sent yet
 		}
-		p := s.heard(h.node, q.progress, now)
+		p := s.heard(h.Node, q.Progress, now)
 		p.requests++
-		s.notDone(p, q.progress.seen)
+		s.notDone(p, q.Progress.Seen)
 		s.refreshCount()
-		out := q.outlier || s.outlier(p)
-		for _, n := range q.needs {
+		out := q.Outlier || s.outlier(p)
+		for _, n := range q.Needs {
 			s.stats.Needs++
-			if s.inFlight(n, q.progress.seen) {
+			if s.inFlight(n, q.Progress.Seen) {
 				s.stats.NeedsInFlight++
 				continue
 			}
 			s.addNeed(n, out, p)
 		}
-	case typeReport:
-		r, err := parseReport(h, body)
+	case TypeReport:
+		r, err := ParseReport(h, body)
 		if err != nil {
 			s.stats.Drops[DropMalformed]++
 			return
 		}
 		s.stats.Reports++
-		p := s.heard(h.node, r.progress, now)
+		p := s.heard(h.Node, r.Progress, now)
 		p.reports++
-		if r.hello {
-			s.welcome(h.node, now)
+		if r.Hello {
+			s.welcome(h.Node, now)
 		}
-		if int32(r.progress.seen-s.seq) > 0 {
-			r.progress.seen = s.seq
+		if int32(r.Progress.Seen-s.seq) > 0 {
+			r.Progress.Seen = s.seq
 		}
-		if r.done {
-			s.receiverDone(p, r.progress, now)
+		if r.Done {
+			s.receiverDone(p, r.Progress, now)
 		} else {
-			s.notDone(p, r.progress.seen)
+			s.notDone(p, r.Progress.Seen)
 		}
 	default:
 		// Announces, data and acks come from senders; another sender on our session is
@@ -294,7 +294,7 @@ func (s *Sender) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
 }
 
 func (s *Sender) send(pkt []byte, emit func([]byte)) {
-	n := len(pkt) + trailerLen(s.cfg.Key != nil) // what goes on the wire (OnWire adds the trailer)
+	n := len(pkt) + TrailerLen(s.cfg.Key != nil) // what goes on the wire (OnWire adds the trailer)
 	s.pace.spend(n)
 	s.stats.Packets++
 	s.stats.Bytes += uint64(n)
@@ -304,30 +304,30 @@ func (s *Sender) send(pkt []byte, emit func([]byte)) {
 func (s *Sender) drop(reason DropReason) { s.stats.Drops[reason]++ }
 
 func (s *Sender) emitAnnounce(emit func([]byte)) {
-	a := announce{
-		final:     s.final,
-		waiting:   s.paused,
-		rate:      uint64(s.pace.rate),
-		chunks:    uint32(s.chunks),
-		maxChunk:  uint32(s.cfg.MaxChunk),
-		blockSize: uint32(s.cfg.BlockSize),
-		maxParity: uint32(s.cfg.MaxParity),
-		members:   uint32(len(s.peerList)),
-		lossRef:   lossUnknown,
-		seq:       s.seq,
-		meta:      s.src.Meta(),
+	a := Announce{
+		Final:     s.final,
+		Waiting:   s.paused,
+		Rate:      uint64(s.pace.rate),
+		Chunks:    uint32(s.chunks),
+		MaxChunk:  uint32(s.cfg.MaxChunk),
+		BlockSize: uint32(s.cfg.BlockSize),
+		MaxParity: uint32(s.cfg.MaxParity),
+		Members:   uint32(len(s.peerList)),
+		LossRef:   LossUnknown,
+		Seq:       s.seq,
+		Meta:      s.src.Meta(),
 	}
 	if l, ok := s.src.(leader); ok && s.final {
-		a.lead = uint32(min(max(l.Lead(), 0), s.chunks))
+		a.Lead = uint32(min(max(l.Lead(), 0), s.chunks))
 	}
 	if s.haveRef {
-		a.lossRef = lossWire(s.lossRef)
+		a.LossRef = lossWire(s.lossRef)
 	}
-	if len(a.meta) > maxMeta {
-		s.log.Error("mcast: meta too large, truncated in announce", "len", len(a.meta))
-		a.meta = a.meta[:maxMeta]
+	if len(a.Meta) > MaxMeta {
+		s.log.Error("mcast: meta too large, truncated in announce", "len", len(a.Meta))
+		a.Meta = a.Meta[:MaxMeta]
 	}
-	s.buf = appendAnnounce(s.buf[:0], s.hdr, &a)
+	s.buf = AppendAnnounce(s.buf[:0], s.hdr, &a)
 	s.stats.Announces++
 	s.send(s.buf, emit)
 }

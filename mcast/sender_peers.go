@@ -49,7 +49,7 @@ func (s *Sender) Receivers() []ReceiverInfo {
 	return out
 }
 
-func (s *Sender) heard(id uint64, pr progress, now time.Time) *peer {
+func (s *Sender) heard(id uint64, pr Progress, now time.Time) *peer {
 	p := s.peers[id]
 	if p == nil && len(s.peerList) >= maxPeers {
 		// A flood of invented node IDs must not grow memory without bound: beyond the
@@ -64,22 +64,22 @@ func (s *Sender) heard(id uint64, pr progress, now time.Time) *peer {
 		s.log.Debug("mcast: receiver joined", "node", id)
 	}
 	p.last = now
-	p.done, p.known = pr.done, pr.known
-	if pr.loss != lossUnknown {
-		p.loss = min(float64(pr.loss)/10000, 1)
-		p.recent = min(float64(pr.recent)/10000, 1)
+	p.done, p.known = pr.Done, pr.Known
+	if pr.Loss != LossUnknown {
+		p.loss = min(float64(pr.Loss)/10000, 1)
+		p.recent = min(float64(pr.Recent)/10000, 1)
 		p.lastLoss = now
 	}
 	return p
 }
 
-func (s *Sender) receiverDone(p *peer, pr progress, now time.Time) {
+func (s *Sender) receiverDone(p *peer, pr Progress, now time.Time) {
 	if !s.doneValid(pr) {
 		// Not every chunk of our final count: not a completion we can believe.
 		s.stats.DoneConflicts++
 		return
 	}
-	p.doneSeen = pr.seen
+	p.doneSeen = pr.Seen
 	if !p.complete {
 		p.complete = true
 		s.log.Debug("mcast: receiver done", "node", p.id)
@@ -95,8 +95,8 @@ func (s *Sender) receiverDone(p *peer, pr progress, now time.Time) {
 
 func (s *Sender) emitAcks(emit func([]byte)) {
 	for len(s.ackQ) > 0 {
-		n := min(len(s.ackQ), maxAckNodes)
-		s.buf = appendAck(s.buf[:0], s.hdr, &ack{nodes: s.ackQ[:n]})
+		n := min(len(s.ackQ), MaxAckNodes)
+		s.buf = AppendAck(s.buf[:0], s.hdr, &Ack{Nodes: s.ackQ[:n]})
 		for _, id := range s.ackQ[:n] {
 			if p := s.peers[id]; p != nil {
 				p.ackQueued = false

@@ -4,7 +4,7 @@ package mcast
 // common header, the data header and the keyless trailer (docs/PROTOCOL.md
 // §1.1, §1.3, §1.8); a keyed session's trailer is AuthOverhead bytes longer.
 const (
-	DataOverhead = headerLen + dataBody + crcTrailerLen
+	DataOverhead = HeaderLen + dataBody + crcTrailerLen
 	AuthOverhead = authTrailerLen - crcTrailerLen
 )
 

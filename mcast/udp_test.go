@@ -156,11 +156,11 @@ func TestBlockSizeForMTU(t *testing.T) {
 				if v6 {
 					ip = 40
 				}
-				f, _ := newFramer(nil, 1, true, func() uint64 { return 1 }, func(DropReason) {})
+				f, _ := NewFramer(nil, 1, true, func() uint64 { return 1 }, func(DropReason) {})
 				if keyed {
-					f, _ = newFramer(make([]byte, 32), 1, true, func() uint64 { return 1 }, func(DropReason) {})
+					f, _ = NewFramer(make([]byte, 32), 1, true, func() uint64 { return 1 }, func(DropReason) {})
 				}
-				pkt := f.seal(appendData(nil, header{typ: typeData}, &data{payload: make([]byte, bs)}), time.Now())
+				pkt := f.Seal(AppendData(nil, Header{Type: TypeData}, &Data{Payload: make([]byte, bs)}), time.Now())
 				over := DataOverhead
 				if keyed {
 					over += AuthOverhead
