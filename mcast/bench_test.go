@@ -1,6 +1,8 @@
 package mcast
 
 import (
+	"github.com/discuscast/discus/mcast/wire"
+
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -30,13 +32,13 @@ func benchChunks(n, size int) benchSource {
 func BenchmarkSenderData(b *testing.B) {
 	src := benchChunks(4, 1<<20)
 	now := time.Unix(0, 0)
-	pkt := HeaderLen + dataBody + DefaultBlockSize
+	pkt := wire.DataLen(DefaultBlockSize)
 	// One packet per microsecond of virtual time.
 	s, err := NewSender(SenderConfig{SessionID: testHeader.Session, FixedRate: true, MaxRate: int64(pkt) * 1e6}, src, now)
 	if err != nil {
 		b.Fatal(err)
 	}
-	req := requestPkt(1, Need{Chunk: 0}, Need{Chunk: 1}, Need{Chunk: 2}, Need{Chunk: 3})
+	req := requestPkt(1, wire.Need{Chunk: 0}, wire.Need{Chunk: 1}, wire.Need{Chunk: 2}, wire.Need{Chunk: 3})
 	b.SetBytes(DefaultBlockSize)
 	b.ReportAllocs()
 	sent := 0
@@ -56,12 +58,12 @@ func BenchmarkSenderData(b *testing.B) {
 func BenchmarkSenderRepair(b *testing.B) {
 	src := benchChunks(1, 1<<20)
 	now := time.Unix(0, 0)
-	pkt := HeaderLen + dataBody + DefaultBlockSize
+	pkt := wire.DataLen(DefaultBlockSize)
 	s, err := NewSender(SenderConfig{SessionID: testHeader.Session, FixedRate: true, MaxRate: int64(pkt) * 1e6}, src, now)
 	if err != nil {
 		b.Fatal(err)
 	}
-	s.Handle(requestPkt(1, Need{Chunk: 0}), now)
+	s.Handle(requestPkt(1, wire.Need{Chunk: 0}), now)
 	for s.hasWork() {
 		now = s.Poll(now.Add(time.Microsecond), func([]byte) {})
 	}
@@ -70,7 +72,7 @@ func BenchmarkSenderRepair(b *testing.B) {
 	for b.Loop() {
 		if !s.hasWork() {
 			s.parityNext[0] = 0 // keep the parity fresh for the benchmark
-			s.Handle(requestPkt(1, Need{Chunk: 0, Missing: 37}), now)
+			s.Handle(requestPkt(1, wire.Need{Chunk: 0, Missing: 37}), now)
 		}
 		now = now.Add(time.Microsecond)
 		s.Poll(now, func([]byte) { sent++ })
@@ -85,22 +87,22 @@ func BenchmarkReceiverData(b *testing.B) {
 	now := time.Unix(0, 0)
 	s, _ := NewSender(SenderConfig{SessionID: testHeader.Session, FixedRate: true, MaxRate: 1 << 40}, src, now)
 	var pkts [][]byte
-	s.Handle(requestPkt(1, Need{Chunk: 0}), now)
+	s.Handle(requestPkt(1, wire.Need{Chunk: 0}), now)
 	collect := func(p []byte) {
-		if p[5] == byte(TypeData) {
+		if p[5] == byte(wire.TypeData) {
 			pkts = append(pkts, append([]byte(nil), p...))
 		}
 	}
 	for s.hasWork() {
 		now = s.Poll(now.Add(time.Microsecond), collect)
 	}
-	s.Handle(requestPkt(1, Need{Chunk: 0, Missing: 60}), now)
+	s.Handle(requestPkt(1, wire.Need{Chunk: 0, Missing: 60}), now)
 	for s.hasWork() {
 		now = s.Poll(now.Add(time.Microsecond), collect)
 	}
 	h := testHeader
 	h.Node = s.hdr.Node
-	ann := AppendAnnounce(nil, h, &Announce{Rate: 1e9, Chunks: 1, MaxChunk: 1 << 20, BlockSize: DefaultBlockSize, LossRef: LossUnknown})
+	ann := wire.AppendAnnounce(nil, h, &wire.Announce{Rate: 1e9, Chunks: 1, MaxChunk: 1 << 20, BlockSize: DefaultBlockSize, LossRef: wire.LossUnknown})
 	rng := rand.New(rand.NewPCG(3, 4))
 	b.SetBytes(DefaultBlockSize)
 	b.ReportAllocs()

@@ -1,6 +1,8 @@
 package mcast
 
 import (
+	"github.com/discuscast/discus/mcast/wire"
+
 	"encoding/binary"
 	"hash/fnv"
 	"time"
@@ -65,7 +67,7 @@ func (d *descTracker) agree() { d.e = d.e[:0] }
 
 // descHash identifies what an announce says about the session (not its soft state:
 // rate, members, loss, seq).
-func descHash(a *Announce) uint64 {
+func descHash(a *wire.Announce) uint64 {
 	h := fnv.New64a()
 	var b [17]byte
 	binary.BigEndian.PutUint32(b[0:], a.Chunks)

@@ -1,6 +1,8 @@
 package mcast
 
 import (
+	"github.com/discuscast/discus/mcast/wire"
+
 	"time"
 
 	"github.com/discuscast/discus/fec"
@@ -19,7 +21,7 @@ type rivalGeom struct {
 // never decides a chunk's length for good: once the rival geometry was heard more often
 // than p holds distinct blocks, p restarts with it (the blocks held are dropped: the
 // rival's are what the sender keeps sending). It reports whether p now takes d.
-func (r *Receiver) rival(p *partial, d *Data, t int64) bool {
+func (r *Receiver) rival(p *partial, d *wire.Data, t int64) bool {
 	a := &p.alt
 	if a.n > 0 && a.chunkLen == d.ChunkLen && a.maxParity == d.MaxParity && a.bs == len(d.Payload) {
 		a.n++

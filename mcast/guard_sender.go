@@ -1,6 +1,9 @@
 package mcast
 
-import "time"
+import (
+	"github.com/discuscast/discus/mcast/wire"
+	"time"
+)
 
 // Bounds on what requests can make a sender do (docs/PROTOCOL.md §4.1, "Bounds").
 //
@@ -114,6 +117,6 @@ func (s *Sender) notDone(p *peer, seen uint32) {
 
 // doneValid reports whether a done report can be true: it must claim every chunk of
 // our final count.
-func (s *Sender) doneValid(pr Progress) bool {
+func (s *Sender) doneValid(pr wire.Progress) bool {
 	return s.final && int(pr.Done) == s.chunks && int(pr.Known) == s.chunks
 }

@@ -1,6 +1,8 @@
 package mcast
 
 import (
+	"github.com/discuscast/discus/mcast/wire"
+
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -16,7 +18,7 @@ type Receiver struct {
 	cfg        ReceiverConfig
 	log        *slog.Logger
 	rng        *rand.Rand
-	hdr        Header
+	hdr        wire.Header
 	epoch      time.Time
 	joined     bool
 	early      bool     // holding blocks of session hdr.session before its announce
@@ -70,7 +72,7 @@ type Receiver struct {
 	wakeT      time.Time // wake as a time, returned while nothing changes
 	dirty      bool
 	buf        []byte
-	needs      []Need
+	needs      []wire.Need
 	candidates []candidate
 	ackBuf     []uint64
 	stats      ReceiverStats
@@ -130,7 +132,7 @@ type ReceiverStats struct {
 	Deferred        uint64  // deliveries the consumer deferred (ErrDeferred), each retry counted
 	SenderPackets   uint64  // announces and data heard from a sender since joining
 	Partials        int     // partly received chunks held now
-	Drops           Drops
+	Drops           wire.Drops
 	RTT             time.Duration // smoothed request-to-repair delay
 	Outlier         bool          // this receiver counts itself an outlier
 	SeqOutliers     uint64        // data sequence numbers far outside the expected window, not counted as loss
@@ -168,7 +170,7 @@ func NewReceiver(cfg ReceiverConfig, now time.Time) *Receiver {
 		cfg:     cfg,
 		log:     logger(cfg.Logger),
 		rng:     rng,
-		hdr:     Header{Node: nodeID(cfg.NodeID, rng)},
+		hdr:     wire.Header{Node: nodeID(cfg.NodeID, rng)},
 		epoch:   now,
 		byChunk: make(map[uint32]*partial),
 		due:     chunkTimes{max: 4*(cfg.Window+cfg.MaxPartial) + 64},
@@ -205,80 +207,80 @@ func (r *Receiver) at(ns int64) time.Time { return r.epoch.Add(time.Duration(ns)
 
 func (r *Receiver) fail(err error) { r.err = err; r.log.Error("mcast: receiver stopped", "err", err) }
 
-func (r *Receiver) drop(reason DropReason) { r.stats.Drops[reason]++ }
+func (r *Receiver) drop(reason wire.DropReason) { r.stats.Drops[reason]++ }
 
 // Handle takes one received datagram. It never retains or modifies pkt.
 func (r *Receiver) Handle(pkt []byte, now time.Time) {
 	if r.err != nil {
 		return
 	}
-	h, body, err := ParseHeader(pkt)
+	h, body, err := wire.ParseHeader(pkt)
 	if err != nil {
-		r.drop(DropFor(err))
+		r.drop(wire.DropFor(err))
 		return
 	}
 	if h.Node == r.hdr.Node {
-		r.drop(DropSelf)
+		r.drop(wire.DropSelf)
 		return
 	}
 	if r.joined && h.Session != r.hdr.Session || !r.joined && r.cfg.SessionID != ([16]byte{}) && h.Session != r.cfg.SessionID {
-		r.drop(DropForeign)
+		r.drop(wire.DropForeign)
 		return
 	}
 	t := r.ns(now)
 	if r.cfg.Key != nil && !r.gate(h, pkt, t) || r.cfg.Key == nil && !r.keylessFollow(h, t) {
 		return
 	}
-	if !r.joined && h.Type == TypeData {
+	if !r.joined && h.Type == wire.TypeData {
 		// Blocks heard before the announce are kept for the first session heard.
 		if r.early && h.Session != r.hdr.Session {
-			r.drop(DropForeign)
+			r.drop(wire.DropForeign)
 			return
 		}
 		r.early, r.hdr.Session = true, h.Session
-	} else if !r.joined && h.Type == TypeRequest && (!r.early || h.Session == r.hdr.Session) {
+	} else if !r.joined && h.Type == wire.TypeRequest && (!r.early || h.Session == r.hdr.Session) {
 		r.earlyRequest(h, body)
 		return
-	} else if !r.joined && h.Type != TypeAnnounce {
-		r.drop(DropEarly)
+	} else if !r.joined && h.Type != wire.TypeAnnounce {
+		r.drop(wire.DropEarly)
 		return
 	}
 	switch h.Type {
-	case TypeAnnounce:
-		a, err := ParseAnnounce(h, body)
+	case wire.TypeAnnounce:
+		a, err := wire.ParseAnnounce(h, body)
 		if err != nil {
-			r.drop(DropMalformed)
+			r.drop(wire.DropMalformed)
 			return
 		}
 		r.onAnnounce(h, &a, t)
 		r.dirty = true
 		r.heardSender()
-	case TypeData:
-		d, err := ParseData(h, body)
+	case wire.TypeData:
+		d, err := wire.ParseData(h, body)
 		if err != nil {
-			r.drop(DropMalformed)
+			r.drop(wire.DropMalformed)
 			return
 		}
 		r.onData(h, &d, t)
 		r.heardSender()
-	case TypeRequest:
-		q, err := ParseRequest(h, body, r.needs[:0])
+	case wire.TypeRequest:
+		q, err := wire.ParseRequest(h, body, r.needs[:0])
 		if err != nil {
-			r.drop(DropMalformed)
+			r.drop(wire.DropMalformed)
 			return
 		}
 		r.onRequest(h, &q, t)
-	case TypeReport:
-		p, err := ParseReport(h, body)
+	case wire.TypeReport:
+		p, err := wire.ParseReport(h, body)
 		if err != nil {
-			r.drop(DropMalformed)
+			r.drop(wire.DropMalformed)
 			return
 		}
 		r.onReport(h, &p, t)
-	case TypeAck:
-		a, err := ParseAck(h, body, r.ackBuf)
+	case wire.TypeAck:
+		a, err := wire.ParseAck(h, body, r.ackBuf)
 		if err != nil {
-			r.drop(DropMalformed)
+			r.drop(wire.DropMalformed)
 			return
 		}
 		r.ackBuf = a.Nodes

@@ -1,6 +1,8 @@
 package mcast
 
 import (
+	"github.com/discuscast/discus/mcast/wire"
+
 	"errors"
 	"time"
 
@@ -10,7 +12,7 @@ import (
 // onData places one block. Before the receiver joined (it missed the announce) blocks
 // are kept too: a data packet carries all the code needs, and the chunks rebuilt are
 // delivered once the announce arrives.
-func (r *Receiver) onData(h Header, d *Data, t int64) {
+func (r *Receiver) onData(h wire.Header, d *wire.Data, t int64) {
 	c := d.Chunk
 	if r.joined {
 		if h.Node != r.info.Sender {
@@ -39,20 +41,20 @@ func (r *Receiver) onData(h Header, d *Data, t int64) {
 		}
 		switch {
 		case int(c) >= r.done.len():
-			r.drop(DropRange)
+			r.drop(wire.DropRange)
 			return
 		case d.ChunkLen > uint32(r.info.MaxChunk) || len(d.Payload) != r.info.BlockSize || int(d.MaxParity) != r.info.MaxParity:
-			r.drop(DropMalformed)
+			r.drop(wire.DropMalformed)
 			return
 		case r.done.get(int(c)):
 			r.stats.DupBlocks++
 			return
 		}
 	} else if d.ChunkLen > MaxChunkLimit {
-		r.drop(DropMalformed)
+		r.drop(wire.DropMalformed)
 		return
 	} else if int(c) >= r.cfg.MaxChunks {
-		r.drop(DropRange)
+		r.drop(wire.DropRange)
 		return
 	}
 	p := r.byChunk[c]
@@ -60,12 +62,12 @@ func (r *Receiver) onData(h Header, d *Data, t int64) {
 		// Held chunks (complete, waiting for the code's tables) have a bound of their own,
 		// so memory stays within 2·MaxPartial chunks however long the tables take.
 		if r.held >= r.cfg.MaxPartial || len(r.partials)-r.held >= r.cfg.MaxPartial && !r.evictStalled(t) {
-			r.drop(DropWindow)
+			r.drop(wire.DropWindow)
 			return
 		}
 		dec, err := fec.NewDecoder(fec.Params{BlockSize: len(d.Payload), MaxParity: int(d.MaxParity)}, int(d.ChunkLen))
 		if err != nil {
-			r.drop(DropMalformed)
+			r.drop(wire.DropMalformed)
 			return
 		}
 		p = &partial{chunk: c, chunkLen: d.ChunkLen, dec: dec, maxParity: d.MaxParity, u: r.rng.Float64(), grew: t}
@@ -77,17 +79,17 @@ func (r *Receiver) onData(h Header, d *Data, t int64) {
 	if (d.ChunkLen != p.chunkLen || d.MaxParity != p.maxParity || len(d.Payload) != p.dec.BlockSize()) && !r.rival(p, d, t) {
 		// Another length for this chunk: counted, and it takes over only once heard
 		// more than the blocks held (rival): the first block never decides for good.
-		r.drop(DropConflict)
+		r.drop(wire.DropConflict)
 		return
 	}
 	if int(d.Block) >= p.dec.K()+p.dec.M() {
-		r.drop(DropRange)
+		r.drop(wire.DropRange)
 		return
 	}
 	have := p.dec.Have()
 	complete, err := p.dec.Add(int(d.Block), d.Payload)
 	if err != nil {
-		r.drop(DropMalformed)
+		r.drop(wire.DropMalformed)
 		return
 	}
 	p.last, p.lastSeq = t, d.Seq

@@ -1,6 +1,8 @@
 package mcast
 
 import (
+	"github.com/discuscast/discus/mcast/wire"
+
 	"testing"
 	"time"
 )
@@ -11,25 +13,25 @@ import (
 func TestKeylessFollowNotOnOnePacket(t *testing.T) {
 	now := time.Unix(0, 0)
 	r := NewReceiver(ReceiverConfig{}, now)
-	ann := &Announce{Final: true, Rate: 1e6, Chunks: 4, MaxChunk: 4096, BlockSize: 128}
-	r.Handle(AppendAnnounce(nil, testHeader, ann), now)
+	ann := &wire.Announce{Final: true, Rate: 1e6, Chunks: 4, MaxChunk: 4096, BlockSize: 128}
+	r.Handle(wire.AppendAnnounce(nil, testHeader, ann), now)
 	if !r.joined || r.info.Sender != testHeader.Node {
 		t.Fatal("did not join")
 	}
 	other := testHeader
 	other.Node = 0xbad
-	forged := AppendAnnounce(nil, other, ann)
+	forged := wire.AppendAnnounce(nil, other, ann)
 	for i := 0; i < rivalRun-1; i++ {
 		r.Handle(forged, now)
 	}
-	r.Handle(AppendAnnounce(nil, testHeader, ann), now) // the real sender: the run starts over
+	r.Handle(wire.AppendAnnounce(nil, testHeader, ann), now) // the real sender: the run starts over
 	for i := 0; i < rivalRun-1; i++ {
 		r.Handle(forged, now)
 	}
 	if r.info.Sender != testHeader.Node {
 		t.Fatalf("followed node %x after interleaved forgeries", r.info.Sender)
 	}
-	if d := r.Stats().Drops[DropConflict]; d != 2*(rivalRun-1) {
+	if d := r.Stats().Drops[wire.DropConflict]; d != 2*(rivalRun-1) {
 		t.Fatalf("%d conflicts counted, want %d", d, 2*(rivalRun-1))
 	}
 	r.Handle(forged, now) // the rivalRun-th in a row: a replacement sender
@@ -38,7 +40,7 @@ func TestKeylessFollowNotOnOnePacket(t *testing.T) {
 	}
 	third := testHeader
 	third.Node = 0xc0de
-	r.Handle(AppendAnnounce(nil, third, ann), now.Add(time.Duration(switchSilence)))
+	r.Handle(wire.AppendAnnounce(nil, third, ann), now.Add(time.Duration(switchSilence)))
 	if r.info.Sender != third.Node {
 		t.Fatal("did not follow a new sender after its sender's silence")
 	}

@@ -1,12 +1,14 @@
 package mcast
 
+import "github.com/discuscast/discus/mcast/wire"
+
 // earlyRequest remembers the whole chunks others asked for before we joined, so we do
 // not ask again (a receiver that missed the first announce would otherwise repeat
 // everyone's requests).
-func (r *Receiver) earlyRequest(h Header, body []byte) {
-	q, err := ParseRequest(h, body, r.needs[:0])
+func (r *Receiver) earlyRequest(h wire.Header, body []byte) {
+	q, err := wire.ParseRequest(h, body, r.needs[:0])
 	if err != nil {
-		r.drop(DropMalformed)
+		r.drop(wire.DropMalformed)
 		return
 	}
 	for _, n := range q.Needs {
@@ -14,11 +16,11 @@ func (r *Receiver) earlyRequest(h Header, body []byte) {
 			r.earlyAsked = append(r.earlyAsked, n.Chunk)
 		}
 	}
-	r.drop(DropEarly)
+	r.drop(wire.DropEarly)
 }
 
 // onRequest hears another receiver's request: needs it covers are held back.
-func (r *Receiver) onRequest(h Header, q *Request, t int64) {
+func (r *Receiver) onRequest(h wire.Header, q *wire.Request, t int64) {
 	r.heardNode(h.Node)
 	if q.Outlier && !r.isOutlier() {
 		return // served from the side queue: does not cover us
@@ -53,7 +55,7 @@ func (r *Receiver) suppress(p *partial, until int64) {
 }
 
 // onReport hears another receiver's report; a congestion report stands in for ours.
-func (r *Receiver) onReport(h Header, p *Report, t int64) {
+func (r *Receiver) onReport(h wire.Header, p *wire.Report, t int64) {
 	r.heardNode(h.Node)
 	if p.Congestion && r.congDue > 0 {
 		r.congDue = 0

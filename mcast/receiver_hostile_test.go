@@ -1,6 +1,8 @@
 package mcast
 
 import (
+	"github.com/discuscast/discus/mcast/wire"
+
 	"errors"
 	"math/rand/v2"
 	"runtime"
@@ -9,22 +11,22 @@ import (
 )
 
 // hostileAnnounce is an announce of testHeader's session from node.
-func hostileAnnounce(node uint64, a Announce) []byte {
+func hostileAnnounce(node uint64, a wire.Announce) []byte {
 	h := testHeader
 	h.Node = node
 	if a.Rate == 0 {
 		a.Rate = 1e6
 	}
 	if a.LossRef == 0 {
-		a.LossRef = LossUnknown
+		a.LossRef = wire.LossUnknown
 	}
-	return AppendAnnounce(nil, h, &a)
+	return wire.AppendAnnounce(nil, h, &a)
 }
 
 // baseAnnounce is the session the hostile tests' receivers join: 8 chunks of up to
 // 100 blocks of 64 bytes.
-func baseAnnounce() Announce {
-	return Announce{Final: true, Chunks: 8, MaxChunk: 64 * 100, BlockSize: 64, Meta: []byte("m")}
+func baseAnnounce() wire.Announce {
+	return wire.Announce{Final: true, Chunks: 8, MaxChunk: 64 * 100, BlockSize: 64, Meta: []byte("m")}
 }
 
 func joinedReceiver(t *testing.T, cfg ReceiverConfig) (*Receiver, time.Time) {
@@ -61,7 +63,7 @@ func TestReceiverAnnounceChunkBound(t *testing.T) {
 	fresh.Handle(hostileAnnounce(testHeader.Node, huge), now)
 	t.Logf("ASSERT count 2^32-1: joined receiver has %d chunks, drops %s; fresh receiver joined=%v, drops %s",
 		r.done.len(), r.stats.Drops.String(), fresh.joined, fresh.stats.Drops.String())
-	if r.done.len() != 8 || r.stats.Drops[DropRange] != 1 || fresh.joined || fresh.stats.Drops[DropRange] != 1 {
+	if r.done.len() != 8 || r.stats.Drops[wire.DropRange] != 1 || fresh.joined || fresh.stats.Drops[wire.DropRange] != 1 {
 		t.Fatalf("huge announce not dropped")
 	}
 	before := heapInUse()
@@ -81,7 +83,7 @@ func TestReceiverAnnounceChunkBound(t *testing.T) {
 }
 
 // hostileData is a data packet of testHeader's session (the base announce's geometry).
-func hostileData(node uint64, d Data) []byte {
+func hostileData(node uint64, d wire.Data) []byte {
 	h := testHeader
 	h.Node = node
 	if d.ChunkLen == 0 {
@@ -90,7 +92,7 @@ func hostileData(node uint64, d Data) []byte {
 	if d.Payload == nil {
 		d.Payload = make([]byte, 64)
 	}
-	return AppendData(nil, h, &d)
+	return wire.AppendData(nil, h, &d)
 }
 
 // TestReceiverSeqOutlier: one flipped bit in a data packet's seq is one outlier, not
@@ -101,13 +103,13 @@ func TestReceiverSeqOutlier(t *testing.T) {
 	seq := uint32(0)
 	send := func(n int) {
 		for range n {
-			r.Handle(hostileData(testHeader.Node, Data{Seq: seq, Chunk: seq % 8, Block: seq % 100}), now)
+			r.Handle(hostileData(testHeader.Node, wire.Data{Seq: seq, Chunk: seq % 8, Block: seq % 100}), now)
 			seq++
 			now = now.Add(10 * time.Microsecond)
 		}
 	}
 	send(300)
-	r.Handle(hostileData(testHeader.Node, Data{Seq: seq ^ 1<<26, Chunk: 1, Block: 3}), now) // the flipped bit
+	r.Handle(hostileData(testHeader.Node, wire.Data{Seq: seq ^ 1<<26, Chunk: 1, Block: 3}), now) // the flipped bit
 	send(600)
 	st := r.Stats()
 	t.Logf("ASSERT a flipped seq bit: lost %d, loss %.4f, seq outliers %d, horizon %d (want %d)", st.Lost, st.Loss, st.SeqOutliers, r.horizon, seq)
@@ -134,14 +136,14 @@ func TestReceiverSeqOutlier(t *testing.T) {
 // session's geometry, final count or final meta is dropped and counted, never fatal.
 func TestReceiverAnnounceConflicts(t *testing.T) {
 	r, now := joinedReceiver(t, ReceiverConfig{OnUpdate: func(SessionInfo) error { return nil }})
-	for _, f := range []func(a *Announce){
-		func(a *Announce) { a.BlockSize = 128 },
-		func(a *Announce) { a.MaxParity = 5 },
-		func(a *Announce) { a.MaxChunk = 64 * 50 },
-		func(a *Announce) { a.Chunks = 9 },
-		func(a *Announce) { a.Chunks = 7 },
-		func(a *Announce) { a.Final = false },
-		func(a *Announce) { a.Meta = []byte("other") },
+	for _, f := range []func(a *wire.Announce){
+		func(a *wire.Announce) { a.BlockSize = 128 },
+		func(a *wire.Announce) { a.MaxParity = 5 },
+		func(a *wire.Announce) { a.MaxChunk = 64 * 50 },
+		func(a *wire.Announce) { a.Chunks = 9 },
+		func(a *wire.Announce) { a.Chunks = 7 },
+		func(a *wire.Announce) { a.Final = false },
+		func(a *wire.Announce) { a.Meta = []byte("other") },
 	} {
 		a := baseAnnounce()
 		f(&a)
@@ -151,7 +153,7 @@ func TestReceiverAnnounceConflicts(t *testing.T) {
 	st := r.Stats()
 	t.Logf("ASSERT 7 disagreeing announces: drops %s, err %v, chunks %d, final %v, block size %d",
 		st.Drops.String(), r.Err(), st.ChunksTotal, r.info.Final, r.info.BlockSize)
-	if r.Err() != nil || st.Drops[DropConflict] != 7 || st.ChunksTotal != 8 || !r.info.Final || r.info.BlockSize != 64 || string(r.meta) != "m" {
+	if r.Err() != nil || st.Drops[wire.DropConflict] != 7 || st.ChunksTotal != 8 || !r.info.Final || r.info.BlockSize != 64 || string(r.meta) != "m" {
 		t.Fatal("a disagreeing announce changed or stopped the session")
 	}
 }
@@ -173,7 +175,7 @@ func TestReceiverRefusalNotDecidedByOnePacket(t *testing.T) {
 	bad := grow
 	bad.Meta = []byte("forged")
 	r.Handle(hostileAnnounce(testHeader.Node, bad), now)
-	if r.Err() != nil || string(r.meta) != "m" || r.stats.Drops[DropConflict] != 1 {
+	if r.Err() != nil || string(r.meta) != "m" || r.stats.Drops[wire.DropConflict] != 1 {
 		t.Fatalf("one refused update: err %v meta %q", r.Err(), r.meta)
 	}
 	for i := range 6 {
@@ -223,15 +225,15 @@ func TestReceiverRefusalNotDecidedByOnePacket(t *testing.T) {
 func TestReceiverForgedFirstCount(t *testing.T) {
 	now := time.Unix(1000, 0)
 	s, _ := newTestSender(t, 8)
-	s.Handle(requestPkt(1, Need{Chunk: 0}), now)
+	s.Handle(requestPkt(1, wire.Need{Chunk: 0}), now)
 	delivered := 0
 	r := NewReceiver(ReceiverConfig{Rand: rand.New(rand.NewPCG(3, 4)), Deliver: func(int, []byte) error { delivered++; return nil }}, now)
-	forged := Announce{Final: true, Rate: 1e9, Chunks: 9, MaxChunk: 100 * 64, BlockSize: 64, Meta: []byte("m")}
+	forged := wire.Announce{Final: true, Rate: 1e9, Chunks: 9, MaxChunk: 100 * 64, BlockSize: 64, Meta: []byte("m")}
 	r.Handle(hostileAnnounce(testHeader.Node, forged), now)
 	runPair(s, r, now, 20000)
 	st := r.Stats()
 	t.Logf("ASSERT forged final count 9 of 8: readopted %d times, complete %v with %d/%d chunks, delivered %d, conflicts %d",
-		st.Readopted, r.Complete(), st.ChunksDone, st.ChunksTotal, delivered, st.Drops[DropConflict])
+		st.Readopted, r.Complete(), st.ChunksDone, st.ChunksTotal, delivered, st.Drops[wire.DropConflict])
 	if !r.Complete() || st.ChunksTotal != 8 || delivered != 8 {
 		t.Fatal("stranded by a forged first count")
 	}
@@ -247,7 +249,7 @@ func runPair(s *Sender, r *Receiver, now time.Time, steps int) time.Time {
 		next := s.Poll(now, func(p []byte) { out = append(out, append([]byte(nil), p...)) })
 		rn := r.Poll(now, func(p []byte) { out = append(out, append([]byte(nil), p...)) })
 		for _, p := range out {
-			h, _, _ := ParseHeader(p)
+			h, _, _ := wire.ParseHeader(p)
 			if h.Node == s.NodeID() {
 				r.Handle(p, now)
 			} else {
@@ -267,10 +269,10 @@ func TestReceiverPoisonedLengths(t *testing.T) {
 	now := time.Unix(1000, 0)
 	s, _ := newTestSender(t, 24)
 	r := NewReceiver(ReceiverConfig{Rand: rand.New(rand.NewPCG(5, 6))}, now)
-	a := Announce{Final: true, Rate: 1e9, Chunks: 24, MaxChunk: 100 * 64, BlockSize: 64, Meta: []byte("m")}
+	a := wire.Announce{Final: true, Rate: 1e9, Chunks: 24, MaxChunk: 100 * 64, BlockSize: 64, Meta: []byte("m")}
 	r.Handle(hostileAnnounce(s.NodeID(), a), now)
 	for c := range uint32(20) { // 20 chunks, one forged block each, from the sender's own node ID
-		r.Handle(hostileData(s.NodeID(), Data{Seq: c, Chunk: c, ChunkLen: 64 * 37, Block: 1}), now)
+		r.Handle(hostileData(s.NodeID(), wire.Data{Seq: c, Chunk: c, ChunkLen: 64 * 37, Block: 1}), now)
 	}
 	if len(r.partials) != 20 {
 		t.Fatalf("%d partials after the forged blocks, want 20 (all slots)", len(r.partials))
@@ -293,7 +295,7 @@ func TestReceiverEvictsStalled(t *testing.T) {
 	seq := uint32(0)
 	send := func(c uint32, blocks int) {
 		for b := range blocks {
-			r.Handle(hostileData(testHeader.Node, Data{Seq: seq, Chunk: c, Block: uint32(b)}), now)
+			r.Handle(hostileData(testHeader.Node, wire.Data{Seq: seq, Chunk: c, Block: uint32(b)}), now)
 			seq++
 		}
 	}
@@ -332,12 +334,12 @@ func TestReceiverRejectKeepsData(t *testing.T) {
 		next := s.Poll(now, func(p []byte) { out = append(out, append([]byte(nil), p...)) })
 		rn := r.Poll(now, func(p []byte) { out = append(out, append([]byte(nil), p...)) })
 		for _, p := range out {
-			h, body, _ := ParseHeader(p)
+			h, body, _ := wire.ParseHeader(p)
 			if h.Node != s.NodeID() {
 				s.Handle(p, now)
 				continue
 			}
-			if d, err := ParseData(h, body); err == nil && d.Block == 5 && r.stats.Corrupt == 0 {
+			if d, err := wire.ParseData(h, body); err == nil && d.Block == 5 && r.stats.Corrupt == 0 {
 				continue
 			}
 			r.Handle(p, now)

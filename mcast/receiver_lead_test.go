@@ -1,6 +1,8 @@
 package mcast
 
 import (
+	"github.com/discuscast/discus/mcast/wire"
+
 	"testing"
 	"time"
 )
@@ -12,20 +14,20 @@ func TestLeadFirst(t *testing.T) {
 	now := time.Unix(0, 0)
 	for _, lead := range []uint32{1, 5} {
 		r := NewReceiver(ReceiverConfig{}, now)
-		r.Handle(AppendAnnounce(nil, testHeader, &Announce{Final: true, Rate: 1e6, Chunks: 100_000, MaxChunk: 4096,
+		r.Handle(wire.AppendAnnounce(nil, testHeader, &wire.Announce{Final: true, Rate: 1e6, Chunks: 100_000, MaxChunk: 4096,
 			BlockSize: 128, Lead: lead}), now)
-		var first []Need
+		var first []wire.Need
 		for i := 0; i < 50 && first == nil; i++ {
 			now = r.Poll(now, func(p []byte) {
-				h, body, err := ParseHeader(p)
-				if err != nil || h.Type != TypeRequest || first != nil {
+				h, body, err := wire.ParseHeader(p)
+				if err != nil || h.Type != wire.TypeRequest || first != nil {
 					return
 				}
-				q, err := ParseRequest(h, body, nil)
+				q, err := wire.ParseRequest(h, body, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
-				first = append([]Need(nil), q.Needs...)
+				first = append([]wire.Need(nil), q.Needs...)
 			})
 		}
 		if len(first) == 0 {

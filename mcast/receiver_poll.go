@@ -1,10 +1,13 @@
 package mcast
 
-import "time"
+import (
+	"github.com/discuscast/discus/mcast/wire"
+	"time"
+)
 
 // candidate is a need that may go into the next request.
 type candidate struct {
-	n  Need
+	n  wire.Need
 	p  *partial // nil for a whole chunk
 	at int64    // when it is due
 }
@@ -69,7 +72,7 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 		// The deficit-biased backoff follows every wait, including a suppression: a
 		// receiver that held back for someone else's repair asks in the same order again.
 		at := max(p.due, r.stoppedAt(p, gap)) + r.repairBackoff(m, p.dec.K(), p.u)
-		cs = append(cs, candidate{n: Need{Chunk: p.chunk, Missing: uint32(m), NextParity: p.nextParity}, p: p, at: at})
+		cs = append(cs, candidate{n: wire.Need{Chunk: p.chunk, Missing: uint32(m), NextParity: p.nextParity}, p: p, at: at})
 		first = min(first, at)
 	}
 	if n := r.done.len(); n > 0 && r.nDone < n {
@@ -89,7 +92,7 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 				r.due.set(uint32(c), due, t)
 			}
 			at := max(due, r.cover.get(uint32(c)))
-			cs = append(cs, candidate{n: Need{Chunk: uint32(c)}, at: at})
+			cs = append(cs, candidate{n: wire.Need{Chunk: uint32(c)}, at: at})
 			first = min(first, at)
 		}
 	}
@@ -123,9 +126,9 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 		r.log.Debug("mcast: request", "needs", len(r.needs), "loss", r.lm.loss, "recent", r.lm.last, "outlier", r.isOutlier())
 	}
 	for len(r.needs) > 0 {
-		k := min(len(r.needs), MaxNeeds)
-		q := Request{Progress: r.progress(), Outlier: r.isOutlier(), Needs: r.needs[:k]}
-		r.buf = AppendRequest(r.buf[:0], r.hdr, &q)
+		k := min(len(r.needs), wire.MaxNeeds)
+		q := wire.Request{Progress: r.progress(), Outlier: r.isOutlier(), Needs: r.needs[:k]}
+		r.buf = wire.AppendRequest(r.buf[:0], r.hdr, &q)
 		r.stats.Requests++
 		r.stats.NeedsSent += uint64(k)
 		emit(r.buf)
@@ -155,16 +158,16 @@ func (r *Receiver) pollReport(t int64, emit func([]byte)) int64 {
 }
 
 func (r *Receiver) sendReport(t int64, done bool, emit func([]byte), cong bool) {
-	rep := Report{Progress: r.progress(), Hello: !r.helloSent, Done: done, Congestion: cong}
+	rep := wire.Report{Progress: r.progress(), Hello: !r.helloSent, Done: done, Congestion: cong}
 	r.helloSent, r.helloNow, r.reportNow = true, false, false
-	r.buf = AppendReport(r.buf[:0], r.hdr, &rep)
+	r.buf = wire.AppendReport(r.buf[:0], r.hdr, &rep)
 	r.stats.Reports++
 	r.lastSent = t
 	emit(r.buf)
 }
 
-func (r *Receiver) progress() Progress {
-	p := Progress{Done: uint32(r.nDone), Known: uint32(r.done.len()), Loss: LossUnknown, Recent: LossUnknown, Seen: r.horizon}
+func (r *Receiver) progress() wire.Progress {
+	p := wire.Progress{Done: uint32(r.nDone), Known: uint32(r.done.len()), Loss: wire.LossUnknown, Recent: wire.LossUnknown, Seen: r.horizon}
 	if r.lm.windows > 0 {
 		p.Loss, p.Recent = lossWire(r.lm.loss), lossWire(r.lm.last)
 	}

@@ -1,20 +1,22 @@
 package mcast
 
 import (
+	"github.com/discuscast/discus/mcast/wire"
+
 	"fmt"
 
 	"github.com/discuscast/discus/fec"
 )
 
-func (r *Receiver) onAnnounce(h Header, a *Announce, t int64) {
+func (r *Receiver) onAnnounce(h wire.Header, a *wire.Announce, t int64) {
 	p := fec.Params{BlockSize: int(a.BlockSize), MaxParity: int(a.MaxParity)}
 	if a.MaxChunk > MaxChunkLimit || p.Validate(int(a.MaxChunk)) != nil {
-		r.drop(DropMalformed)
+		r.drop(wire.DropMalformed)
 		return
 	}
 	if int64(a.Chunks) > int64(r.cfg.MaxChunks) {
 		// Beyond what this receiver takes (its per-chunk state is bounded by MaxChunks).
-		r.drop(DropRange)
+		r.drop(wire.DropRange)
 		return
 	}
 	if !r.joined {
@@ -25,7 +27,7 @@ func (r *Receiver) onAnnounce(h Header, a *Announce, t int64) {
 		// The session's geometry, final count and final meta are fixed once joined: one
 		// announce saying otherwise is dropped. Only the sender's persistent word (the
 		// same description repeated, nothing agreeing meanwhile) replaces them.
-		r.drop(DropConflict)
+		r.drop(wire.DropConflict)
 		if e := r.descs.observe(h.Node, descHash(a), t); e.persistent(t) {
 			r.readopt(h, a, p, t)
 		}
@@ -47,7 +49,7 @@ func (r *Receiver) onAnnounce(h Header, a *Announce, t int64) {
 			if err := r.cfg.OnUpdate(si); err != nil {
 				// The session layer refuses the change: the announce is dropped; the sender
 				// saying so persistently stops the receiver.
-				r.drop(DropConflict)
+				r.drop(wire.DropConflict)
 				r.stats.Refused++
 				e := r.descs.observe(h.Node, descHash(a), t)
 				e.err = err
@@ -69,7 +71,7 @@ func (r *Receiver) onAnnounce(h Header, a *Announce, t int64) {
 }
 
 // conflicts reports whether a disagrees with what the joined session established.
-func (r *Receiver) conflicts(a *Announce) bool {
+func (r *Receiver) conflicts(a *wire.Announce) bool {
 	switch {
 	case int(a.BlockSize) != r.info.BlockSize || int(a.MaxParity) != r.info.MaxParity || int(a.MaxChunk) != r.info.MaxChunk:
 		return true // same session, different code
@@ -86,7 +88,7 @@ func (r *Receiver) conflicts(a *Announce) bool {
 // would strand every receiver). Blocks of a different code are dropped; a count
 // below a chunk already delivered, or a description the session layer refuses, stops
 // the receiver.
-func (r *Receiver) readopt(h Header, a *Announce, p fec.Params, t int64) {
+func (r *Receiver) readopt(h wire.Header, a *wire.Announce, p fec.Params, t int64) {
 	r.descs.agree()
 	n := int(a.Chunks)
 	for c := n; c < r.done.len(); c++ {
@@ -136,11 +138,11 @@ func (r *Receiver) readopt(h Header, a *Announce, p fec.Params, t int64) {
 // tryJoin joins the session a describes, unless the session layer (OnSession) refuses
 // it. A refusal is not decided by one packet: the receiver stays unjoined and fails
 // only when the same refused description was heard persistently from one node.
-func (r *Receiver) tryJoin(h Header, a *Announce, p fec.Params, t int64) {
+func (r *Receiver) tryJoin(h wire.Header, a *wire.Announce, p fec.Params, t int64) {
 	hash := descHash(a)
 	if e := r.descs.find(h.Node, hash); e != nil && e.err != nil {
 		r.descs.observe(h.Node, hash, t)
-		r.drop(DropConflict)
+		r.drop(wire.DropConflict)
 		r.stats.Refused++
 		if e.persistent(t) {
 			r.fail(fmt.Errorf("%w: %w", ErrSession, e.err))
@@ -151,7 +153,7 @@ func (r *Receiver) tryJoin(h Header, a *Announce, p fec.Params, t int64) {
 		si := SessionInfo{SessionID: h.Session, Sender: h.Node, Meta: a.Meta, Chunks: int(a.Chunks), Final: a.Final,
 			BlockSize: int(a.BlockSize), MaxParity: int(a.MaxParity), MaxChunk: int(a.MaxChunk), Rate: int64(a.Rate)}
 		if err := r.cfg.OnSession(si); err != nil {
-			r.drop(DropConflict)
+			r.drop(wire.DropConflict)
 			r.stats.Refused++
 			r.log.Warn("mcast: session refused", "sender", h.Node, "err", err)
 			e := r.descs.observe(h.Node, hash, t)
@@ -163,7 +165,7 @@ func (r *Receiver) tryJoin(h Header, a *Announce, p fec.Params, t int64) {
 	r.join(h, a, p, t)
 }
 
-func (r *Receiver) join(h Header, a *Announce, p fec.Params, t int64) {
+func (r *Receiver) join(h wire.Header, a *wire.Announce, p fec.Params, t int64) {
 	if r.early && h.Session != r.hdr.Session {
 		for len(r.partials) > 0 {
 			r.removePartial(r.partials[0])
@@ -204,13 +206,13 @@ func (r *Receiver) join(h Header, a *Announce, p fec.Params, t int64) {
 }
 
 // session takes the announce's soft state: rate, membership, loss reference.
-func (r *Receiver) session(a *Announce) {
+func (r *Receiver) session(a *wire.Announce) {
 	r.info.Rate = int64(a.Rate)
 	if a.Rate > 0 {
-		r.pktTime = int64(float64(HeaderLen+dataBody+r.info.BlockSize) / float64(a.Rate) * 1e9)
+		r.pktTime = int64(float64(wire.DataLen(r.info.BlockSize)) / float64(a.Rate) * 1e9)
 	}
 	r.members = int(a.Members)
-	r.haveRef = a.LossRef != LossUnknown
+	r.haveRef = a.LossRef != wire.LossUnknown
 	if r.haveRef {
 		r.lossRef = min(float64(a.LossRef)/10000, 1)
 	}
@@ -292,7 +294,7 @@ const maxHorizonConfirm = 1 << 24
 // receivers (it starts as soon as it hears them); otherwise the hello keeps its
 // spaced time, as hellos from a thousand receivers at once would cost a sender that
 // is not waiting for them more than they tell it.
-func (r *Receiver) helloSoon(a *Announce, t int64) {
+func (r *Receiver) helloSoon(a *wire.Announce, t int64) {
 	if a.Waiting && !r.helloSent {
 		r.reportAt = min(r.reportAt, t+int64(r.rng.Float64()*float64(helloJitter)))
 		r.helloNow, r.dirty = true, true

@@ -1,6 +1,8 @@
 package mcast
 
 import (
+	"github.com/discuscast/discus/mcast/wire"
+
 	"bytes"
 	"math/rand/v2"
 	"testing"
@@ -29,9 +31,9 @@ func TestReceiverHoldsRebuildUntilTablesReady(t *testing.T) {
 	feed := func() {
 		for range 2000 {
 			s.Poll(now, func(p []byte) {
-				h, body, _ := ParseHeader(p)
-				if h.Type == TypeData {
-					if d, _ := ParseData(h, body); d.Block == 5 {
+				h, body, _ := wire.ParseHeader(p)
+				if h.Type == wire.TypeData {
+					if d, _ := wire.ParseData(h, body); d.Block == 5 {
 						return
 					}
 				}
@@ -43,9 +45,9 @@ func TestReceiverHoldsRebuildUntilTablesReady(t *testing.T) {
 			}
 		}
 	}
-	s.Handle(requestPkt(1, Need{Chunk: 0}), now)
+	s.Handle(requestPkt(1, wire.Need{Chunk: 0}), now)
 	feed()
-	s.Handle(requestPkt(1, Need{Chunk: 0, Missing: 1}), now)
+	s.Handle(requestPkt(1, wire.Need{Chunk: 0, Missing: 1}), now)
 	feed()
 	r.Poll(now, func([]byte) {})
 	if got != nil || r.held != 1 || asked == 0 {
@@ -66,15 +68,15 @@ func TestReceiverHelloWhenSenderWaits(t *testing.T) {
 	for _, waiting := range []bool{true, false} {
 		now := time.Unix(1000, 0)
 		r := NewReceiver(ReceiverConfig{}, now)
-		a := Announce{Final: true, Waiting: waiting, Rate: 1e6, Chunks: 4, MaxChunk: 64 * 100, BlockSize: 64,
-			LossRef: LossUnknown, Meta: []byte("m")}
-		r.Handle(AppendAnnounce(nil, testHeader, &a), now)
+		a := wire.Announce{Final: true, Waiting: waiting, Rate: 1e6, Chunks: 4, MaxChunk: 64 * 100, BlockSize: 64,
+			LossRef: wire.LossUnknown, Meta: []byte("m")}
+		r.Handle(wire.AppendAnnounce(nil, testHeader, &a), now)
 		hello := time.Duration(-1)
 		for d := time.Duration(0); d <= 20*time.Millisecond && hello < 0; d += time.Millisecond {
 			r.Poll(now.Add(d), func(p []byte) {
-				h, body, _ := ParseHeader(p)
-				if h.Type == TypeReport {
-					if rep, _ := ParseReport(h, body); rep.Hello {
+				h, body, _ := wire.ParseHeader(p)
+				if h.Type == wire.TypeReport {
+					if rep, _ := wire.ParseReport(h, body); rep.Hello {
 						hello = d
 					}
 				}
@@ -98,23 +100,23 @@ func TestReceiverPausedSenderIsNotLoss(t *testing.T) {
 	r := NewReceiver(ReceiverConfig{Rand: rand.New(rand.NewPCG(1, 2)), Window: 1}, now)
 	// 100 kB/s: 1.24 ms per packet, so the wait for a paused sender (gap + 10 ms + the
 	// announced backlog's time) is long enough to tell from the old rule (gap + backoff).
-	a := Announce{Final: true, Rate: 1e5, Chunks: 2, MaxChunk: 64 * 100, BlockSize: 64, LossRef: LossUnknown, Meta: []byte("m")}
-	r.Handle(AppendAnnounce(nil, testHeader, &a), now)
+	a := wire.Announce{Final: true, Rate: 1e5, Chunks: 2, MaxChunk: 64 * 100, BlockSize: 64, LossRef: wire.LossUnknown, Meta: []byte("m")}
+	r.Handle(wire.AppendAnnounce(nil, testHeader, &a), now)
 	payload := make([]byte, 64)
 	send := func(seq, chunk, block uint32) {
-		d := Data{Seq: seq, Chunk: chunk, ChunkLen: 64 * 100, Block: block, Queue: 40, Payload: payload}
-		r.Handle(AppendData(nil, testHeader, &d), now)
+		d := wire.Data{Seq: seq, Chunk: chunk, ChunkLen: 64 * 100, Block: block, Queue: 40, Payload: payload}
+		r.Handle(wire.AppendData(nil, testHeader, &d), now)
 	}
 	partialNeed := func(until time.Duration) time.Duration {
 		start := now
 		for now.Sub(start) < until {
 			asked := false
 			r.Poll(now, func(p []byte) {
-				h, body, _ := ParseHeader(p)
-				if h.Type != TypeRequest {
+				h, body, _ := wire.ParseHeader(p)
+				if h.Type != wire.TypeRequest {
 					return
 				}
-				q, _ := ParseRequest(h, body, nil)
+				q, _ := wire.ParseRequest(h, body, nil)
 				for _, n := range q.Needs {
 					asked = asked || n.Chunk == 0 && n.Missing > 0
 				}

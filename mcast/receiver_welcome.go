@@ -1,6 +1,9 @@
 package mcast
 
-import "time"
+import (
+	"github.com/discuscast/discus/mcast/wire"
+	"time"
+)
 
 // A keyed receiver (ReceiverConfig.Key) takes nothing on trust from a sender it has not
 // heard answer it: a valid MAC proves a packet came from a key holder once, not that
@@ -50,26 +53,26 @@ func (r *Receiver) Welcomed() bool { return r.welcomed }
 
 // gate decides whether a keyed receiver takes a packet from a sender; it returns false
 // for a packet it consumed or dropped (counted).
-func (r *Receiver) gate(h Header, pkt []byte, t int64) bool {
+func (r *Receiver) gate(h wire.Header, pkt []byte, t int64) bool {
 	followed := r.joined && h.Node == r.info.Sender
 	switch h.Type {
-	case TypeAnnounce:
+	case wire.TypeAnnounce:
 		if followed {
 			r.lastSender = t
 			return true
 		}
 		if r.joined && t-r.lastSender < switchSilence {
-			r.drop(DropStale)
+			r.drop(wire.DropStale)
 			return false
 		}
 		r.consider(h, pkt, t)
 		if r.joined {
-			r.drop(DropStale)
+			r.drop(wire.DropStale)
 		} else {
-			r.drop(DropEarly)
+			r.drop(wire.DropEarly)
 		}
 		return false
-	case TypeData:
+	case wire.TypeData:
 		if followed {
 			r.lastSender = t
 			return true
@@ -77,10 +80,10 @@ func (r *Receiver) gate(h Header, pkt []byte, t int64) bool {
 		if !r.joined && r.pros.node == h.Node {
 			return true // kept before joining, as a keyless receiver keeps early blocks
 		}
-		r.drop(DropStale)
+		r.drop(wire.DropStale)
 		return false
-	case TypeAck:
-		if h.Flags&FlagWelcome != 0 && h.Node == r.pros.node && h.Node != 0 {
+	case wire.TypeAck:
+		if h.Flags&wire.FlagWelcome != 0 && h.Node == r.pros.node && h.Node != 0 {
 			if r.listsUs(h, pkt) {
 				r.acceptProspect(t)
 			}
@@ -89,7 +92,7 @@ func (r *Receiver) gate(h Header, pkt []byte, t int64) bool {
 		if followed {
 			return true
 		}
-		r.drop(DropStale)
+		r.drop(wire.DropStale)
 		return false
 	}
 	return true
@@ -97,7 +100,7 @@ func (r *Receiver) gate(h Header, pkt []byte, t int64) bool {
 
 // consider records a sender's announce as the prospect: the first heard, the same one
 // again (its latest announce), or a newer one once the current prospect had its chance.
-func (r *Receiver) consider(h Header, pkt []byte, t int64) {
+func (r *Receiver) consider(h wire.Header, pkt []byte, t int64) {
 	if r.pros.node != 0 && r.pros.node != h.Node && t-r.pros.since < prospectPatient {
 		return
 	}
@@ -109,10 +112,10 @@ func (r *Receiver) consider(h Header, pkt []byte, t int64) {
 	r.pros.ann = append(r.pros.ann[:0], pkt...)
 }
 
-func (r *Receiver) listsUs(h Header, pkt []byte) bool {
-	a, err := ParseAck(h, pkt[HeaderLen:], r.ackBuf)
+func (r *Receiver) listsUs(h wire.Header, pkt []byte) bool {
+	a, err := wire.ParseAck(h, pkt[wire.HeaderLen:], r.ackBuf)
 	if err != nil {
-		r.drop(DropMalformed)
+		r.drop(wire.DropMalformed)
 		return false
 	}
 	r.ackBuf = a.Nodes
@@ -129,13 +132,13 @@ func (r *Receiver) listsUs(h Header, pkt []byte) bool {
 func (r *Receiver) acceptProspect(t int64) {
 	ann := r.pros.ann
 	r.pros = prospect{}
-	h, body, err := ParseHeader(ann)
+	h, body, err := wire.ParseHeader(ann)
 	if err != nil {
 		return
 	}
-	a, err := ParseAnnounce(h, body)
+	a, err := wire.ParseAnnounce(h, body)
 	if err != nil {
-		r.drop(DropMalformed)
+		r.drop(wire.DropMalformed)
 		return
 	}
 	r.welcomed, r.lastSender, r.helloSent = true, t, true
@@ -154,8 +157,8 @@ func (r *Receiver) pollProspect(t int64, emit func([]byte)) int64 {
 	}
 	hdr := r.hdr
 	hdr.Session = r.pros.session
-	rep := Report{Progress: r.progress(), Hello: true}
-	r.buf = AppendReport(r.buf[:0], hdr, &rep)
+	rep := wire.Report{Progress: r.progress(), Hello: true}
+	r.buf = wire.AppendReport(r.buf[:0], hdr, &rep)
 	r.stats.Reports++
 	r.epochOut = r.pros.node
 	emit(r.buf)
@@ -171,13 +174,13 @@ func (r *Receiver) pollProspect(t int64, emit func([]byte)) int64 {
 // rivalRun of them in a row with nothing from the followed sender in between, or the
 // followed sender has been silent for switchSilence: a forged packet cannot reset
 // every receiver's timers, and a real replacement is followed within a few packets.
-func (r *Receiver) keylessFollow(h Header, t int64) bool {
-	if h.Type != TypeAnnounce && h.Type != TypeData {
+func (r *Receiver) keylessFollow(h wire.Header, t int64) bool {
+	if h.Type != wire.TypeAnnounce && h.Type != wire.TypeData {
 		return true
 	}
 	switch {
 	case !r.joined:
-		if h.Type == TypeAnnounce {
+		if h.Type == wire.TypeAnnounce {
 			r.lastSender = t // the sender this announce may make us join
 		}
 		return true
@@ -194,7 +197,7 @@ func (r *Receiver) keylessFollow(h Header, t int64) bool {
 		r.rivalRun = 0
 		return true
 	}
-	r.drop(DropConflict)
+	r.drop(wire.DropConflict)
 	return false
 }
 

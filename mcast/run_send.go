@@ -1,6 +1,8 @@
 package mcast
 
 import (
+	"github.com/discuscast/discus/mcast/wire"
+
 	"context"
 	"errors"
 	"fmt"
@@ -142,7 +144,7 @@ func Send(ctx context.Context, src ChunkSource, cfg SendConfig) (SendResult, err
 				return true, err
 			}
 		}
-		if f := s.Stats().Drops[DropForeign]; f > foreignSeen {
+		if f := s.Stats().Drops[wire.DropForeign]; f > foreignSeen {
 			if foreignSeen == 0 {
 				log.Warn("mcast: another session is active on this group; its packets are ignored")
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/internal/testnet"
 	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // signedImage writes data as an image signed by a fresh ed25519 key and returns it
@@ -149,7 +150,7 @@ func TestKeyMismatch(t *testing.T) {
 	if !errors.Is(res.errs[0], mcast.ErrStartTimeout) || !errors.Is(res.sendErr, mcast.ErrStartTimeout) {
 		t.Fatalf("receiver: %v, sender: %v; want start timeouts", res.errs[0], res.sendErr)
 	}
-	if d := res.recv[0].Stats.Drops; d[mcast.DropAuth] == 0 {
+	if d := res.recv[0].Stats.Drops; d[wire.DropAuth] == 0 {
 		t.Fatalf("no packet dropped as auth: %s", d.String())
 	}
 	untouched(t, res.targets[0])

@@ -1,6 +1,8 @@
 package mcast
 
 import (
+	"github.com/discuscast/discus/mcast/wire"
+
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -18,7 +20,7 @@ type Sender struct {
 	src    ChunkSource
 	log    *slog.Logger
 	rng    *rand.Rand
-	hdr    Header
+	hdr    wire.Header
 	params fec.Params
 	pktLen int // bytes of one data packet on the wire (UDP payload, trailer included)
 
@@ -52,7 +54,7 @@ type Sender struct {
 	sinceAnnounce                                   int // data packets since the last announce
 
 	buf     []byte
-	needBuf []Need
+	needBuf []wire.Need
 	stats   SenderStats
 }
 
@@ -72,7 +74,7 @@ type SenderStats struct {
 	Reports         uint64 // report packets received
 	ChunkErrors     uint64 // chunks the source failed to produce
 	PeersUntracked  uint64 // packets from receivers beyond the table's size (maxPeers)
-	Drops           Drops
+	Drops           wire.Drops
 	Rate            int64   // current pacing rate, bytes/s
 	Queued          int     // blocks queued (estimate)
 	Receivers       int     // receivers heard from
@@ -86,7 +88,7 @@ func NewSender(cfg SenderConfig, src ChunkSource, now time.Time) (*Sender, error
 	if cfg.BlockSize == 0 {
 		cfg.BlockSize = DefaultBlockSize
 		if cfg.Key != nil {
-			cfg.BlockSize -= AuthOverhead // the longer trailer must not push packets past 1500 bytes
+			cfg.BlockSize -= wire.AuthOverhead // the longer trailer must not push packets past 1500 bytes
 		}
 	}
 	if cfg.MaxChunk == 0 {
@@ -126,11 +128,11 @@ func NewSender(cfg SenderConfig, src ChunkSource, now time.Time) (*Sender, error
 	if err := params.Validate(cfg.MaxChunk); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	if HeaderLen+dataBody+cfg.BlockSize+TrailerLen(cfg.Key != nil) > 65507 {
+	if wire.DataPacketLen(cfg.BlockSize, cfg.Key != nil) > wire.MaxDatagram {
 		return nil, fmt.Errorf("%w: BlockSize %d does not fit a datagram", ErrConfig, cfg.BlockSize)
 	}
-	if len(src.Meta()) > MaxMeta {
-		return nil, fmt.Errorf("%w: meta is %d bytes, at most %d", ErrConfig, len(src.Meta()), MaxMeta)
+	if len(src.Meta()) > wire.MaxMeta {
+		return nil, fmt.Errorf("%w: meta is %d bytes, at most %d", ErrConfig, len(src.Meta()), wire.MaxMeta)
 	}
 	rng := newRand(cfg.Rand)
 	s := &Sender{
@@ -138,9 +140,9 @@ func NewSender(cfg SenderConfig, src ChunkSource, now time.Time) (*Sender, error
 		src:    src,
 		log:    logger(cfg.Logger),
 		rng:    rng,
-		hdr:    Header{Session: cfg.SessionID, Node: nodeID(cfg.NodeID, rng)},
+		hdr:    wire.Header{Session: cfg.SessionID, Node: nodeID(cfg.NodeID, rng)},
 		params: params,
-		pktLen: HeaderLen + dataBody + cfg.BlockSize + TrailerLen(cfg.Key != nil),
+		pktLen: wire.DataPacketLen(cfg.BlockSize, cfg.Key != nil),
 		paused: cfg.Paused,
 		peers:  make(map[uint64]*peer),
 		enc:    encCache{max: cfg.EncoderCache},
@@ -168,24 +170,24 @@ func (s *Sender) SetPaused(p bool) { s.paused = p }
 
 // Handle takes one received datagram. It never retains or modifies pkt.
 func (s *Sender) Handle(pkt []byte, now time.Time) {
-	h, body, err := ParseHeader(pkt)
+	h, body, err := wire.ParseHeader(pkt)
 	if err != nil {
-		s.stats.Drops[DropFor(err)]++
+		s.stats.Drops[wire.DropFor(err)]++
 		return
 	}
 	if h.Session != s.hdr.Session {
-		s.stats.Drops[DropForeign]++
+		s.stats.Drops[wire.DropForeign]++
 		return
 	}
 	if h.Node == s.hdr.Node {
-		s.stats.Drops[DropSelf]++
+		s.stats.Drops[wire.DropSelf]++
 		return
 	}
 	switch h.Type {
-	case TypeRequest:
-		q, err := ParseRequest(h, body, s.needBuf)
+	case wire.TypeRequest:
+		q, err := wire.ParseRequest(h, body, s.needBuf)
 		if err != nil {
-			s.stats.Drops[DropMalformed]++
+			s.stats.Drops[wire.DropMalformed]++
 			return
 		}
 		s.needBuf = q.Needs
@@ -206,10 +208,10 @@ func (s *Sender) Handle(pkt []byte, now time.Time) {
 			}
 			s.addNeed(n, out, p)
 		}
-	case TypeReport:
-		r, err := ParseReport(h, body)
+	case wire.TypeReport:
+		r, err := wire.ParseReport(h, body)
 		if err != nil {
-			s.stats.Drops[DropMalformed]++
+			s.stats.Drops[wire.DropMalformed]++
 			return
 		}
 		s.stats.Reports++
@@ -229,7 +231,7 @@ func (s *Sender) Handle(pkt []byte, now time.Time) {
 	default:
 		// Announces, data and acks come from senders; another sender on our session is
 		// an operator mistake or our replacement, and never our input.
-		s.stats.Drops[DropRole]++
+		s.stats.Drops[wire.DropRole]++
 	}
 }
 
@@ -294,17 +296,17 @@ func (s *Sender) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
 }
 
 func (s *Sender) send(pkt []byte, emit func([]byte)) {
-	n := len(pkt) + TrailerLen(s.cfg.Key != nil) // what goes on the wire (OnWire adds the trailer)
+	n := len(pkt) + wire.TrailerLen(s.cfg.Key != nil) // what goes on the wire (OnWire adds the trailer)
 	s.pace.spend(n)
 	s.stats.Packets++
 	s.stats.Bytes += uint64(n)
 	emit(pkt)
 }
 
-func (s *Sender) drop(reason DropReason) { s.stats.Drops[reason]++ }
+func (s *Sender) drop(reason wire.DropReason) { s.stats.Drops[reason]++ }
 
 func (s *Sender) emitAnnounce(emit func([]byte)) {
-	a := Announce{
+	a := wire.Announce{
 		Final:     s.final,
 		Waiting:   s.paused,
 		Rate:      uint64(s.pace.rate),
@@ -313,7 +315,7 @@ func (s *Sender) emitAnnounce(emit func([]byte)) {
 		BlockSize: uint32(s.cfg.BlockSize),
 		MaxParity: uint32(s.cfg.MaxParity),
 		Members:   uint32(len(s.peerList)),
-		LossRef:   LossUnknown,
+		LossRef:   wire.LossUnknown,
 		Seq:       s.seq,
 		Meta:      s.src.Meta(),
 	}
@@ -323,11 +325,11 @@ func (s *Sender) emitAnnounce(emit func([]byte)) {
 	if s.haveRef {
 		a.LossRef = lossWire(s.lossRef)
 	}
-	if len(a.Meta) > MaxMeta {
+	if len(a.Meta) > wire.MaxMeta {
 		s.log.Error("mcast: meta too large, truncated in announce", "len", len(a.Meta))
-		a.Meta = a.Meta[:MaxMeta]
+		a.Meta = a.Meta[:wire.MaxMeta]
 	}
-	s.buf = AppendAnnounce(s.buf[:0], s.hdr, &a)
+	s.buf = wire.AppendAnnounce(s.buf[:0], s.hdr, &a)
 	s.stats.Announces++
 	s.send(s.buf, emit)
 }

@@ -1,5 +1,7 @@
 package mcast
 
+import "github.com/discuscast/discus/mcast/wire"
+
 // A receiver decides what to ask for from the packets it has processed; on a busy
 // machine, or across a link's queue, a need can cross the very blocks that answer it.
 // Serving it again costs a chunk's worth of duplicates for every receiver. Requests
@@ -30,7 +32,7 @@ func (b *burst) note(seq uint32) {
 }
 
 // inFlight reports whether the blocks of n's chunk sent at or after seen cover n.
-func (s *Sender) inFlight(n Need, seen uint32) bool {
+func (s *Sender) inFlight(n wire.Need, seen uint32) bool {
 	if int(n.Chunk) >= len(s.bursts) {
 		return false
 	}

@@ -1,6 +1,8 @@
 package mcast
 
 import (
+	"github.com/discuscast/discus/mcast/wire"
+
 	"bytes"
 	"testing"
 	"time"
@@ -14,7 +16,7 @@ func drainBytes(t *testing.T, s *Sender, now, until time.Time) (uint64, time.Tim
 	for now.Before(until) {
 		sent := false
 		next := s.Poll(now, func(p []byte) {
-			if h, _, err := ParseHeader(p); err == nil && h.Type == TypeData {
+			if h, _, err := wire.ParseHeader(p); err == nil && h.Type == wire.TypeData {
 				n += uint64(len(p))
 				sent = true
 			}
@@ -50,9 +52,9 @@ func TestSenderAmplification(t *testing.T) {
 		missing uint32
 	}{{"partial needs of 32768", 32768}, {"whole needs", 0}} {
 		s := newSender()
-		needs := make([]Need, 64)
+		needs := make([]wire.Need, 64)
 		for i := range needs {
-			needs[i] = Need{Chunk: uint32(i), Missing: tc.missing}
+			needs[i] = wire.Need{Chunk: uint32(i), Missing: tc.missing}
 		}
 		req := requestSeen(99, 0, needs...)
 		s.Handle(req, now)
@@ -73,7 +75,7 @@ func TestSenderAmplification(t *testing.T) {
 	var reqBytes, sent uint64
 	t0 := now
 	for i := range 20 {
-		req := requestSeen(99, s.seq, Need{Chunk: uint32(i % 4), Missing: 32768})
+		req := requestSeen(99, s.seq, wire.Need{Chunk: uint32(i % 4), Missing: 32768})
 		reqBytes += uint64(len(req))
 		s.Handle(req, now)
 		var n uint64
@@ -98,7 +100,7 @@ func TestSenderDoneFollowsLatestWord(t *testing.T) {
 	doneRep := func(node uint64, done, known, seen uint32, isDone bool) []byte {
 		h := testHeader
 		h.Node = node
-		return AppendReport(nil, h, &Report{Progress: Progress{Done: done, Known: known, Loss: LossUnknown, Recent: LossUnknown, Seen: seen}, Done: isDone})
+		return wire.AppendReport(nil, h, &wire.Report{Progress: wire.Progress{Done: done, Known: known, Loss: wire.LossUnknown, Recent: wire.LossUnknown, Seen: seen}, Done: isDone})
 	}
 	isDone := func(node uint64) bool {
 		for _, r := range s.Receivers() {
@@ -112,9 +114,9 @@ func TestSenderDoneFollowsLatestWord(t *testing.T) {
 	s.Handle(doneRep(5, 3, 4, 900, true), now) // 3 of 4 chunks: not believable
 	s.Handle(doneRep(6, 4, 4, 900, true), now)
 	a5, a6 := isDone(5), isDone(6)
-	s.Handle(requestSeen(6, 899, Need{Chunk: 1}), now) // older than the done report
+	s.Handle(requestSeen(6, 899, wire.Need{Chunk: 1}), now) // older than the done report
 	stale := isDone(6)
-	s.Handle(requestSeen(6, 950, Need{Chunk: 1}), now) // a later word
+	s.Handle(requestSeen(6, 950, wire.Need{Chunk: 1}), now) // a later word
 	afterReq := isDone(6)
 	s.Handle(doneRep(6, 4, 4, 960, true), now)
 	s.Handle(doneRep(6, 1, 4, 970, false), now)

@@ -1,6 +1,8 @@
 package mcast
 
 import (
+	"github.com/discuscast/discus/mcast/wire"
+
 	"slices"
 	"time"
 )
@@ -49,7 +51,7 @@ func (s *Sender) Receivers() []ReceiverInfo {
 	return out
 }
 
-func (s *Sender) heard(id uint64, pr Progress, now time.Time) *peer {
+func (s *Sender) heard(id uint64, pr wire.Progress, now time.Time) *peer {
 	p := s.peers[id]
 	if p == nil && len(s.peerList) >= maxPeers {
 		// A flood of invented node IDs must not grow memory without bound: beyond the
@@ -65,7 +67,7 @@ func (s *Sender) heard(id uint64, pr Progress, now time.Time) *peer {
 	}
 	p.last = now
 	p.done, p.known = pr.Done, pr.Known
-	if pr.Loss != LossUnknown {
+	if pr.Loss != wire.LossUnknown {
 		p.loss = min(float64(pr.Loss)/10000, 1)
 		p.recent = min(float64(pr.Recent)/10000, 1)
 		p.lastLoss = now
@@ -73,7 +75,7 @@ func (s *Sender) heard(id uint64, pr Progress, now time.Time) *peer {
 	return p
 }
 
-func (s *Sender) receiverDone(p *peer, pr Progress, now time.Time) {
+func (s *Sender) receiverDone(p *peer, pr wire.Progress, now time.Time) {
 	if !s.doneValid(pr) {
 		// Not every chunk of our final count: not a completion we can believe.
 		s.stats.DoneConflicts++
@@ -95,8 +97,8 @@ func (s *Sender) receiverDone(p *peer, pr Progress, now time.Time) {
 
 func (s *Sender) emitAcks(emit func([]byte)) {
 	for len(s.ackQ) > 0 {
-		n := min(len(s.ackQ), MaxAckNodes)
-		s.buf = AppendAck(s.buf[:0], s.hdr, &Ack{Nodes: s.ackQ[:n]})
+		n := min(len(s.ackQ), wire.MaxAckNodes)
+		s.buf = wire.AppendAck(s.buf[:0], s.hdr, &wire.Ack{Nodes: s.ackQ[:n]})
 		for _, id := range s.ackQ[:n] {
 			if p := s.peers[id]; p != nil {
 				p.ackQueued = false

@@ -1,6 +1,8 @@
 package mcast
 
 import (
+	"github.com/discuscast/discus/mcast/wire"
+
 	"math"
 
 	"github.com/discuscast/discus/fec"
@@ -107,9 +109,9 @@ func (s *Sender) findMain(c uint32) *job {
 // partial need raises the job to the largest deficit, and a whole-chunk need absorbs
 // partial ones. Needs of outlier receivers go to the side lane unless the main queue
 // covers them already.
-func (s *Sender) addNeed(n Need, outlier bool, p *peer) {
+func (s *Sender) addNeed(n wire.Need, outlier bool, p *peer) {
 	if int(n.Chunk) >= s.chunks {
-		s.stats.Drops[DropRange]++
+		s.stats.Drops[wire.DropRange]++
 		return
 	}
 	if p != nil && p.outstanding >= s.peerBudget() {
@@ -276,7 +278,7 @@ func (s *Sender) nextPacket() []byte {
 		if side {
 			s.stats.SideBlocks++
 		}
-		d := Data{
+		d := wire.Data{
 			Side:        side,
 			Seq:         s.seq,
 			Chunk:       j.chunk,
@@ -289,7 +291,7 @@ func (s *Sender) nextPacket() []byte {
 		}
 		s.bursts[j.chunk].note(s.seq)
 		s.seq++
-		s.buf = AppendData(s.buf[:0], s.hdr, &d)
+		s.buf = wire.AppendData(s.buf[:0], s.hdr, &d)
 		return s.buf
 	}
 }

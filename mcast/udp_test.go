@@ -1,6 +1,8 @@
 package mcast
 
 import (
+	"github.com/discuscast/discus/mcast/wire"
+
 	"bytes"
 	"fmt"
 	"net/netip"
@@ -156,14 +158,14 @@ func TestBlockSizeForMTU(t *testing.T) {
 				if v6 {
 					ip = 40
 				}
-				f, _ := NewFramer(nil, 1, true, func() uint64 { return 1 }, func(DropReason) {})
+				f, _ := wire.NewFramer(nil, 1, true, func() uint64 { return 1 }, func(wire.DropReason) {})
 				if keyed {
-					f, _ = NewFramer(make([]byte, 32), 1, true, func() uint64 { return 1 }, func(DropReason) {})
+					f, _ = wire.NewFramer(make([]byte, 32), 1, true, func() uint64 { return 1 }, func(wire.DropReason) {})
 				}
-				pkt := f.Seal(AppendData(nil, Header{Type: TypeData}, &Data{Payload: make([]byte, bs)}), time.Now())
-				over := DataOverhead
+				pkt := f.Seal(wire.AppendData(nil, wire.Header{Type: wire.TypeData}, &wire.Data{Payload: make([]byte, bs)}), time.Now())
+				over := wire.DataOverhead
 				if keyed {
-					over += AuthOverhead
+					over += wire.AuthOverhead
 				}
 				if len(pkt) != over+bs {
 					t.Fatalf("data packet is %d bytes, overhead+block = %d", len(pkt), over+bs)

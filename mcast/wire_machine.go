@@ -1,6 +1,8 @@
 package mcast
 
 import (
+	"github.com/discuscast/discus/mcast/wire"
+
 	"fmt"
 	"time"
 )
@@ -15,9 +17,9 @@ func OnWire(m Machine) (Machine, error) {
 	var err error
 	switch m := m.(type) {
 	case *Sender:
-		w.f, err = NewFramer(m.cfg.Key, m.hdr.Node, true, m.NodeID, m.drop)
+		w.f, err = wire.NewFramer(m.cfg.Key, m.hdr.Node, true, m.NodeID, m.drop)
 	case *Receiver:
-		w.f, err = NewFramer(m.cfg.Key, m.hdr.Node, false, m.outEpoch, m.drop)
+		w.f, err = wire.NewFramer(m.cfg.Key, m.hdr.Node, false, m.outEpoch, m.drop)
 	default:
 		return nil, fmt.Errorf("%w: OnWire takes a *Sender or *Receiver, not %T", ErrConfig, m)
 	}
@@ -30,7 +32,7 @@ func OnWire(m Machine) (Machine, error) {
 
 type wired struct {
 	m      Machine
-	f      *Framer
+	f      *wire.Framer
 	out    func([]byte)
 	now    time.Time
 	emitFn func([]byte) // w.emit, made once so Poll allocates nothing

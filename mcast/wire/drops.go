@@ -1,4 +1,4 @@
-package mcast
+package wire
 
 // DropReason says why a received packet was ignored.
 type DropReason int
