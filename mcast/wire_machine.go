@@ -7,6 +7,14 @@ import (
 	"time"
 )
 
+// Machine is a protocol state machine as the owner loop sees it: Sender and
+// Receiver are Machines. It never blocks, owns no goroutine or timer, and
+// learns the time only from its arguments.
+type Machine interface {
+	Handle(pkt []byte, now time.Time)
+	Poll(now time.Time, emit func(pkt []byte)) (next time.Time)
+}
+
 // OnWire returns m (a *Sender or *Receiver) as it speaks on a network: every packet it
 // emits gets its trailer (a CRC-32C, or with the config's Key an authentication
 // trailer) and every packet handed to it is checked and stripped of its trailer first,

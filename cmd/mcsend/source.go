@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/discuscast/discus/session"
 	"io"
 	"log/slog"
 	"os"
@@ -21,7 +22,7 @@ type source struct {
 	id       image.ID
 	cs       mcast.ChunkSource
 	img      *image.Reader
-	creating *mcast.CreatingSource
+	creating *session.CreatingSource
 	fsm      *fsmap.Map
 }
 
@@ -38,7 +39,7 @@ func openSource(ctx context.Context, path string, o options, log *slog.Logger) (
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s: %w", path, err)
 			}
-			is, err := mcast.NewImageSource(r)
+			is, err := session.NewImageSource(r)
 			if err != nil {
 				r.Close()
 				return nil, nil, err
@@ -70,7 +71,7 @@ func openSource(ctx context.Context, path string, o options, log *slog.Logger) (
 		return nil, nil, fmt.Errorf("spool file for the chunks being sent: %w", err)
 	}
 	os.Remove(spool.Name()) // gone when closed, however mcsend ends
-	cs, err := mcast.NewCreatingSource(ctx, src, cfg, spool)
+	cs, err := session.NewCreatingSource(ctx, src, cfg, spool)
 	if err != nil {
 		spool.Close()
 		src.Close()

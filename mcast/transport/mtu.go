@@ -1,4 +1,4 @@
-package mcast
+package transport
 
 import "github.com/discuscast/discus/mcast/wire"
 

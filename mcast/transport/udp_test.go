@@ -1,4 +1,4 @@
-package mcast
+package transport
 
 import (
 	"github.com/discuscast/discus/mcast/wire"
@@ -18,8 +18,8 @@ import (
 func TestUDPTransportBridge(t *testing.T) {
 	nw := testnet.New(t, 3, testnet.Options{})
 	cfg := UDPConfig{Interface: "e0", Group: netip.MustParseAddr("239.255.0.7"), Port: 19000}
-	open := func(h *testnet.Host, role Role) *UDPTransport {
-		var tr *UDPTransport
+	open := func(h *testnet.Host, role Role) *UDP {
+		var tr *UDP
 		if err := h.Do(func() (err error) { tr, err = ListenUDP(role, cfg); return err }); err != nil {
 			t.Fatal(err)
 		}
@@ -27,7 +27,7 @@ func TestUDPTransportBridge(t *testing.T) {
 		return tr
 	}
 	snd := open(nw.Hosts[0], RoleSender)
-	rcv := []*UDPTransport{open(nw.Hosts[1], RoleReceiver), open(nw.Hosts[2], RoleReceiver)}
+	rcv := []*UDP{open(nw.Hosts[1], RoleReceiver), open(nw.Hosts[2], RoleReceiver)}
 
 	const n = 500
 	var pkts [][]byte
@@ -48,7 +48,7 @@ func TestUDPTransportBridge(t *testing.T) {
 	if err := rcv[0].Send([][]byte{[]byte("request")}); err != nil {
 		t.Fatal(err)
 	}
-	for _, tr := range []*UDPTransport{snd, rcv[1]} {
+	for _, tr := range []*UDP{snd, rcv[1]} {
 		if got := collect(t, tr, 1); string(got[0]) != "request" {
 			t.Fatalf("control packet: got %q", got[0])
 		}
@@ -64,7 +64,7 @@ func TestUDPTransportBridge(t *testing.T) {
 // multicast-enabled loopback, as `unshare -rn` gives an unprivileged user.
 func TestUDPTransportLoopback(t *testing.T) {
 	h := testnet.NewLoopback(t)
-	var snd, rcv *UDPTransport
+	var snd, rcv *UDP
 	err := h.Do(func() (err error) {
 		if snd, err = ListenUDP(RoleSender, UDPConfig{Port: 19010}); err != nil {
 			return err
@@ -118,7 +118,7 @@ func collect(t *testing.T, tr Transport, n int) [][]byte {
 func TestUDPTransportIPv6(t *testing.T) {
 	nw := testnet.New(t, 2, testnet.Options{})
 	cfg := UDPConfig{Group: DefaultGroup6, Port: 19020, Interface: "e0"}
-	var snd, rcv *UDPTransport
+	var snd, rcv *UDP
 	if err := nw.Hosts[0].Do(func() (err error) { snd, err = ListenUDP(RoleSender, cfg); return err }); err != nil {
 		t.Fatal(err)
 	}
