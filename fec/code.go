@@ -56,9 +56,8 @@ func (c code) lastLen() int {
 
 // rs builds the leopard coder: GF(2^8) when K and M fit it, else GF(2^16).
 // Both are FFT codes with the same properties for the protocol; the small
-// field avoids GF(2^16)'s fixed costs (a 65536-point transform in every
-// decode, and building 74 MiB of tables on first use: ~0.3 s, far more under the
-// race detector) for chunks of up to about 200 blocks.
+// field avoids building GF(2^16)'s 74 MiB of tables on first use (~0.3 s, far
+// more under the race detector) for chunks of up to about 200 blocks.
 func (c code) rs() (reedsolomon.Encoder, error) {
 	field := reedsolomon.WithLeopardGF16(true)
 	if c.small() {

@@ -3,6 +3,8 @@ package fec
 import (
 	"crypto/subtle"
 	"fmt"
+	"math"
+	"math/bits"
 	"sync"
 )
 
@@ -23,16 +25,20 @@ import (
 // zeroed (the cost of one encode, whatever e is). The rebuilt bytes are
 // those of leopard's decoder: same code, same chunk.
 
-// Which rebuild runs, by the number e of lost data blocks (measured with
-// BenchmarkDecodeLost on 749-block chunks; both syndrome paths scale with K,
-// so the crossover in e hardly depends on it).
-const (
-	// directMax is the largest e whose syndromes are computed directly.
-	directMax = 4
-	// systematicMax is the largest e rebuilt systematically: beyond it the
-	// e^2 solve costs more than leopard's decode.
-	systematicMax = 96
-)
+// Which rebuild runs, by the number e of lost data blocks, from
+// BenchmarkDecodeLost and per-path timings on 1 MiB and 16 MiB chunks of
+// 1400-byte blocks. Re-encoding costs one encode (K log m work, m =
+// ceilPow2(M)), the direct syndromes e·K: on 749 blocks direct wins up to
+// e = 5, on 11985 blocks up to e = 7, i.e. e <= log2(m)/2 + 1. The solve
+// costs e^2 block operations against leopard's ~n log2 n (n =
+// ceilPow2(K+m)); they meet near e^2 = n log2 n (e ~ 100 of 749 blocks,
+// ~500 of 11985).
+func (c code) directMax() int { return bits.Len(uint(ceilPow2(c.m)))/2 + 1 }
+
+func (c code) systematicMax() int {
+	n := ceilPow2(ceilPow2(c.m) + c.k)
+	return int(math.Sqrt(float64(n * bits.Len(uint(n-1)))))
+}
 
 // scratch recycles the rebuild's work buffers.
 var scratch sync.Pool
@@ -60,9 +66,9 @@ const (
 // path chooses the cheapest rebuild for the blocks held.
 func (d *Decoder) path() rebuildPath {
 	switch lost := d.c.k - d.nData; {
-	case d.c.small() || lost > systematicMax:
+	case lost > d.c.systematicMax():
 		return pathLeopard
-	case lost <= directMax:
+	case !d.c.small() && lost <= d.c.directMax():
 		return pathDirect
 	}
 	return pathReencode
@@ -89,7 +95,15 @@ func (d *Decoder) rebuild(direct bool) error {
 	if len(par) < e {
 		return fmt.Errorf("fec: rebuilding: %d parity blocks for %d lost", len(par), e)
 	}
-	cy := newCauchy(c.k, c.m)
+	f := &gf
+	if c.small() {
+		gf8Init()
+		f = &gf8
+		direct = false // would translate every block held (see mulAdd8)
+	} else {
+		gfInit()
+	}
+	cy := newCauchy(f, c.k, c.m)
 	st := c.stride()
 
 	// Syndromes, in the stride layout (tail packed) of stored parity.
@@ -120,6 +134,13 @@ func (d *Decoder) rebuild(direct bool) error {
 	// packed shards.
 	inv := make([]uint16, e*e)
 	cy.inverse(par, lost, inv)
+	solve := mulAdd
+	if c.small() {
+		solve = mulAdd8
+		for a := range syn {
+			translate(syn[a], gf8.toStd)
+		}
+	}
 	out := make([][]byte, e)
 	if c.mainLen > 0 {
 		in := make([][]byte, e)
@@ -129,7 +150,7 @@ func (d *Decoder) rebuild(direct bool) error {
 		for b, i := range lost {
 			out[b] = d.data[i*c.bs : i*c.bs+c.mainLen]
 		}
-		mulAdd(inv, in, out)
+		solve(inv, in, out)
 	}
 	if c.tailLen > 0 {
 		tails := getScratch(e * symbolGroup)
@@ -140,7 +161,7 @@ func (d *Decoder) rebuild(direct bool) error {
 		for b := range lost {
 			out[b] = tails[b*symbolGroup : (b+1)*symbolGroup]
 		}
-		mulAdd(inv, in, out)
+		solve(inv, in, out)
 		for b, i := range lost {
 			unpackTail(d.data[i*c.bs+c.mainLen:(i+1)*c.bs], out[b])
 		}
@@ -166,7 +187,7 @@ func (d *Decoder) directSyndromes(cy cauchy, lost, par []int, syn [][]byte) {
 			packTail(tail[:], blk[c.mainLen:])
 		}
 		for a, j := range par {
-			coef := gfExp(uint64(cy.coefLog(j, i)))
+			coef := gf.elem(cy.coefLog(j, i))
 			if c.mainLen > 0 {
 				lowLevel.GF16MulSliceXor(coef, blk[:c.mainLen], syn[a][:c.mainLen])
 			}
@@ -255,5 +276,19 @@ func mulAdd(coef []uint16, in, out [][]byte) {
 			}
 			lowLevel.GF16MulSliceXor8(&sc, in[a], &outs)
 		}
+	}
+}
+
+// mulAdd8 is mulAdd over leopard's GF(2^8), for inputs already translated to
+// the polynomial basis of the library's GF(2^8) routines; it translates the
+// outputs back. The translation (a byte table, ~1 ns a byte) is why GF(2^8)
+// chunks only re-encode: direct syndromes would translate every block held.
+func mulAdd8(coef []uint16, in, out [][]byte) {
+	e := len(in)
+	for b := range out {
+		for a := range in {
+			lowLevel.GalMulSliceXor(gf8.toStd[coef[b*e+a]], in[a], out[b])
+		}
+		translate(out[b], gf8.fromStd)
 	}
 }

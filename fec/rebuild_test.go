@@ -21,11 +21,23 @@ func TestGFTables(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 1))
 	for range 200000 {
 		a, b := uint16(r.UintN(fieldOrder-1)+1), uint16(r.UintN(fieldOrder-1)+1)
-		if got, want := gfExp(uint64(gf.log[a])+uint64(gf.log[b])), lowLevel.GF16Mul(a, b); got != want {
+		if got, want := gf.elem(uint64(gf.log[a])+uint64(gf.log[b])), lowLevel.GF16Mul(a, b); got != want {
 			t.Fatalf("%#x * %#x = %#x, library says %#x", a, b, got, want)
 		}
-		if lowLevel.GF16Mul(a, gfExp(uint64(gfInvLog(a)))) != 1 {
+		if lowLevel.GF16Mul(a, gf.elem(gf.invLog(a))) != 1 {
 			t.Fatalf("inverse of %#x", a)
+		}
+	}
+	// GF(2^8): toStd is an isomorphism onto the library's field.
+	gf8Init()
+	var ll reedsolomon.LowLevel
+	for a := 1; a < 256; a++ {
+		for b := 1; b < 256; b++ {
+			out := []byte{0}
+			ll.GalMulSlice(gf8.toStd[a], []byte{gf8.toStd[b]}, out)
+			if got := gf8.fromStd[out[0]]; uint16(got) != gf8.elem(uint64(gf8.log[a])+uint64(gf8.log[b])) {
+				t.Fatalf("GF(2^8) %d * %d", a, b)
+			}
 		}
 	}
 }
@@ -35,10 +47,17 @@ func TestGFTables(t *testing.T) {
 // generator's columns.
 func TestCauchyIsLeopard(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 2))
-	for _, km := range [][2]int{{257, 8}, {300, 1}, {749, 188}, {749, 128}, {1000, 600}, {5000, 17}, {12000, 3000}, {MaxBlocks, Params{}.Parity(MaxBlocks)}} {
+	gfInit()
+	gf8Init()
+	for _, km := range [][2]int{{1, 8}, {118, 30}, {100, 8}, {40, 17}, {200, 2}, {257, 8}, {300, 1}, {749, 188}, {749, 128}, {1000, 600}, {5000, 17}, {12000, 3000}, {MaxBlocks, Params{}.Parity(MaxBlocks)}} {
 		k, m := km[0], km[1]
 		t.Run(fmt.Sprint(k, "/", m), func(t *testing.T) {
-			rs, err := reedsolomon.New(k, m, reedsolomon.WithLeopardGF16(true))
+			small := fitsField(k, m, 1<<8)
+			opt, f := reedsolomon.WithLeopardGF16(true), &gf
+			if small {
+				opt, f = reedsolomon.WithLeopardGF(true), &gf8
+			}
+			rs, err := reedsolomon.New(k, m, opt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -49,21 +68,28 @@ func TestCauchyIsLeopard(t *testing.T) {
 			for i := range sh {
 				sh[i] = make([]byte, size)
 			}
+			at := func(c int) int { return c/32*64 + c%32 } // symbol c's low byte
+			if small {
+				at = func(c int) int { return c }
+			}
 			for c, i := range cols {
-				sh[i][c/32*64+c%32] ^= 1
+				sh[i][at(c)] ^= 1
 			}
 			if err := rs.Encode(sh); err != nil {
 				t.Fatal(err)
 			}
-			cy := newCauchy(k, m)
+			cy := newCauchy(f, k, m)
 			for c, i := range cols {
 				if slices.Index(cols, i) != c {
 					continue // a duplicate column holds the sum
 				}
 				for j := range m {
 					b := sh[k+j]
-					got := uint16(b[c/32*64+c%32]) | uint16(b[c/32*64+32+c%32])<<8
-					if want := gfExp(uint64(cy.coefLog(j, i))); got != want {
+					got := uint16(b[at(c)])
+					if !small {
+						got |= uint16(b[at(c)+32]) << 8
+					}
+					if want := f.elem(cy.coefLog(j, i)); got != want {
 						t.Fatalf("G[%d][%d] = %#x, cauchy says %#x", j, i, got, want)
 					}
 				}
@@ -75,10 +101,16 @@ func TestCauchyIsLeopard(t *testing.T) {
 // TestCauchyInverse checks the closed-form inverse: H * inverse = I.
 func TestCauchyInverse(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
-	for _, km := range [][2]int{{749, 188}, {300, 8}, {MaxBlocks, 8192}} {
+	gfInit()
+	gf8Init()
+	for _, km := range [][2]int{{118, 30}, {40, 17}, {749, 188}, {300, 8}, {MaxBlocks, 8192}} {
 		k, m := km[0], km[1]
-		cy := newCauchy(k, m)
-		for _, e := range []int{1, 2, 3, 7, 8, min(m, 64), min(m, systematicMax)} {
+		f := &gf
+		if fitsField(k, m, 1<<8) {
+			f = &gf8
+		}
+		cy := newCauchy(f, k, m)
+		for _, e := range []int{1, 2, 3, 7, 8, min(m, 64), min(m, 150)} {
 			lost := r.Perm(k)[:e]
 			par := r.Perm(m)[:e]
 			inv := make([]uint16, e*e)
@@ -89,7 +121,7 @@ func TestCauchyInverse(t *testing.T) {
 					var sum uint16
 					for b := range e {
 						if v := inv[b*e+a2]; v != 0 {
-							sum ^= gfExp(uint64(cy.coefLog(par[a], lost[b])) + uint64(gf.log[v]))
+							sum ^= f.elem(cy.coefLog(par[a], lost[b]) + uint64(f.log[v]))
 						}
 					}
 					if want := uint16(0); a == a2 && sum != 1 || a != a2 && sum != want {
@@ -121,6 +153,11 @@ func TestRebuildPaths(t *testing.T) {
 		{136, 20000 * 136, 1},          // one parity block
 		{64, MaxBlocks * 64, 0},        // the largest K
 		{510, MaxBlocks*510 - 1001, 0}, // the largest K, odd tail
+		{8900, 1 << 20, 0},             // GF(2^8) from here on
+		{8900, 1<<20 - 5, 0},
+		{64, 40 * 64, 0},
+		{2, 100, 0},
+		{1400, 150*1400 - 99, 8},
 	}
 	for _, tc := range cases {
 		p := Params{BlockSize: tc.bs, MaxParity: tc.maxParity}
@@ -131,12 +168,10 @@ func TestRebuildPaths(t *testing.T) {
 				t.Fatal(err)
 			}
 			k, m := enc.K(), enc.M()
-			if !p.NeedsTables(k) {
-				t.Fatalf("K=%d M=%d is not a GF(2^16) code", k, m)
-			}
-			losses := []int{1, 2, directMax, directMax + 1, 17, systematicMax}
+			dm, sm := enc.c.directMax(), enc.c.systematicMax()
+			losses := []int{1, 2, dm, dm + 1, 17, sm}
 			if k > 2000 {
-				losses = []int{1, directMax + 1, systematicMax}
+				losses = []int{1, dm + 1, min(sm, 150)}
 			}
 			for _, e := range losses {
 				e = min(e, m, k)

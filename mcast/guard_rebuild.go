@@ -18,7 +18,7 @@ import (
 // fails verification.
 const (
 	maxRejects    = 32
-	maxRejectWait = int64(10 * time.Second)
+	maxRejectWait = int64(time.Second) // a forger keeps poisoning: a longer wait only slows the session
 	maxRejectMap  = 4096
 )
 

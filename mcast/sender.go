@@ -33,6 +33,7 @@ type Sender struct {
 
 	repairs, fulls, side lane
 	cur, curSide         *job
+	repairRun            int // repair blocks sent while a whole chunk waited (pickJob)
 	sideCredit           float64
 	enc                  encCache
 	pace                 pacer

@@ -214,7 +214,16 @@ func (s *Sender) hasWork() bool {
 func (s *Sender) pickJob() (j *job, side bool) {
 	if s.cur == nil {
 		s.cur = s.repairs.front()
-		if s.cur != nil && s.fecWait(s.cur.chunk) {
+		if f := s.fulls.front(); s.cur != nil && f != nil && s.repairRun >= s.params.Blocks(s.cfg.MaxChunk) {
+			// Repairs go first, but never for ever: after a chunk's worth of repair
+			// blocks sent while a whole chunk waited, the oldest whole chunk goes.
+			// Without it an endless stream of repair requests (forged, without a key)
+			// would starve every receiver that still needs whole chunks.
+			s.cur = f
+		}
+		if s.cur != nil && s.cur.lane == &s.fulls {
+			s.repairRun = 0
+		} else if s.cur != nil && s.fecWait(s.cur.chunk) {
 			if f := s.fulls.front(); f != nil {
 				s.cur = f // the repair waits for the code's tables; data goes meanwhile
 			}
@@ -265,6 +274,9 @@ func (s *Sender) nextPacket() []byte {
 		}
 		if !j.full {
 			s.noteRepair(j.chunk, enc.K())
+		}
+		if j.lane == &s.repairs && s.fulls.len() > 0 {
+			s.repairRun++
 		}
 		j.lane.setRemaining(j, j.remaining-1)
 		if j.remaining <= 0 {
