@@ -1,14 +1,14 @@
 package mcast
 
 import (
-	"github.com/discuscast/discus/mcast/wire"
-
 	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"time"
 
 	"github.com/discuscast/discus/fec"
+	"github.com/discuscast/discus/mcast/congestion"
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // Receiver is the receiving side of a session as a state machine: received datagrams
@@ -52,8 +52,8 @@ type Receiver struct {
 	hasHorizonSus bool
 	lastData      int64 // when the latest data packet arrived
 	held          int   // partials complete but held (partial.held)
-	lm            lossMeter
-	rtt           rttEstimator
+	lm            congestion.LossMeter
+	rtt           congestion.RTT
 	heardBits     [16]uint64 // linear counting of receivers heard, for report spacing
 
 	lastSent   int64
@@ -176,7 +176,7 @@ func NewReceiver(cfg ReceiverConfig, now time.Time) *Receiver {
 		due:     chunkTimes{max: 4*(cfg.Window+cfg.MaxPartial) + 64},
 		cover:   chunkTimes{max: maxCovers},
 	}
-	r.rtt.init()
+	r.rtt.Init()
 	return r
 }
 
@@ -300,23 +300,23 @@ func (r *Receiver) Stats() ReceiverStats {
 	st := r.stats
 	st.ChunksDone = r.nDone
 	st.ChunksTotal = r.done.len()
-	st.Lost = r.lm.lostTotal
-	st.Loss = r.lm.loss
+	st.Lost = r.lm.Lost()
+	st.Loss = r.lm.Loss()
 	st.Partials = len(r.partials)
-	st.RTT = time.Duration(r.rtt.srtt)
+	st.RTT = time.Duration(r.rtt.SRTT())
 	st.Outlier = r.isOutlier()
-	st.SeqOutliers = r.lm.outliers
+	st.SeqOutliers = r.lm.Outliers()
 	return st
 }
 
 func (r *Receiver) isOutlier() bool {
-	if r.lm.windows == 0 {
+	if r.lm.Windows() == 0 {
 		return false
 	}
 	if !r.haveRef {
-		return r.lm.loss > outlierNoRef
+		return r.lm.Loss() > congestion.OutlierNoRef
 	}
-	return isOutlier(r.lm.loss, r.lossRef)
+	return congestion.IsOutlier(r.lm.Loss(), r.lossRef)
 }
 
 // heardSender counts a packet from the sender once joined: a session whose sender falls

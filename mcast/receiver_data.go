@@ -1,12 +1,12 @@
 package mcast
 
 import (
-	"github.com/discuscast/discus/mcast/wire"
-
 	"errors"
 	"time"
 
 	"github.com/discuscast/discus/fec"
+	"github.com/discuscast/discus/mcast/congestion"
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // onData places one block. Before the receiver joined (it missed the announce) blocks
@@ -18,18 +18,18 @@ func (r *Receiver) onData(h wire.Header, d *wire.Data, t int64) {
 		if h.Node != r.info.Sender {
 			r.senderChanged(h.Node, t)
 		}
-		w, lost := r.lm.windows, r.lm.lostTotal
-		if r.lm.add(d.Seq) {
+		w, lost := r.lm.Windows(), r.lm.Lost()
+		if r.lm.Add(d.Seq) {
 			r.lastSeq = d.Seq
 			r.advance(d.Seq + 1)
-		} else if dd := int32(d.Seq - r.lastSeq); dd > maxSeqJump || dd < -maxSeqJump {
+		} else if dd := int32(d.Seq - r.lastSeq); dd > congestion.MaxSeqJump || dd < -congestion.MaxSeqJump {
 			d.Seq = r.lastSeq // an outlier: its number says nothing (the block may still help)
 		}
-		if lost == 0 && r.lm.lostTotal > 0 && r.cfg.FECReady != nil {
+		if lost == 0 && r.lm.Lost() > 0 && r.cfg.FECReady != nil {
 			r.cfg.FECReady() // the first loss: start preparing the rebuilds it will need
 		}
 		r.lastData = t
-		if r.lm.windows != w && r.congDue == 0 && t >= r.congNext && r.congested() {
+		if r.lm.Windows() != w && r.congDue == 0 && t >= r.congNext && r.congested() {
 			// Tell the sender now rather than at the next report: its rate control needs
 			// fresh news. A short random wait lets one report speak for many.
 			r.congDue = t + 1 + int64(r.rng.Float64()*float64(r.suppressWindow())/4)
@@ -107,7 +107,7 @@ func (r *Receiver) onData(h wire.Header, d *wire.Data, t int64) {
 		// A delay timed from hearing another receiver's request (p.heard) is shorter
 		// than our own round trip (in a star, the sender's two link delays rather than
 		// all four); the timers' 2·srtt + 4·rttvar leave room for that.
-		r.rtt.sample(t-p.reqAt-int64(p.reqQueue)*r.pktTime, t-p.reqAt)
+		r.rtt.Sample(t-p.reqAt-int64(p.reqQueue)*r.pktTime, t-p.reqAt)
 	}
 	if complete && r.joined {
 		r.completed(p, t)

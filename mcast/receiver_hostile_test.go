@@ -1,13 +1,14 @@
 package mcast
 
 import (
-	"github.com/discuscast/discus/mcast/wire"
-
 	"errors"
 	"math/rand/v2"
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/discuscast/discus/mcast/congestion"
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // hostileAnnounce is an announce of testHeader's session from node.
@@ -120,7 +121,7 @@ func TestReceiverSeqOutlier(t *testing.T) {
 	send(300)
 	st = r.Stats()
 	t.Logf("ASSERT an outage of 5000 packets: lost %d (one window at most), outliers %d, horizon %d (want %d)", st.Lost, st.SeqOutliers, r.horizon, seq)
-	if st.Lost == 0 || st.Lost > lossWindow || r.horizon != seq {
+	if st.Lost == 0 || st.Lost > congestion.LossWindow || r.horizon != seq {
 		t.Fatalf("outage: lost %d, horizon %d", st.Lost, r.horizon)
 	}
 	// A forged announce far ahead does not move the horizon either.
@@ -308,7 +309,7 @@ func TestReceiverEvictsStalled(t *testing.T) {
 	now = now.Add(time.Duration(age))
 	send(2, 1)
 	t.Logf("ASSERT evictAge %v (srtt %v, S %v): a new chunk found no room after age/2 (%v), room after 1.5 age (%v); evicted %d",
-		time.Duration(age), time.Duration(r.rtt.srtt), time.Duration(r.suppressWindow()), early, r.byChunk[2] != nil, r.stats.Evicted)
+		time.Duration(age), time.Duration(r.rtt.SRTT()), time.Duration(r.suppressWindow()), early, r.byChunk[2] != nil, r.stats.Evicted)
 	if early || r.byChunk[2] == nil || r.stats.Evicted != 1 {
 		t.Fatal("eviction")
 	}

@@ -1,8 +1,9 @@
 package mcast
 
 import (
-	"github.com/discuscast/discus/mcast/wire"
 	"time"
+
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // candidate is a need that may go into the next request.
@@ -48,7 +49,7 @@ func (r *Receiver) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
 		if t >= r.doneAt {
 			r.sendReport(t, true, emit, false)
 			r.doneTries++
-			r.doneAt = t + min(max(4*r.rtt.srtt, int64(20*time.Millisecond))<<min(r.doneTries, 8), maxDoneBackoff)
+			r.doneAt = t + min(max(4*r.rtt.SRTT(), int64(20*time.Millisecond))<<min(r.doneTries, 8), maxDoneBackoff)
 		}
 		wake = min(wake, r.doneAt)
 	}
@@ -123,7 +124,7 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 		}
 	}
 	if len(r.needs) > 0 {
-		r.log.Debug("mcast: request", "needs", len(r.needs), "loss", r.lm.loss, "recent", r.lm.last, "outlier", r.isOutlier())
+		r.log.Debug("mcast: request", "needs", len(r.needs), "loss", r.lm.Loss(), "recent", r.lm.Last(), "outlier", r.isOutlier())
 	}
 	for len(r.needs) > 0 {
 		k := min(len(r.needs), wire.MaxNeeds)
@@ -168,8 +169,8 @@ func (r *Receiver) sendReport(t int64, done bool, emit func([]byte), cong bool) 
 
 func (r *Receiver) progress() wire.Progress {
 	p := wire.Progress{Done: uint32(r.nDone), Known: uint32(r.done.len()), Loss: wire.LossUnknown, Recent: wire.LossUnknown, Seen: r.horizon}
-	if r.lm.windows > 0 {
-		p.Loss, p.Recent = lossWire(r.lm.loss), lossWire(r.lm.last)
+	if r.lm.Windows() > 0 {
+		p.Loss, p.Recent = lossWire(r.lm.Loss()), lossWire(r.lm.Last())
 	}
 	return p
 }

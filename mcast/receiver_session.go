@@ -1,11 +1,11 @@
 package mcast
 
 import (
-	"github.com/discuscast/discus/mcast/wire"
-
 	"fmt"
 
 	"github.com/discuscast/discus/fec"
+	"github.com/discuscast/discus/mcast/congestion"
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 func (r *Receiver) onAnnounce(h wire.Header, a *wire.Announce, t int64) {
@@ -191,7 +191,7 @@ func (r *Receiver) join(h wire.Header, a *wire.Announce, p fec.Params, t int64) 
 	}
 	r.lastSent = t
 	r.reportU = 0.5 + r.rng.Float64()
-	r.reportAt = t + int64(float64(minReportInterval/2)*r.reportU)
+	r.reportAt = t + int64(float64(int64(congestion.MinReportInterval)/2)*r.reportU)
 	r.helloSoon(a, t)
 	r.dirty = true
 	r.log.Debug("mcast: joined session", "sender", h.Node, "chunks", a.Chunks, "final", a.Final)
@@ -240,7 +240,7 @@ func (r *Receiver) grow(n int) bool {
 func (r *Receiver) senderChanged(node uint64, t int64) {
 	r.log.Debug("mcast: new sender", "old", r.info.Sender, "new", node)
 	r.info.Sender = node
-	r.lm.reset()
+	r.lm.Reset()
 	r.hasHorizon, r.hasHorizonSus = false, false
 	r.due.reset()
 	r.cover.reset()
@@ -273,7 +273,7 @@ func (r *Receiver) learnQueue(t int64) {
 func (r *Receiver) advance(next uint32) {
 	d := int32(next - r.horizon)
 	switch {
-	case !r.hasHorizon || d > 0 && d <= maxSeqJump:
+	case !r.hasHorizon || d > 0 && d <= congestion.MaxSeqJump:
 	case d <= 0:
 		return
 	case r.hasHorizonSus && int32(next-r.horizonSus) > 0 && int32(next-r.horizonSus) <= maxHorizonConfirm:

@@ -1,14 +1,14 @@
 package mcast
 
 import (
-	"github.com/discuscast/discus/mcast/wire"
-
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"time"
 
 	"github.com/discuscast/discus/fec"
+	"github.com/discuscast/discus/mcast/congestion"
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // Sender is the sending side of a session as a state machine: received datagrams and
@@ -36,8 +36,8 @@ type Sender struct {
 	repairRun            int // repair blocks sent while a whole chunk waited (pickJob)
 	sideCredit           float64
 	enc                  encCache
-	pace                 pacer
-	rc                   rateControl
+	pace                 congestion.Pacer
+	rc                   congestion.Controller
 	seq                  uint32
 	paused               bool
 
@@ -54,9 +54,10 @@ type Sender struct {
 	nextAnnounce, nextAck, nextTick, lastCountCheck time.Time
 	sinceAnnounce                                   int // data packets since the last announce
 
-	buf     []byte
-	needBuf []wire.Need
-	stats   SenderStats
+	buf         []byte
+	needBuf     []wire.Need
+	lossScratch []float64 // tick's median
+	stats       SenderStats
 }
 
 // SenderStats is a snapshot of a Sender's counters.
@@ -155,8 +156,8 @@ func NewSender(cfg SenderConfig, src ChunkSource, now time.Time) (*Sender, error
 	if cfg.FixedRate {
 		rate = cfg.MaxRate
 	}
-	s.pace.init(float64(rate), s.pktLen, now)
-	s.rc.init(s, now)
+	s.pace.Init(float64(rate), s.pktLen, now)
+	s.rc.Init(now, float64(cfg.MinRate), float64(cfg.MaxRate), s.pktLen, s.log)
 	s.nextAnnounce, s.nextTick, s.nextAck = now, now, now
 	s.refreshCount()
 	return s, nil
@@ -240,7 +241,7 @@ func (s *Sender) Handle(pkt []byte, now time.Time) {
 // when it wants to be called again, even if no packet arrives. The returned time is
 // always after now unless more packets are due at once.
 func (s *Sender) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
-	s.pace.refill(now)
+	s.pace.Refill(now)
 	if now.Sub(s.lastCountCheck) >= time.Millisecond {
 		s.lastCountCheck = now
 		if s.refreshCount() && s.nextAnnounce.Sub(now) > 20*time.Millisecond {
@@ -269,7 +270,7 @@ func (s *Sender) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
 	if len(s.welcomeQ) > 0 && !now.Before(s.nextWelcome) {
 		s.emitWelcomes(emit)
 	}
-	for !s.paused && s.pace.ready() && s.sinceAnnounce < announceEvery {
+	for !s.paused && s.pace.Ready() && s.sinceAnnounce < announceEvery {
 		pkt := s.nextPacket()
 		if pkt == nil {
 			break
@@ -282,7 +283,7 @@ func (s *Sender) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
 	}
 	next = earliest(s.nextAnnounce, s.nextTick)
 	if !next.After(now) {
-		next = s.pace.readyAt(now)
+		next = s.pace.ReadyAt(now)
 	}
 	if len(s.ackQ) > 0 {
 		next = earliest(next, s.nextAck)
@@ -291,14 +292,14 @@ func (s *Sender) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
 		next = earliest(next, s.nextWelcome)
 	}
 	if !s.paused && s.hasWork() {
-		next = earliest(next, s.pace.readyAt(now))
+		next = earliest(next, s.pace.ReadyAt(now))
 	}
 	return next
 }
 
 func (s *Sender) send(pkt []byte, emit func([]byte)) {
 	n := len(pkt) + wire.TrailerLen(s.cfg.Key != nil) // what goes on the wire (OnWire adds the trailer)
-	s.pace.spend(n)
+	s.pace.Spend(n)
 	s.stats.Packets++
 	s.stats.Bytes += uint64(n)
 	emit(pkt)
@@ -310,7 +311,7 @@ func (s *Sender) emitAnnounce(emit func([]byte)) {
 	a := wire.Announce{
 		Final:     s.final,
 		Waiting:   s.paused,
-		Rate:      uint64(s.pace.rate),
+		Rate:      uint64(s.pace.Rate()),
 		Chunks:    uint32(s.chunks),
 		MaxChunk:  uint32(s.cfg.MaxChunk),
 		BlockSize: uint32(s.cfg.BlockSize),
@@ -357,7 +358,7 @@ func (s *Sender) refreshCount() bool {
 // Stats returns a snapshot of the counters.
 func (s *Sender) Stats() SenderStats {
 	st := s.stats
-	st.Rate = int64(s.pace.rate)
+	st.Rate = int64(s.pace.Rate())
 	st.Queued = s.repairs.total + s.fulls.total + s.side.total
 	if s.cur != nil && s.cur.lane == nil {
 		st.Queued += s.cur.remaining
@@ -365,10 +366,10 @@ func (s *Sender) Stats() SenderStats {
 	st.Receivers = len(s.peerList)
 	st.LossRef = s.lossRef
 	for _, p := range s.peerList {
-		if p.complete {
+		if p.Complete {
 			st.ReceiversDone++
 		}
-		if p.outlier {
+		if p.Outlier {
 			st.Outliers++
 		}
 	}
