@@ -1,11 +1,11 @@
 package mcast
 
 import (
-	"github.com/discuscast/discus/mcast/wire"
-
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 type benchSource struct{ chunks [][]byte }

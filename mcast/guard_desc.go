@@ -1,11 +1,11 @@
 package mcast
 
 import (
-	"github.com/discuscast/discus/mcast/wire"
-
 	"encoding/binary"
 	"hash/fnv"
 	"time"
+
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // Announces that disagree with the session (or that the session layer refused) are

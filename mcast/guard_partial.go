@@ -1,11 +1,10 @@
 package mcast
 
 import (
-	"github.com/discuscast/discus/mcast/wire"
-
 	"time"
 
 	"github.com/discuscast/discus/fec"
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // rivalGeom is the most heard other geometry (chunk length, and before joining block

@@ -1,10 +1,10 @@
 package mcast
 
 import (
-	"github.com/discuscast/discus/mcast/wire"
-
 	"testing"
 	"time"
+
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // TestKeylessFollowNotOnOnePacket: a keyless receiver does not follow another sender

@@ -1,10 +1,10 @@
 package mcast
 
 import (
-	"github.com/discuscast/discus/mcast/wire"
-
 	"testing"
 	"time"
+
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // TestLeadFirst: a receiver joining a session whose announce has lead chunks (an

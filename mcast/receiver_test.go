@@ -1,12 +1,12 @@
 package mcast
 
 import (
-	"github.com/discuscast/discus/mcast/wire"
-
 	"bytes"
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // TestReceiverHoldsRebuildUntilTablesReady: a chunk that needs a GF(2^16) rebuild is

@@ -1,8 +1,9 @@
 package mcast
 
 import (
-	"github.com/discuscast/discus/mcast/wire"
 	"time"
+
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // A keyed receiver (ReceiverConfig.Key) takes nothing on trust from a sender it has not

@@ -1,11 +1,11 @@
 package mcast
 
 import (
-	"github.com/discuscast/discus/mcast/wire"
-
 	"bytes"
 	"testing"
 	"time"
+
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // drainBytes polls s until it is idle (or until is reached) and returns the data

@@ -1,11 +1,10 @@
 package mcast
 
 import (
-	"github.com/discuscast/discus/mcast/wire"
-
 	"math"
 
 	"github.com/discuscast/discus/fec"
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // job is queued work for one chunk: a whole chunk (full) or a number of fresh blocks.

@@ -1,11 +1,11 @@
 package mcast
 
 import (
-	"github.com/discuscast/discus/mcast/wire"
-
 	"bytes"
 	"testing"
 	"time"
+
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 type memSource struct{ chunks [][]byte }

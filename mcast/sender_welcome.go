@@ -1,10 +1,10 @@
 package mcast
 
 import (
-	"github.com/discuscast/discus/mcast/wire"
-
 	"slices"
 	"time"
+
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // maxWelcomeQ bounds the welcomes waiting to go out; hellos beyond it are answered at

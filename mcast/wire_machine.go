@@ -1,10 +1,10 @@
 package mcast
 
 import (
-	"github.com/discuscast/discus/mcast/wire"
-
 	"fmt"
 	"time"
+
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // Machine is a protocol state machine as the owner loop sees it: Sender and

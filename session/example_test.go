@@ -3,14 +3,14 @@ package session_test
 import (
 	"context"
 	"fmt"
-	"github.com/discuscast/discus/mcast/transport"
-	"github.com/discuscast/discus/session"
 	"log"
 	"os"
 	"time"
 
 	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/mcast/transport"
+	"github.com/discuscast/discus/session"
 )
 
 // Send an image file to every receiver on eth0's default group, starting

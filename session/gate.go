@@ -1,13 +1,12 @@
 package session
 
 import (
-	"github.com/discuscast/discus/mcast"
-
 	"crypto/sha256"
 	"errors"
 	"fmt"
 
 	"github.com/discuscast/discus/image"
+	"github.com/discuscast/discus/mcast"
 )
 
 // imageGate decides what of a session's chunks reaches the sink. Session chunks

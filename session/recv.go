@@ -1,10 +1,6 @@
 package session
 
 import (
-	"github.com/discuscast/discus/mcast/transport"
-
-	"github.com/discuscast/discus/mcast"
-
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +10,8 @@ import (
 
 	"github.com/discuscast/discus/fec"
 	"github.com/discuscast/discus/image"
+	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/mcast/transport"
 )
 
 // ErrSenderLost: the sender fell silent for ReceiveTimeout mid-transfer.

@@ -1,12 +1,6 @@
 package session
 
 import (
-	"github.com/discuscast/discus/mcast/transport"
-
-	"github.com/discuscast/discus/mcast"
-
-	"github.com/discuscast/discus/mcast/wire"
-
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +8,9 @@ import (
 	"time"
 
 	"github.com/discuscast/discus/fec"
+	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/mcast/transport"
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // Errors of a sending session, for exit codes and scripts.

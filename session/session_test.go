@@ -3,8 +3,6 @@ package session_test
 import (
 	"bytes"
 	"context"
-	"github.com/discuscast/discus/mcast/transport"
-	"github.com/discuscast/discus/session"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -16,6 +14,8 @@ import (
 	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/internal/testnet"
 	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/mcast/transport"
+	"github.com/discuscast/discus/session"
 )
 
 // diskBytes makes n bytes that look like a used disk: compressible text,

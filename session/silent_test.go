@@ -3,8 +3,6 @@ package session_test
 import (
 	"context"
 	"errors"
-	"github.com/discuscast/discus/mcast/transport"
-	"github.com/discuscast/discus/session"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,6 +10,8 @@ import (
 
 	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/mcast/transport"
+	"github.com/discuscast/discus/session"
 )
 
 // chanTransport hands the test's datagrams to the owner loop and discards sends.

@@ -6,8 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
-	"github.com/discuscast/discus/mcast/transport"
-	"github.com/discuscast/discus/session"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -15,12 +13,13 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/internal/testnet"
 	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/mcast/transport"
 	"github.com/discuscast/discus/mcast/wire"
+	"github.com/discuscast/discus/session"
+	"golang.org/x/crypto/ssh"
 )
 
 // signedImage writes data as an image signed by a fresh ed25519 key and returns it

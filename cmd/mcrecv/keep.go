@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/discuscast/discus/session"
 	"os"
 	"path/filepath"
 
 	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/internal/cli"
+	"github.com/discuscast/discus/session"
 )
 
 // imageKeeper stores the received chunks as an image file instead of

@@ -4,17 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"github.com/discuscast/discus/mcast/transport"
-	"github.com/discuscast/discus/session"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/mcast/transport"
+	"github.com/discuscast/discus/session"
+	"golang.org/x/crypto/ssh"
 )
 
 // memPort is one end of an in-memory "multicast group" of two: what one end

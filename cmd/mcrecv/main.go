@@ -11,8 +11,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/discuscast/discus/mcast/transport"
-	"github.com/discuscast/discus/session"
 	"io"
 	"os"
 	"os/signal"
@@ -22,6 +20,8 @@ import (
 	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/internal/cli"
 	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/mcast/transport"
+	"github.com/discuscast/discus/session"
 )
 
 type options struct {

@@ -2,12 +2,12 @@ package main
 
 import (
 	"fmt"
-	"github.com/discuscast/discus/session"
 	"io"
 	"os"
 
 	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/internal/cli"
+	"github.com/discuscast/discus/session"
 )
 
 // target is where mcrecv puts the image: a disk or partition written in

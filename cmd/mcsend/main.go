@@ -12,8 +12,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/discuscast/discus/mcast/transport"
-	"github.com/discuscast/discus/session"
 	"io"
 	"os"
 	"os/signal"
@@ -23,6 +21,8 @@ import (
 	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/internal/cli"
 	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/mcast/transport"
+	"github.com/discuscast/discus/session"
 )
 
 type options struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/discuscast/discus/session"
 	"io"
 	"log/slog"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"github.com/discuscast/discus/image/fsmap"
 	"github.com/discuscast/discus/internal/cli"
 	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/session"
 )
 
 // source is what mcsend serves: an image file as it is, or a raw disk,

@@ -3,11 +3,11 @@ package cli
 import (
 	"context"
 	"errors"
-	"github.com/discuscast/discus/session"
 	"io/fs"
 	"syscall"
 
 	"github.com/discuscast/discus/image"
+	"github.com/discuscast/discus/session"
 )
 
 // UsageError marks a problem with the command line.

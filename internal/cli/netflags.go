@@ -4,8 +4,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/discuscast/discus/mcast/transport"
 	"net/netip"
+
+	"github.com/discuscast/discus/mcast/transport"
 )
 
 // NetFlags are the network flags both commands take, named as udpcast names

@@ -5,9 +5,8 @@ import (
 	"errors"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/discuscast/discus/mcast"
+	"golang.org/x/sys/unix"
 )
 
 // ErrClosed is returned by Drive when the transport stops

@@ -1,8 +1,6 @@
 package transport
 
 import (
-	"github.com/discuscast/discus/mcast/wire"
-
 	"bytes"
 	"fmt"
 	"net/netip"
@@ -10,6 +8,7 @@ import (
 	"time"
 
 	"github.com/discuscast/discus/internal/testnet"
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // TestUDPTransportBridge sends between namespaces joined by a bridge: data
