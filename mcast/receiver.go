@@ -173,8 +173,10 @@ func NewReceiver(cfg ReceiverConfig, now time.Time) *Receiver {
 		hdr:     wire.Header{Node: nodeID(cfg.NodeID, rng)},
 		epoch:   now,
 		byChunk: make(map[uint32]*partial),
-		due:     chunkTimes{max: 4*(cfg.Window+cfg.MaxPartial) + 64},
-		cover:   chunkTimes{max: maxCovers},
+		// Room for the longest request and its trailer: OnWire seals in place.
+		buf:   make([]byte, 0, wire.MaxReceiverPacket),
+		due:   chunkTimes{max: 4*(cfg.Window+cfg.MaxPartial) + 64},
+		cover: chunkTimes{max: maxCovers},
 	}
 	r.rtt.Init()
 	return r

@@ -138,7 +138,19 @@ func (r *Receiver) deliverHeld(t int64) int64 {
 	if r.held == 0 {
 		return t + idleWake
 	}
-	if r.cfg.FECReady != nil && !r.cfg.FECReady() {
+	// Only chunks that need a rebuild from parity wait for the code's tables; a chunk
+	// the consumer deferred (its manifest piece not in yet) must not start building
+	// them (0.2 CPU s and 74 MiB for nothing, measured by bench/trust.sh).
+	needTables := false
+	for _, p := range r.partials {
+		needTables = needTables || p.held && !p.dec.Ready()
+	}
+	if needTables && r.cfg.FECReady != nil && !r.cfg.FECReady() {
+		for _, p := range append([]*partial(nil), r.partials...) {
+			if p.held && p.dec.Ready() && r.err == nil {
+				r.completed(p, t) // a deferred chunk need not wait for the tables
+			}
+		}
 		return t + heldPoll
 	}
 	for _, p := range append([]*partial(nil), r.partials...) {

@@ -147,7 +147,9 @@ func NewSender(cfg SenderConfig, src ChunkSource, now time.Time) (*Sender, error
 		pktLen: wire.DataPacketLen(cfg.BlockSize, cfg.Key != nil),
 		paused: cfg.Paused,
 		peers:  make(map[uint64]*peer),
-		enc:    encCache{max: cfg.EncoderCache},
+		// Room for the longest packet and its trailer: OnWire seals in place.
+		buf: make([]byte, 0, wire.MaxSenderPacket(cfg.BlockSize)),
+		enc: encCache{max: cfg.EncoderCache},
 	}
 	s.repairs.init()
 	s.fulls.init()

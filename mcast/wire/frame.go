@@ -67,6 +67,8 @@ type Framer struct {
 	epoch   func() uint64
 	counter uint64
 	keys    map[keyID]cipher.AEAD
+	last    cipher.AEAD // the key of lastID, looked up last
+	lastID  keyID
 	lastNew time.Time
 	seen    map[uint64]*replayState
 	drop    func(DropReason)
@@ -95,7 +97,11 @@ func NewFramer(secret []byte, node uint64, sender bool, epoch func() uint64, dro
 // aead returns the key of (session, epoch, hi), deriving it if needed; fresh says
 // whether a new derivation was allowed (derivations for unknown epochs are paced).
 func (f *Framer) aead(id keyID, now time.Time, mayDerive bool) cipher.AEAD {
+	if f.last != nil && f.lastID == id {
+		return f.last // nearly every packet is of the one run this node follows
+	}
 	if a := f.keys[id]; a != nil {
+		f.last, f.lastID = a, id
 		return a
 	}
 	if !mayDerive || now.Sub(f.lastNew) < newKeyEvery && !f.lastNew.IsZero() {
@@ -125,6 +131,7 @@ func (f *Framer) aead(id keyID, now time.Time, mayDerive bool) cipher.AEAD {
 		}
 	}
 	f.keys[id] = a
+	f.last, f.lastID = a, id
 	return a
 }
 
