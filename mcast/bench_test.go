@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 type benchSource struct{ chunks [][]byte }
@@ -30,13 +32,13 @@ func benchChunks(n, size int) benchSource {
 func BenchmarkSenderData(b *testing.B) {
 	src := benchChunks(4, 1<<20)
 	now := time.Unix(0, 0)
-	pkt := headerLen + dataBody + DefaultBlockSize
+	pkt := wire.DataLen(DefaultBlockSize)
 	// One packet per microsecond of virtual time.
-	s, err := NewSender(SenderConfig{SessionID: testHeader.session, FixedRate: true, MaxRate: int64(pkt) * 1e6}, src, now)
+	s, err := NewSender(SenderConfig{SessionID: testHeader.Session, FixedRate: true, MaxRate: int64(pkt) * 1e6}, src, now)
 	if err != nil {
 		b.Fatal(err)
 	}
-	req := requestPkt(1, need{chunk: 0}, need{chunk: 1}, need{chunk: 2}, need{chunk: 3})
+	req := requestPkt(1, wire.Need{Chunk: 0}, wire.Need{Chunk: 1}, wire.Need{Chunk: 2}, wire.Need{Chunk: 3})
 	b.SetBytes(DefaultBlockSize)
 	b.ReportAllocs()
 	sent := 0
@@ -56,12 +58,12 @@ func BenchmarkSenderData(b *testing.B) {
 func BenchmarkSenderRepair(b *testing.B) {
 	src := benchChunks(1, 1<<20)
 	now := time.Unix(0, 0)
-	pkt := headerLen + dataBody + DefaultBlockSize
-	s, err := NewSender(SenderConfig{SessionID: testHeader.session, FixedRate: true, MaxRate: int64(pkt) * 1e6}, src, now)
+	pkt := wire.DataLen(DefaultBlockSize)
+	s, err := NewSender(SenderConfig{SessionID: testHeader.Session, FixedRate: true, MaxRate: int64(pkt) * 1e6}, src, now)
 	if err != nil {
 		b.Fatal(err)
 	}
-	s.Handle(requestPkt(1, need{chunk: 0}), now)
+	s.Handle(requestPkt(1, wire.Need{Chunk: 0}), now)
 	for s.hasWork() {
 		now = s.Poll(now.Add(time.Microsecond), func([]byte) {})
 	}
@@ -70,7 +72,7 @@ func BenchmarkSenderRepair(b *testing.B) {
 	for b.Loop() {
 		if !s.hasWork() {
 			s.parityNext[0] = 0 // keep the parity fresh for the benchmark
-			s.Handle(requestPkt(1, need{chunk: 0, missing: 37}), now)
+			s.Handle(requestPkt(1, wire.Need{Chunk: 0, Missing: 37}), now)
 		}
 		now = now.Add(time.Microsecond)
 		s.Poll(now, func([]byte) { sent++ })
@@ -83,24 +85,24 @@ func BenchmarkSenderRepair(b *testing.B) {
 func BenchmarkReceiverData(b *testing.B) {
 	src := benchChunks(1, 1<<20)
 	now := time.Unix(0, 0)
-	s, _ := NewSender(SenderConfig{SessionID: testHeader.session, FixedRate: true, MaxRate: 1 << 40}, src, now)
+	s, _ := NewSender(SenderConfig{SessionID: testHeader.Session, FixedRate: true, MaxRate: 1 << 40}, src, now)
 	var pkts [][]byte
-	s.Handle(requestPkt(1, need{chunk: 0}), now)
+	s.Handle(requestPkt(1, wire.Need{Chunk: 0}), now)
 	collect := func(p []byte) {
-		if p[5] == byte(typeData) {
+		if p[5] == byte(wire.TypeData) {
 			pkts = append(pkts, append([]byte(nil), p...))
 		}
 	}
 	for s.hasWork() {
 		now = s.Poll(now.Add(time.Microsecond), collect)
 	}
-	s.Handle(requestPkt(1, need{chunk: 0, missing: 60}), now)
+	s.Handle(requestPkt(1, wire.Need{Chunk: 0, Missing: 60}), now)
 	for s.hasWork() {
 		now = s.Poll(now.Add(time.Microsecond), collect)
 	}
 	h := testHeader
-	h.node = s.hdr.node
-	ann := appendAnnounce(nil, h, &announce{rate: 1e9, chunks: 1, maxChunk: 1 << 20, blockSize: DefaultBlockSize, lossRef: lossUnknown})
+	h.Node = s.hdr.Node
+	ann := wire.AppendAnnounce(nil, h, &wire.Announce{Rate: 1e9, Chunks: 1, MaxChunk: 1 << 20, BlockSize: DefaultBlockSize, LossRef: wire.LossUnknown})
 	rng := rand.New(rand.NewPCG(3, 4))
 	b.SetBytes(DefaultBlockSize)
 	b.ReportAllocs()

@@ -2,6 +2,24 @@
 // chunks onto any number of receivers over one IP multicast group, fast and without
 // loss. docs/PROTOCOL.md specifies it byte by byte.
 //
+// # Layers
+//
+// The protocol is split by layer, each a package of its own:
+//
+//   - mcast/wire: the packet formats (Header, Announce, Data, Request, Report, Ack with
+//     their Append and Parse functions), the frame layer that adds and checks every
+//     packet's trailer (Framer) and the drop reasons (Drops). Nothing above it touches
+//     bytes.
+//   - mcast/congestion: the pacer, the adaptive rate control, the loss meter, the RTT
+//     estimator and the rules both ends share. It holds no reference to a Sender: each
+//     decision gets its inputs as arguments.
+//   - mcast (this package): the state machines Sender and Receiver, their configs and
+//     statistics, and OnWire, which puts a machine on a network behind the frame layer.
+//   - mcast/transport: the UDP multicast transport and the real-time owner loop Drive;
+//     mcast/simnet drives the same machines on a simulated network in virtual time.
+//   - package session (outside mcast): image sessions, Send and ReceiveImage, which
+//     tie an image (package image), the machines and a transport together.
+//
 // # State machines
 //
 // The protocol lives in two socket-free, goroutine-free, timer-free state machines:
@@ -11,9 +29,9 @@
 //
 // Both take received datagrams with Handle(pkt, now) and emit datagrams from
 // Poll(now, emit), which returns when it wants to be called again. All randomness comes
-// from the Rand in the config, so a simulation replays exactly. Drive runs one over a
-// Transport (UDPTransport) in real time; package mcast/simnet runs many over a
-// simulated network in virtual time.
+// from the Rand in the config, so a simulation replays exactly. transport.Drive runs
+// one over a transport.Transport (transport.UDP) in real time; package mcast/simnet
+// runs many over a simulated network in virtual time.
 //
 // # How a transfer works
 //
@@ -40,8 +58,9 @@
 // # Failure modes
 //
 // Malformed, truncated, foreign-session, replayed and reordered packets are dropped
-// and counted by reason (Drops); none can make a node panic. A chunk Deliver rejects
-// (a checksum failed) is fetched again. A replacement sender of the same session is
-// followed without losing what was received. Memory is bounded on both sides: the
-// sender caches the parity of a few chunks, the receiver holds a few partial chunks.
+// and counted by reason (wire.Drops); none can make a node panic. A chunk Deliver
+// rejects (a checksum failed) is fetched again. A replacement sender of the same
+// session is followed without losing what was received. Memory is bounded on both
+// sides: the sender caches the parity of a few chunks, the receiver holds a few partial
+// chunks.
 package mcast

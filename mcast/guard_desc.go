@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"hash/fnv"
 	"time"
+
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // Announces that disagree with the session (or that the session layer refused) are
@@ -65,17 +67,17 @@ func (d *descTracker) agree() { d.e = d.e[:0] }
 
 // descHash identifies what an announce says about the session (not its soft state:
 // rate, members, loss, seq).
-func descHash(a *announce) uint64 {
+func descHash(a *wire.Announce) uint64 {
 	h := fnv.New64a()
 	var b [17]byte
-	binary.BigEndian.PutUint32(b[0:], a.chunks)
-	binary.BigEndian.PutUint32(b[4:], a.maxChunk)
-	binary.BigEndian.PutUint32(b[8:], a.blockSize)
-	binary.BigEndian.PutUint32(b[12:], a.maxParity)
-	if a.final {
+	binary.BigEndian.PutUint32(b[0:], a.Chunks)
+	binary.BigEndian.PutUint32(b[4:], a.MaxChunk)
+	binary.BigEndian.PutUint32(b[8:], a.BlockSize)
+	binary.BigEndian.PutUint32(b[12:], a.MaxParity)
+	if a.Final {
 		b[16] = 1
 	}
 	h.Write(b[:])
-	h.Write(a.meta)
+	h.Write(a.Meta)
 	return h.Sum64()
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/discuscast/discus/fec"
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // rivalGeom is the most heard other geometry (chunk length, and before joining block
@@ -19,12 +20,12 @@ type rivalGeom struct {
 // never decides a chunk's length for good: once the rival geometry was heard more often
 // than p holds distinct blocks, p restarts with it (the blocks held are dropped: the
 // rival's are what the sender keeps sending). It reports whether p now takes d.
-func (r *Receiver) rival(p *partial, d *data, t int64) bool {
+func (r *Receiver) rival(p *partial, d *wire.Data, t int64) bool {
 	a := &p.alt
-	if a.n > 0 && a.chunkLen == d.chunkLen && a.maxParity == d.maxParity && a.bs == len(d.payload) {
+	if a.n > 0 && a.chunkLen == d.ChunkLen && a.maxParity == d.MaxParity && a.bs == len(d.Payload) {
 		a.n++
 	} else if a.n <= 1 {
-		*a = rivalGeom{chunkLen: d.chunkLen, maxParity: d.maxParity, bs: len(d.payload), n: 1}
+		*a = rivalGeom{chunkLen: d.ChunkLen, maxParity: d.MaxParity, bs: len(d.Payload), n: 1}
 	} else {
 		a.n-- // a third geometry wears the rival down rather than replacing it
 		return false

@@ -14,7 +14,7 @@ func (r *Receiver) ackHeard(nodes []uint64, t int64) {
 		return
 	}
 	for _, id := range nodes {
-		if id == r.hdr.node {
+		if id == r.hdr.Node {
 			r.echoNext = t + echoSpacing
 			r.reportAt, r.reportNow, r.dirty = t, true, true
 			r.stats.AckConflicts++

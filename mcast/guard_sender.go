@@ -1,6 +1,10 @@
 package mcast
 
-import "time"
+import (
+	"time"
+
+	"github.com/discuscast/discus/mcast/wire"
+)
 
 // Bounds on what requests can make a sender do (docs/PROTOCOL.md §4.1, "Bounds").
 //
@@ -72,7 +76,7 @@ func release(j *job) {
 func (s *Sender) repairRoom(c uint32, k int) int {
 	b := &s.bursts[c]
 	room := s.withMargin(k)
-	now := s.pace.last.UnixNano()
+	now := s.pace.Last().UnixNano()
 	if now-b.repairStart <= int64(s.repairRound(k)) {
 		room -= int(b.repairSent)
 	}
@@ -85,14 +89,14 @@ func (s *Sender) repairRoom(c uint32, k int) int {
 }
 
 func (s *Sender) repairRound(k int) time.Duration {
-	whole := time.Duration(float64(k*s.pktLen) / max(s.pace.rate, 1) * float64(time.Second))
+	whole := time.Duration(float64(k*s.pktLen) / max(s.pace.Rate(), 1) * float64(time.Second))
 	return max(repairRoundMin, whole)
 }
 
 // noteRepair counts a repair block of chunk c sent now.
 func (s *Sender) noteRepair(c uint32, k int) {
 	b := &s.bursts[c]
-	now := s.pace.last.UnixNano()
+	now := s.pace.Last().UnixNano()
 	if now-b.repairStart > int64(s.repairRound(k)) {
 		b.repairStart, b.repairSent = now, 0
 	}
@@ -104,16 +108,16 @@ func (s *Sender) noteRepair(c uint32, k int) {
 // counts), unless the word is older than the done report (its horizon is behind the
 // done report's: a request overtaken on the way).
 func (s *Sender) notDone(p *peer, seen uint32) {
-	if !p.complete || int32(seen-p.doneSeen) < 0 {
+	if !p.Complete || int32(seen-p.doneSeen) < 0 {
 		return
 	}
-	p.complete = false
+	p.Complete = false
 	s.stats.DoneConflicts++
 	s.log.Debug("mcast: receiver reported done, then not", "node", p.id)
 }
 
 // doneValid reports whether a done report can be true: it must claim every chunk of
 // our final count.
-func (s *Sender) doneValid(pr progress) bool {
-	return s.final && int(pr.done) == s.chunks && int(pr.known) == s.chunks
+func (s *Sender) doneValid(pr wire.Progress) bool {
+	return s.final && int(pr.Done) == s.chunks && int(pr.Known) == s.chunks
 }

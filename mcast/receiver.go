@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/discuscast/discus/fec"
+	"github.com/discuscast/discus/mcast/congestion"
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // Receiver is the receiving side of a session as a state machine: received datagrams
@@ -16,7 +18,7 @@ type Receiver struct {
 	cfg        ReceiverConfig
 	log        *slog.Logger
 	rng        *rand.Rand
-	hdr        header
+	hdr        wire.Header
 	epoch      time.Time
 	joined     bool
 	early      bool     // holding blocks of session hdr.session before its announce
@@ -50,8 +52,8 @@ type Receiver struct {
 	hasHorizonSus bool
 	lastData      int64 // when the latest data packet arrived
 	held          int   // partials complete but held (partial.held)
-	lm            lossMeter
-	rtt           rttEstimator
+	lm            congestion.LossMeter
+	rtt           congestion.RTT
 	heardBits     [16]uint64 // linear counting of receivers heard, for report spacing
 
 	lastSent   int64
@@ -70,7 +72,7 @@ type Receiver struct {
 	wakeT      time.Time // wake as a time, returned while nothing changes
 	dirty      bool
 	buf        []byte
-	needs      []need
+	needs      []wire.Need
 	candidates []candidate
 	ackBuf     []uint64
 	stats      ReceiverStats
@@ -130,7 +132,7 @@ type ReceiverStats struct {
 	Deferred        uint64  // deliveries the consumer deferred (ErrDeferred), each retry counted
 	SenderPackets   uint64  // announces and data heard from a sender since joining
 	Partials        int     // partly received chunks held now
-	Drops           Drops
+	Drops           wire.Drops
 	RTT             time.Duration // smoothed request-to-repair delay
 	Outlier         bool          // this receiver counts itself an outlier
 	SeqOutliers     uint64        // data sequence numbers far outside the expected window, not counted as loss
@@ -168,20 +170,20 @@ func NewReceiver(cfg ReceiverConfig, now time.Time) *Receiver {
 		cfg:     cfg,
 		log:     logger(cfg.Logger),
 		rng:     rng,
-		hdr:     header{node: nodeID(cfg.NodeID, rng)},
+		hdr:     wire.Header{Node: nodeID(cfg.NodeID, rng)},
 		epoch:   now,
 		byChunk: make(map[uint32]*partial),
 		// Room for the longest request and its trailer: OnWire seals in place.
-		buf:   make([]byte, 0, headerLen+progressBody+2+maxNeeds*needLen+authTrailerLen),
+		buf:   make([]byte, 0, wire.MaxReceiverPacket),
 		due:   chunkTimes{max: 4*(cfg.Window+cfg.MaxPartial) + 64},
 		cover: chunkTimes{max: maxCovers},
 	}
-	r.rtt.init()
+	r.rtt.Init()
 	return r
 }
 
 // NodeID is this receiver's node ID on the wire.
-func (r *Receiver) NodeID() uint64 { return r.hdr.node }
+func (r *Receiver) NodeID() uint64 { return r.hdr.Node }
 
 // Err returns the fatal error that stopped the receiver, if any.
 func (r *Receiver) Err() error { return r.err }
@@ -207,90 +209,90 @@ func (r *Receiver) at(ns int64) time.Time { return r.epoch.Add(time.Duration(ns)
 
 func (r *Receiver) fail(err error) { r.err = err; r.log.Error("mcast: receiver stopped", "err", err) }
 
-func (r *Receiver) drop(reason DropReason) { r.stats.Drops[reason]++ }
+func (r *Receiver) drop(reason wire.DropReason) { r.stats.Drops[reason]++ }
 
 // Handle takes one received datagram. It never retains or modifies pkt.
 func (r *Receiver) Handle(pkt []byte, now time.Time) {
 	if r.err != nil {
 		return
 	}
-	h, body, err := parseHeader(pkt)
+	h, body, err := wire.ParseHeader(pkt)
 	if err != nil {
-		r.drop(parseDrop(err))
+		r.drop(wire.DropFor(err))
 		return
 	}
-	if h.node == r.hdr.node {
-		r.drop(DropSelf)
+	if h.Node == r.hdr.Node {
+		r.drop(wire.DropSelf)
 		return
 	}
-	if r.joined && h.session != r.hdr.session || !r.joined && r.cfg.SessionID != ([16]byte{}) && h.session != r.cfg.SessionID {
-		r.drop(DropForeign)
+	if r.joined && h.Session != r.hdr.Session || !r.joined && r.cfg.SessionID != ([16]byte{}) && h.Session != r.cfg.SessionID {
+		r.drop(wire.DropForeign)
 		return
 	}
 	t := r.ns(now)
 	if r.cfg.Key != nil && !r.gate(h, pkt, t) || r.cfg.Key == nil && !r.keylessFollow(h, t) {
 		return
 	}
-	if !r.joined && h.typ == typeData {
+	if !r.joined && h.Type == wire.TypeData {
 		// Blocks heard before the announce are kept for the first session heard.
-		if r.early && h.session != r.hdr.session {
-			r.drop(DropForeign)
+		if r.early && h.Session != r.hdr.Session {
+			r.drop(wire.DropForeign)
 			return
 		}
-		r.early, r.hdr.session = true, h.session
-	} else if !r.joined && h.typ == typeRequest && (!r.early || h.session == r.hdr.session) {
+		r.early, r.hdr.Session = true, h.Session
+	} else if !r.joined && h.Type == wire.TypeRequest && (!r.early || h.Session == r.hdr.Session) {
 		r.earlyRequest(h, body)
 		return
-	} else if !r.joined && h.typ != typeAnnounce {
-		r.drop(DropEarly)
+	} else if !r.joined && h.Type != wire.TypeAnnounce {
+		r.drop(wire.DropEarly)
 		return
 	}
-	switch h.typ {
-	case typeAnnounce:
-		a, err := parseAnnounce(h, body)
+	switch h.Type {
+	case wire.TypeAnnounce:
+		a, err := wire.ParseAnnounce(h, body)
 		if err != nil {
-			r.drop(DropMalformed)
+			r.drop(wire.DropMalformed)
 			return
 		}
 		r.onAnnounce(h, &a, t)
 		r.dirty = true
 		r.heardSender()
-	case typeData:
-		d, err := parseData(h, body)
+	case wire.TypeData:
+		d, err := wire.ParseData(h, body)
 		if err != nil {
-			r.drop(DropMalformed)
+			r.drop(wire.DropMalformed)
 			return
 		}
 		r.onData(h, &d, t)
 		r.heardSender()
-	case typeRequest:
-		q, err := parseRequest(h, body, r.needs[:0])
+	case wire.TypeRequest:
+		q, err := wire.ParseRequest(h, body, r.needs[:0])
 		if err != nil {
-			r.drop(DropMalformed)
+			r.drop(wire.DropMalformed)
 			return
 		}
 		r.onRequest(h, &q, t)
-	case typeReport:
-		p, err := parseReport(h, body)
+	case wire.TypeReport:
+		p, err := wire.ParseReport(h, body)
 		if err != nil {
-			r.drop(DropMalformed)
+			r.drop(wire.DropMalformed)
 			return
 		}
 		r.onReport(h, &p, t)
-	case typeAck:
-		a, err := parseAck(h, body, r.ackBuf)
+	case wire.TypeAck:
+		a, err := wire.ParseAck(h, body, r.ackBuf)
 		if err != nil {
-			r.drop(DropMalformed)
+			r.drop(wire.DropMalformed)
 			return
 		}
-		r.ackBuf = a.nodes
-		for _, id := range a.nodes {
-			if id == r.hdr.node && r.Complete() && !a.welcome {
+		r.ackBuf = a.Nodes
+		for _, id := range a.Nodes {
+			if id == r.hdr.Node && r.Complete() && !a.Welcome {
 				r.acked = true
 			}
 		}
-		if !a.welcome {
-			r.ackHeard(a.nodes, t)
+		if !a.Welcome {
+			r.ackHeard(a.Nodes, t)
 		}
 	}
 }
@@ -300,23 +302,23 @@ func (r *Receiver) Stats() ReceiverStats {
 	st := r.stats
 	st.ChunksDone = r.nDone
 	st.ChunksTotal = r.done.len()
-	st.Lost = r.lm.lostTotal
-	st.Loss = r.lm.loss
+	st.Lost = r.lm.Lost()
+	st.Loss = r.lm.Loss()
 	st.Partials = len(r.partials)
-	st.RTT = time.Duration(r.rtt.srtt)
+	st.RTT = time.Duration(r.rtt.SRTT())
 	st.Outlier = r.isOutlier()
-	st.SeqOutliers = r.lm.outliers
+	st.SeqOutliers = r.lm.Outliers()
 	return st
 }
 
 func (r *Receiver) isOutlier() bool {
-	if r.lm.windows == 0 {
+	if r.lm.Windows() == 0 {
 		return false
 	}
 	if !r.haveRef {
-		return r.lm.loss > outlierNoRef
+		return r.lm.Loss() > congestion.OutlierNoRef
 	}
-	return isOutlier(r.lm.loss, r.lossRef)
+	return congestion.IsOutlier(r.lm.Loss(), r.lossRef)
 }
 
 // heardSender counts a packet from the sender once joined: a session whose sender falls

@@ -5,54 +5,56 @@ import (
 	"time"
 
 	"github.com/discuscast/discus/fec"
+	"github.com/discuscast/discus/mcast/congestion"
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // onData places one block. Before the receiver joined (it missed the announce) blocks
 // are kept too: a data packet carries all the code needs, and the chunks rebuilt are
 // delivered once the announce arrives.
-func (r *Receiver) onData(h header, d *data, t int64) {
-	c := d.chunk
+func (r *Receiver) onData(h wire.Header, d *wire.Data, t int64) {
+	c := d.Chunk
 	if r.joined {
-		if h.node != r.info.Sender {
-			r.senderChanged(h.node, t)
+		if h.Node != r.info.Sender {
+			r.senderChanged(h.Node, t)
 		}
-		w, lost := r.lm.windows, r.lm.lostTotal
-		if r.lm.add(d.seq) {
-			r.lastSeq = d.seq
-			r.advance(d.seq + 1)
-		} else if dd := int32(d.seq - r.lastSeq); dd > maxSeqJump || dd < -maxSeqJump {
-			d.seq = r.lastSeq // an outlier: its number says nothing (the block may still help)
+		w, lost := r.lm.Windows(), r.lm.Lost()
+		if r.lm.Add(d.Seq) {
+			r.lastSeq = d.Seq
+			r.advance(d.Seq + 1)
+		} else if dd := int32(d.Seq - r.lastSeq); dd > congestion.MaxSeqJump || dd < -congestion.MaxSeqJump {
+			d.Seq = r.lastSeq // an outlier: its number says nothing (the block may still help)
 		}
-		if lost == 0 && r.lm.lostTotal > 0 && r.cfg.FECReady != nil {
+		if lost == 0 && r.lm.Lost() > 0 && r.cfg.FECReady != nil {
 			r.cfg.FECReady() // the first loss: start preparing the rebuilds it will need
 		}
 		r.lastData = t
-		if r.lm.windows != w && r.congDue == 0 && t >= r.congNext && r.congested() {
+		if r.lm.Windows() != w && r.congDue == 0 && t >= r.congNext && r.congested() {
 			// Tell the sender now rather than at the next report: its rate control needs
 			// fresh news. A short random wait lets one report speak for many.
 			r.congDue = t + 1 + int64(r.rng.Float64()*float64(r.suppressWindow())/4)
 			r.dirty = true
 		}
-		r.queue, r.repairQ = d.queue, d.repairQueue
+		r.queue, r.repairQ = d.Queue, d.RepairQueue
 		if !r.queueKnown {
 			r.learnQueue(t)
 		}
 		switch {
 		case int(c) >= r.done.len():
-			r.drop(DropRange)
+			r.drop(wire.DropRange)
 			return
-		case d.chunkLen > uint32(r.info.MaxChunk) || len(d.payload) != r.info.BlockSize || int(d.maxParity) != r.info.MaxParity:
-			r.drop(DropMalformed)
+		case d.ChunkLen > uint32(r.info.MaxChunk) || len(d.Payload) != r.info.BlockSize || int(d.MaxParity) != r.info.MaxParity:
+			r.drop(wire.DropMalformed)
 			return
 		case r.done.get(int(c)):
 			r.stats.DupBlocks++
 			return
 		}
-	} else if d.chunkLen > MaxChunkLimit {
-		r.drop(DropMalformed)
+	} else if d.ChunkLen > MaxChunkLimit {
+		r.drop(wire.DropMalformed)
 		return
 	} else if int(c) >= r.cfg.MaxChunks {
-		r.drop(DropRange)
+		r.drop(wire.DropRange)
 		return
 	}
 	p := r.byChunk[c]
@@ -60,52 +62,52 @@ func (r *Receiver) onData(h header, d *data, t int64) {
 		// Held chunks (complete, waiting for the code's tables) have a bound of their own,
 		// so memory stays within 2·MaxPartial chunks however long the tables take.
 		if r.held >= r.cfg.MaxPartial || len(r.partials)-r.held >= r.cfg.MaxPartial && !r.evictStalled(t) {
-			r.drop(DropWindow)
+			r.drop(wire.DropWindow)
 			return
 		}
-		dec, err := fec.NewDecoder(fec.Params{BlockSize: len(d.payload), MaxParity: int(d.maxParity)}, int(d.chunkLen))
+		dec, err := fec.NewDecoder(fec.Params{BlockSize: len(d.Payload), MaxParity: int(d.MaxParity)}, int(d.ChunkLen))
 		if err != nil {
-			r.drop(DropMalformed)
+			r.drop(wire.DropMalformed)
 			return
 		}
-		p = &partial{chunk: c, chunkLen: d.chunkLen, dec: dec, maxParity: d.maxParity, u: r.rng.Float64(), grew: t}
+		p = &partial{chunk: c, chunkLen: d.ChunkLen, dec: dec, maxParity: d.MaxParity, u: r.rng.Float64(), grew: t}
 		r.due.del(c) // asked for as a partial chunk from now on
 		r.partials = append(r.partials, p)
 		r.byChunk[c] = p
 		r.dirty = true
 	}
-	if (d.chunkLen != p.chunkLen || d.maxParity != p.maxParity || len(d.payload) != p.dec.BlockSize()) && !r.rival(p, d, t) {
+	if (d.ChunkLen != p.chunkLen || d.MaxParity != p.maxParity || len(d.Payload) != p.dec.BlockSize()) && !r.rival(p, d, t) {
 		// Another length for this chunk: counted, and it takes over only once heard
 		// more than the blocks held (rival): the first block never decides for good.
-		r.drop(DropConflict)
+		r.drop(wire.DropConflict)
 		return
 	}
-	if int(d.block) >= p.dec.K()+p.dec.M() {
-		r.drop(DropRange)
+	if int(d.Block) >= p.dec.K()+p.dec.M() {
+		r.drop(wire.DropRange)
 		return
 	}
 	have := p.dec.Have()
-	complete, err := p.dec.Add(int(d.block), d.payload)
+	complete, err := p.dec.Add(int(d.Block), d.Payload)
 	if err != nil {
-		r.drop(DropMalformed)
+		r.drop(wire.DropMalformed)
 		return
 	}
-	p.last, p.lastSeq = t, d.seq
+	p.last, p.lastSeq = t, d.Seq
 	if p.dec.Have() == have {
 		r.stats.DupBlocks++
 		return
 	}
 	r.stats.Blocks++
 	p.grew = t
-	if k := uint32(p.dec.K()); d.block >= k && d.block-k+1 > p.nextParity {
-		p.nextParity = d.block - k + 1
+	if k := uint32(p.dec.K()); d.Block >= k && d.Block-k+1 > p.nextParity {
+		p.nextParity = d.Block - k + 1
 	}
-	if p.sampling && int32(d.seq-p.reqSeq) > 0 {
+	if p.sampling && int32(d.Seq-p.reqSeq) > 0 {
 		p.sampling = false
 		// A delay timed from hearing another receiver's request (p.heard) is shorter
 		// than our own round trip (in a star, the sender's two link delays rather than
 		// all four); the timers' 2·srtt + 4·rttvar leave room for that.
-		r.rtt.sample(t-p.reqAt-int64(p.reqQueue)*r.pktTime, t-p.reqAt)
+		r.rtt.Sample(t-p.reqAt-int64(p.reqQueue)*r.pktTime, t-p.reqAt)
 	}
 	if complete && r.joined {
 		r.completed(p, t)

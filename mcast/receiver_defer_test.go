@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"testing"
 	"time"
+
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // TestDeferredChunkNeedsNoTables: a chunk the consumer defers (its manifest piece is
@@ -23,12 +25,12 @@ func TestDeferredChunkNeedsNoTables(t *testing.T) {
 			return nil
 		},
 	}, now)
-	r.Handle(appendAnnounce(nil, testHeader, &announce{final: true, rate: 1e6, chunks: 1, maxChunk: 4096, blockSize: 1024}), now)
+	r.Handle(wire.AppendAnnounce(nil, testHeader, &wire.Announce{Final: true, Rate: 1e6, Chunks: 1, MaxChunk: 4096, BlockSize: 1024}), now)
 	chunk := bytes.Repeat([]byte{7}, 4000)
 	for b := range 4 {
 		p := chunk[b*1024 : min((b+1)*1024, len(chunk))]
 		p = append(p, make([]byte, 1024-len(p))...)
-		r.Handle(appendData(nil, testHeader, &data{seq: uint32(b), chunkLen: 4000, block: uint32(b), payload: p}), now)
+		r.Handle(wire.AppendData(nil, testHeader, &wire.Data{Seq: uint32(b), ChunkLen: 4000, Block: uint32(b), Payload: p}), now)
 	}
 	for range 10 {
 		now = r.Poll(now.Add(10*time.Millisecond), func([]byte) {})

@@ -3,6 +3,8 @@ package mcast
 import (
 	"testing"
 	"time"
+
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // TestKeylessFollowNotOnOnePacket: a keyless receiver does not follow another sender
@@ -11,35 +13,35 @@ import (
 func TestKeylessFollowNotOnOnePacket(t *testing.T) {
 	now := time.Unix(0, 0)
 	r := NewReceiver(ReceiverConfig{}, now)
-	ann := &announce{final: true, rate: 1e6, chunks: 4, maxChunk: 4096, blockSize: 128}
-	r.Handle(appendAnnounce(nil, testHeader, ann), now)
-	if !r.joined || r.info.Sender != testHeader.node {
+	ann := &wire.Announce{Final: true, Rate: 1e6, Chunks: 4, MaxChunk: 4096, BlockSize: 128}
+	r.Handle(wire.AppendAnnounce(nil, testHeader, ann), now)
+	if !r.joined || r.info.Sender != testHeader.Node {
 		t.Fatal("did not join")
 	}
 	other := testHeader
-	other.node = 0xbad
-	forged := appendAnnounce(nil, other, ann)
+	other.Node = 0xbad
+	forged := wire.AppendAnnounce(nil, other, ann)
 	for i := 0; i < rivalRun-1; i++ {
 		r.Handle(forged, now)
 	}
-	r.Handle(appendAnnounce(nil, testHeader, ann), now) // the real sender: the run starts over
+	r.Handle(wire.AppendAnnounce(nil, testHeader, ann), now) // the real sender: the run starts over
 	for i := 0; i < rivalRun-1; i++ {
 		r.Handle(forged, now)
 	}
-	if r.info.Sender != testHeader.node {
+	if r.info.Sender != testHeader.Node {
 		t.Fatalf("followed node %x after interleaved forgeries", r.info.Sender)
 	}
-	if d := r.Stats().Drops[DropConflict]; d != 2*(rivalRun-1) {
+	if d := r.Stats().Drops[wire.DropConflict]; d != 2*(rivalRun-1) {
 		t.Fatalf("%d conflicts counted, want %d", d, 2*(rivalRun-1))
 	}
 	r.Handle(forged, now) // the rivalRun-th in a row: a replacement sender
-	if r.info.Sender != other.node {
+	if r.info.Sender != other.Node {
 		t.Fatal("did not follow a persistent replacement sender")
 	}
 	third := testHeader
-	third.node = 0xc0de
-	r.Handle(appendAnnounce(nil, third, ann), now.Add(time.Duration(switchSilence)))
-	if r.info.Sender != third.node {
+	third.Node = 0xc0de
+	r.Handle(wire.AppendAnnounce(nil, third, ann), now.Add(time.Duration(switchSilence)))
+	if r.info.Sender != third.Node {
 		t.Fatal("did not follow a new sender after its sender's silence")
 	}
 }

@@ -6,25 +6,28 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/discuscast/discus/mcast/congestion"
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // hostileAnnounce is an announce of testHeader's session from node.
-func hostileAnnounce(node uint64, a announce) []byte {
+func hostileAnnounce(node uint64, a wire.Announce) []byte {
 	h := testHeader
-	h.node = node
-	if a.rate == 0 {
-		a.rate = 1e6
+	h.Node = node
+	if a.Rate == 0 {
+		a.Rate = 1e6
 	}
-	if a.lossRef == 0 {
-		a.lossRef = lossUnknown
+	if a.LossRef == 0 {
+		a.LossRef = wire.LossUnknown
 	}
-	return appendAnnounce(nil, h, &a)
+	return wire.AppendAnnounce(nil, h, &a)
 }
 
 // baseAnnounce is the session the hostile tests' receivers join: 8 chunks of up to
 // 100 blocks of 64 bytes.
-func baseAnnounce() announce {
-	return announce{final: true, chunks: 8, maxChunk: 64 * 100, blockSize: 64, meta: []byte("m")}
+func baseAnnounce() wire.Announce {
+	return wire.Announce{Final: true, Chunks: 8, MaxChunk: 64 * 100, BlockSize: 64, Meta: []byte("m")}
 }
 
 func joinedReceiver(t *testing.T, cfg ReceiverConfig) (*Receiver, time.Time) {
@@ -34,7 +37,7 @@ func joinedReceiver(t *testing.T, cfg ReceiverConfig) (*Receiver, time.Time) {
 		cfg.Rand = rand.New(rand.NewPCG(1, 2))
 	}
 	r := NewReceiver(cfg, now)
-	r.Handle(hostileAnnounce(testHeader.node, baseAnnounce()), now)
+	r.Handle(hostileAnnounce(testHeader.Node, baseAnnounce()), now)
 	if !r.joined {
 		t.Fatal("did not join")
 	}
@@ -53,27 +56,27 @@ func heapInUse() uint64 {
 // counted, before and after joining; one at MaxChunks costs one bit per chunk.
 func TestReceiverAnnounceChunkBound(t *testing.T) {
 	huge := baseAnnounce()
-	huge.chunks = 1<<32 - 1
-	huge.final = false
+	huge.Chunks = 1<<32 - 1
+	huge.Final = false
 	r, now := joinedReceiver(t, ReceiverConfig{})
-	r.Handle(hostileAnnounce(testHeader.node, huge), now)
+	r.Handle(hostileAnnounce(testHeader.Node, huge), now)
 	fresh := NewReceiver(ReceiverConfig{}, now)
-	fresh.Handle(hostileAnnounce(testHeader.node, huge), now)
+	fresh.Handle(hostileAnnounce(testHeader.Node, huge), now)
 	t.Logf("ASSERT count 2^32-1: joined receiver has %d chunks, drops %s; fresh receiver joined=%v, drops %s",
 		r.done.len(), r.stats.Drops.String(), fresh.joined, fresh.stats.Drops.String())
-	if r.done.len() != 8 || r.stats.Drops[DropRange] != 1 || fresh.joined || fresh.stats.Drops[DropRange] != 1 {
+	if r.done.len() != 8 || r.stats.Drops[wire.DropRange] != 1 || fresh.joined || fresh.stats.Drops[wire.DropRange] != 1 {
 		t.Fatalf("huge announce not dropped")
 	}
 	before := heapInUse()
 	big := baseAnnounce()
-	big.chunks, big.final = DefaultMaxChunks, false
+	big.Chunks, big.Final = DefaultMaxChunks, false
 	r2 := NewReceiver(ReceiverConfig{}, now)
-	r2.Handle(hostileAnnounce(testHeader.node, big), now)
+	r2.Handle(hostileAnnounce(testHeader.Node, big), now)
 	for i := range 20 {
 		r2.Poll(now.Add(time.Duration(i)*time.Second), func([]byte) {})
 	}
 	grew := int64(heapInUse()) - int64(before)
-	t.Logf("ASSERT an announce of %d chunks (DefaultMaxChunks) grew the heap by %d KiB (bound 1024 KiB)", big.chunks, grew>>10)
+	t.Logf("ASSERT an announce of %d chunks (DefaultMaxChunks) grew the heap by %d KiB (bound 1024 KiB)", big.Chunks, grew>>10)
 	if !r2.joined || r2.done.len() != DefaultMaxChunks || grew > 1<<20 {
 		t.Fatalf("joined %v with %d chunks; heap grew %d bytes", r2.joined, r2.done.len(), grew)
 	}
@@ -81,16 +84,16 @@ func TestReceiverAnnounceChunkBound(t *testing.T) {
 }
 
 // hostileData is a data packet of testHeader's session (the base announce's geometry).
-func hostileData(node uint64, d data) []byte {
+func hostileData(node uint64, d wire.Data) []byte {
 	h := testHeader
-	h.node = node
-	if d.chunkLen == 0 {
-		d.chunkLen = 64 * 100
+	h.Node = node
+	if d.ChunkLen == 0 {
+		d.ChunkLen = 64 * 100
 	}
-	if d.payload == nil {
-		d.payload = make([]byte, 64)
+	if d.Payload == nil {
+		d.Payload = make([]byte, 64)
 	}
-	return appendData(nil, h, &d)
+	return wire.AppendData(nil, h, &d)
 }
 
 // TestReceiverSeqOutlier: one flipped bit in a data packet's seq is one outlier, not
@@ -101,13 +104,13 @@ func TestReceiverSeqOutlier(t *testing.T) {
 	seq := uint32(0)
 	send := func(n int) {
 		for range n {
-			r.Handle(hostileData(testHeader.node, data{seq: seq, chunk: seq % 8, block: seq % 100}), now)
+			r.Handle(hostileData(testHeader.Node, wire.Data{Seq: seq, Chunk: seq % 8, Block: seq % 100}), now)
 			seq++
 			now = now.Add(10 * time.Microsecond)
 		}
 	}
 	send(300)
-	r.Handle(hostileData(testHeader.node, data{seq: seq ^ 1<<26, chunk: 1, block: 3}), now) // the flipped bit
+	r.Handle(hostileData(testHeader.Node, wire.Data{Seq: seq ^ 1<<26, Chunk: 1, Block: 3}), now) // the flipped bit
 	send(600)
 	st := r.Stats()
 	t.Logf("ASSERT a flipped seq bit: lost %d, loss %.4f, seq outliers %d, horizon %d (want %d)", st.Lost, st.Loss, st.SeqOutliers, r.horizon, seq)
@@ -118,13 +121,13 @@ func TestReceiverSeqOutlier(t *testing.T) {
 	send(300)
 	st = r.Stats()
 	t.Logf("ASSERT an outage of 5000 packets: lost %d (one window at most), outliers %d, horizon %d (want %d)", st.Lost, st.SeqOutliers, r.horizon, seq)
-	if st.Lost == 0 || st.Lost > lossWindow || r.horizon != seq {
+	if st.Lost == 0 || st.Lost > congestion.LossWindow || r.horizon != seq {
 		t.Fatalf("outage: lost %d, horizon %d", st.Lost, r.horizon)
 	}
 	// A forged announce far ahead does not move the horizon either.
 	a := baseAnnounce()
-	a.seq = seq + 1<<30
-	r.Handle(hostileAnnounce(testHeader.node, a), now)
+	a.Seq = seq + 1<<30
+	r.Handle(hostileAnnounce(testHeader.Node, a), now)
 	if r.horizon != seq {
 		t.Fatalf("announce seq far ahead moved the horizon to %d", r.horizon)
 	}
@@ -134,24 +137,24 @@ func TestReceiverSeqOutlier(t *testing.T) {
 // session's geometry, final count or final meta is dropped and counted, never fatal.
 func TestReceiverAnnounceConflicts(t *testing.T) {
 	r, now := joinedReceiver(t, ReceiverConfig{OnUpdate: func(SessionInfo) error { return nil }})
-	for _, f := range []func(a *announce){
-		func(a *announce) { a.blockSize = 128 },
-		func(a *announce) { a.maxParity = 5 },
-		func(a *announce) { a.maxChunk = 64 * 50 },
-		func(a *announce) { a.chunks = 9 },
-		func(a *announce) { a.chunks = 7 },
-		func(a *announce) { a.final = false },
-		func(a *announce) { a.meta = []byte("other") },
+	for _, f := range []func(a *wire.Announce){
+		func(a *wire.Announce) { a.BlockSize = 128 },
+		func(a *wire.Announce) { a.MaxParity = 5 },
+		func(a *wire.Announce) { a.MaxChunk = 64 * 50 },
+		func(a *wire.Announce) { a.Chunks = 9 },
+		func(a *wire.Announce) { a.Chunks = 7 },
+		func(a *wire.Announce) { a.Final = false },
+		func(a *wire.Announce) { a.Meta = []byte("other") },
 	} {
 		a := baseAnnounce()
 		f(&a)
-		r.Handle(hostileAnnounce(testHeader.node, a), now)
+		r.Handle(hostileAnnounce(testHeader.Node, a), now)
 		now = now.Add(10 * time.Millisecond)
 	}
 	st := r.Stats()
 	t.Logf("ASSERT 7 disagreeing announces: drops %s, err %v, chunks %d, final %v, block size %d",
 		st.Drops.String(), r.Err(), st.ChunksTotal, r.info.Final, r.info.BlockSize)
-	if r.Err() != nil || st.Drops[DropConflict] != 7 || st.ChunksTotal != 8 || !r.info.Final || r.info.BlockSize != 64 || string(r.meta) != "m" {
+	if r.Err() != nil || st.Drops[wire.DropConflict] != 7 || st.ChunksTotal != 8 || !r.info.Final || r.info.BlockSize != 64 || string(r.meta) != "m" {
 		t.Fatal("a disagreeing announce changed or stopped the session")
 	}
 }
@@ -162,22 +165,22 @@ func TestReceiverAnnounceConflicts(t *testing.T) {
 func TestReceiverRefusalNotDecidedByOnePacket(t *testing.T) {
 	now := time.Unix(1000, 0)
 	grow := baseAnnounce()
-	grow.final = false
+	grow.Final = false
 	r := NewReceiver(ReceiverConfig{OnUpdate: func(si SessionInfo) error {
 		if string(si.Meta) != "m" {
 			return errTest
 		}
 		return nil
 	}}, now)
-	r.Handle(hostileAnnounce(testHeader.node, grow), now)
+	r.Handle(hostileAnnounce(testHeader.Node, grow), now)
 	bad := grow
-	bad.meta = []byte("forged")
-	r.Handle(hostileAnnounce(testHeader.node, bad), now)
-	if r.Err() != nil || string(r.meta) != "m" || r.stats.Drops[DropConflict] != 1 {
+	bad.Meta = []byte("forged")
+	r.Handle(hostileAnnounce(testHeader.Node, bad), now)
+	if r.Err() != nil || string(r.meta) != "m" || r.stats.Drops[wire.DropConflict] != 1 {
 		t.Fatalf("one refused update: err %v meta %q", r.Err(), r.meta)
 	}
 	for i := range 6 {
-		r.Handle(hostileAnnounce(testHeader.node, bad), now.Add(time.Duration(i+1)*200*time.Millisecond))
+		r.Handle(hostileAnnounce(testHeader.Node, bad), now.Add(time.Duration(i+1)*200*time.Millisecond))
 	}
 	t.Logf("ASSERT one refused update dropped; the same one persistently for 1.2 s: err %v", r.Err())
 	if r.Err() == nil {
@@ -192,13 +195,13 @@ func TestReceiverRefusalNotDecidedByOnePacket(t *testing.T) {
 		return nil
 	}}, now)
 	for i := range 4 {
-		j.Handle(hostileAnnounce(testHeader.node, baseAnnounce()), now.Add(time.Duration(i)*300*time.Millisecond))
+		j.Handle(hostileAnnounce(testHeader.Node, baseAnnounce()), now.Add(time.Duration(i)*300*time.Millisecond))
 	}
 	early := j.Err()
 	forged := baseAnnounce()
-	forged.meta = []byte("forged")
+	forged.Meta = []byte("forged")
 	j.Handle(hostileAnnounce(7, forged), now.Add(time.Second))
-	j.Handle(hostileAnnounce(testHeader.node, baseAnnounce()), now.Add(1200*time.Millisecond))
+	j.Handle(hostileAnnounce(testHeader.Node, baseAnnounce()), now.Add(1200*time.Millisecond))
 	t.Logf("ASSERT refused session: 4 announces over 0.9 s err %v, joined %v; the 5th after 1.2 s err %v (refused %d)",
 		early, j.joined, j.Err(), j.stats.Refused)
 	if early != nil || j.joined || j.Err() == nil {
@@ -212,7 +215,7 @@ func TestReceiverRefusalNotDecidedByOnePacket(t *testing.T) {
 		return nil
 	}}, now)
 	k.Handle(hostileAnnounce(7, forged), now) // a forged first announce is refused...
-	k.Handle(hostileAnnounce(testHeader.node, baseAnnounce()), now.Add(time.Millisecond))
+	k.Handle(hostileAnnounce(testHeader.Node, baseAnnounce()), now.Add(time.Millisecond))
 	if k.Err() != nil || !k.joined {
 		t.Fatalf("the real announce after a refused forged one: err %v joined %v", k.Err(), k.joined)
 	}
@@ -223,15 +226,15 @@ func TestReceiverRefusalNotDecidedByOnePacket(t *testing.T) {
 func TestReceiverForgedFirstCount(t *testing.T) {
 	now := time.Unix(1000, 0)
 	s, _ := newTestSender(t, 8)
-	s.Handle(requestPkt(1, need{chunk: 0}), now)
+	s.Handle(requestPkt(1, wire.Need{Chunk: 0}), now)
 	delivered := 0
 	r := NewReceiver(ReceiverConfig{Rand: rand.New(rand.NewPCG(3, 4)), Deliver: func(int, []byte) error { delivered++; return nil }}, now)
-	forged := announce{final: true, rate: 1e9, chunks: 9, maxChunk: 100 * 64, blockSize: 64, meta: []byte("m")}
-	r.Handle(hostileAnnounce(testHeader.node, forged), now)
+	forged := wire.Announce{Final: true, Rate: 1e9, Chunks: 9, MaxChunk: 100 * 64, BlockSize: 64, Meta: []byte("m")}
+	r.Handle(hostileAnnounce(testHeader.Node, forged), now)
 	runPair(s, r, now, 20000)
 	st := r.Stats()
 	t.Logf("ASSERT forged final count 9 of 8: readopted %d times, complete %v with %d/%d chunks, delivered %d, conflicts %d",
-		st.Readopted, r.Complete(), st.ChunksDone, st.ChunksTotal, delivered, st.Drops[DropConflict])
+		st.Readopted, r.Complete(), st.ChunksDone, st.ChunksTotal, delivered, st.Drops[wire.DropConflict])
 	if !r.Complete() || st.ChunksTotal != 8 || delivered != 8 {
 		t.Fatal("stranded by a forged first count")
 	}
@@ -247,8 +250,8 @@ func runPair(s *Sender, r *Receiver, now time.Time, steps int) time.Time {
 		next := s.Poll(now, func(p []byte) { out = append(out, append([]byte(nil), p...)) })
 		rn := r.Poll(now, func(p []byte) { out = append(out, append([]byte(nil), p...)) })
 		for _, p := range out {
-			h, _, _ := parseHeader(p)
-			if h.node == s.NodeID() {
+			h, _, _ := wire.ParseHeader(p)
+			if h.Node == s.NodeID() {
 				r.Handle(p, now)
 			} else {
 				s.Handle(p, now)
@@ -267,10 +270,10 @@ func TestReceiverPoisonedLengths(t *testing.T) {
 	now := time.Unix(1000, 0)
 	s, _ := newTestSender(t, 24)
 	r := NewReceiver(ReceiverConfig{Rand: rand.New(rand.NewPCG(5, 6))}, now)
-	a := announce{final: true, rate: 1e9, chunks: 24, maxChunk: 100 * 64, blockSize: 64, meta: []byte("m")}
+	a := wire.Announce{Final: true, Rate: 1e9, Chunks: 24, MaxChunk: 100 * 64, BlockSize: 64, Meta: []byte("m")}
 	r.Handle(hostileAnnounce(s.NodeID(), a), now)
 	for c := range uint32(20) { // 20 chunks, one forged block each, from the sender's own node ID
-		r.Handle(hostileData(s.NodeID(), data{seq: c, chunk: c, chunkLen: 64 * 37, block: 1}), now)
+		r.Handle(hostileData(s.NodeID(), wire.Data{Seq: c, Chunk: c, ChunkLen: 64 * 37, Block: 1}), now)
 	}
 	if len(r.partials) != 20 {
 		t.Fatalf("%d partials after the forged blocks, want 20 (all slots)", len(r.partials))
@@ -293,7 +296,7 @@ func TestReceiverEvictsStalled(t *testing.T) {
 	seq := uint32(0)
 	send := func(c uint32, blocks int) {
 		for b := range blocks {
-			r.Handle(hostileData(testHeader.node, data{seq: seq, chunk: c, block: uint32(b)}), now)
+			r.Handle(hostileData(testHeader.Node, wire.Data{Seq: seq, Chunk: c, Block: uint32(b)}), now)
 			seq++
 		}
 	}
@@ -306,7 +309,7 @@ func TestReceiverEvictsStalled(t *testing.T) {
 	now = now.Add(time.Duration(age))
 	send(2, 1)
 	t.Logf("ASSERT evictAge %v (srtt %v, S %v): a new chunk found no room after age/2 (%v), room after 1.5 age (%v); evicted %d",
-		time.Duration(age), time.Duration(r.rtt.srtt), time.Duration(r.suppressWindow()), early, r.byChunk[2] != nil, r.stats.Evicted)
+		time.Duration(age), time.Duration(r.rtt.SRTT()), time.Duration(r.suppressWindow()), early, r.byChunk[2] != nil, r.stats.Evicted)
 	if early || r.byChunk[2] == nil || r.stats.Evicted != 1 {
 		t.Fatal("eviction")
 	}
@@ -332,12 +335,12 @@ func TestReceiverRejectKeepsData(t *testing.T) {
 		next := s.Poll(now, func(p []byte) { out = append(out, append([]byte(nil), p...)) })
 		rn := r.Poll(now, func(p []byte) { out = append(out, append([]byte(nil), p...)) })
 		for _, p := range out {
-			h, body, _ := parseHeader(p)
-			if h.node != s.NodeID() {
+			h, body, _ := wire.ParseHeader(p)
+			if h.Node != s.NodeID() {
 				s.Handle(p, now)
 				continue
 			}
-			if d, err := parseData(h, body); err == nil && d.block == 5 && r.stats.Corrupt == 0 {
+			if d, err := wire.ParseData(h, body); err == nil && d.Block == 5 && r.stats.Corrupt == 0 {
 				continue
 			}
 			r.Handle(p, now)

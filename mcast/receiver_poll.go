@@ -1,10 +1,14 @@
 package mcast
 
-import "time"
+import (
+	"time"
+
+	"github.com/discuscast/discus/mcast/wire"
+)
 
 // candidate is a need that may go into the next request.
 type candidate struct {
-	n  need
+	n  wire.Need
 	p  *partial // nil for a whole chunk
 	at int64    // when it is due
 }
@@ -45,7 +49,7 @@ func (r *Receiver) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
 		if t >= r.doneAt {
 			r.sendReport(t, true, emit, false)
 			r.doneTries++
-			r.doneAt = t + min(max(4*r.rtt.srtt, int64(20*time.Millisecond))<<min(r.doneTries, 8), maxDoneBackoff)
+			r.doneAt = t + min(max(4*r.rtt.SRTT(), int64(20*time.Millisecond))<<min(r.doneTries, 8), maxDoneBackoff)
 		}
 		wake = min(wake, r.doneAt)
 	}
@@ -69,7 +73,7 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 		// The deficit-biased backoff follows every wait, including a suppression: a
 		// receiver that held back for someone else's repair asks in the same order again.
 		at := max(p.due, r.stoppedAt(p, gap)) + r.repairBackoff(m, p.dec.K(), p.u)
-		cs = append(cs, candidate{n: need{chunk: p.chunk, missing: uint32(m), nextParity: p.nextParity}, p: p, at: at})
+		cs = append(cs, candidate{n: wire.Need{Chunk: p.chunk, Missing: uint32(m), NextParity: p.nextParity}, p: p, at: at})
 		first = min(first, at)
 	}
 	if n := r.done.len(); n > 0 && r.nDone < n {
@@ -89,7 +93,7 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 				r.due.set(uint32(c), due, t)
 			}
 			at := max(due, r.cover.get(uint32(c)))
-			cs = append(cs, candidate{n: need{chunk: uint32(c)}, at: at})
+			cs = append(cs, candidate{n: wire.Need{Chunk: uint32(c)}, at: at})
 			first = min(first, at)
 		}
 	}
@@ -108,24 +112,24 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 		}
 		r.needs = append(r.needs, c.n)
 		if c.p != nil {
-			c.p.due = t + r.rtoPartial(int(c.n.missing))
+			c.p.due = t + r.rtoPartial(int(c.n.Missing))
 			c.p.u = r.rng.Float64()
 			c.p.reqAt, c.p.reqSeq, c.p.reqQueue, c.p.sampling, c.p.heard = t, r.lastSeq, r.repairQ, true, false
 			wake = min(wake, c.p.due)
 		} else {
 			r.stats.WholeNeeds++
-			cv := t + r.rtoFull() + r.jitterFor(c.n.chunk)
-			r.cover.set(c.n.chunk, cv, t)
+			cv := t + r.rtoFull() + r.jitterFor(c.n.Chunk)
+			r.cover.set(c.n.Chunk, cv, t)
 			wake = min(wake, cv)
 		}
 	}
 	if len(r.needs) > 0 {
-		r.log.Debug("mcast: request", "needs", len(r.needs), "loss", r.lm.loss, "recent", r.lm.last, "outlier", r.isOutlier())
+		r.log.Debug("mcast: request", "needs", len(r.needs), "loss", r.lm.Loss(), "recent", r.lm.Last(), "outlier", r.isOutlier())
 	}
 	for len(r.needs) > 0 {
-		k := min(len(r.needs), maxNeeds)
-		q := request{progress: r.progress(), outlier: r.isOutlier(), needs: r.needs[:k]}
-		r.buf = appendRequest(r.buf[:0], r.hdr, &q)
+		k := min(len(r.needs), wire.MaxNeeds)
+		q := wire.Request{Progress: r.progress(), Outlier: r.isOutlier(), Needs: r.needs[:k]}
+		r.buf = wire.AppendRequest(r.buf[:0], r.hdr, &q)
 		r.stats.Requests++
 		r.stats.NeedsSent += uint64(k)
 		emit(r.buf)
@@ -155,18 +159,18 @@ func (r *Receiver) pollReport(t int64, emit func([]byte)) int64 {
 }
 
 func (r *Receiver) sendReport(t int64, done bool, emit func([]byte), cong bool) {
-	rep := report{progress: r.progress(), hello: !r.helloSent, done: done, cong: cong}
+	rep := wire.Report{Progress: r.progress(), Hello: !r.helloSent, Done: done, Congestion: cong}
 	r.helloSent, r.helloNow, r.reportNow = true, false, false
-	r.buf = appendReport(r.buf[:0], r.hdr, &rep)
+	r.buf = wire.AppendReport(r.buf[:0], r.hdr, &rep)
 	r.stats.Reports++
 	r.lastSent = t
 	emit(r.buf)
 }
 
-func (r *Receiver) progress() progress {
-	p := progress{done: uint32(r.nDone), known: uint32(r.done.len()), loss: lossUnknown, recent: lossUnknown, seen: r.horizon}
-	if r.lm.windows > 0 {
-		p.loss, p.recent = lossWire(r.lm.loss), lossWire(r.lm.last)
+func (r *Receiver) progress() wire.Progress {
+	p := wire.Progress{Done: uint32(r.nDone), Known: uint32(r.done.len()), Loss: wire.LossUnknown, Recent: wire.LossUnknown, Seen: r.horizon}
+	if r.lm.Windows() > 0 {
+		p.Loss, p.Recent = lossWire(r.lm.Loss()), lossWire(r.lm.Last())
 	}
 	return p
 }

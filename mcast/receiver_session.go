@@ -4,17 +4,19 @@ import (
 	"fmt"
 
 	"github.com/discuscast/discus/fec"
+	"github.com/discuscast/discus/mcast/congestion"
+	"github.com/discuscast/discus/mcast/wire"
 )
 
-func (r *Receiver) onAnnounce(h header, a *announce, t int64) {
-	p := fec.Params{BlockSize: int(a.blockSize), MaxParity: int(a.maxParity)}
-	if a.maxChunk > MaxChunkLimit || p.Validate(int(a.maxChunk)) != nil {
-		r.drop(DropMalformed)
+func (r *Receiver) onAnnounce(h wire.Header, a *wire.Announce, t int64) {
+	p := fec.Params{BlockSize: int(a.BlockSize), MaxParity: int(a.MaxParity)}
+	if a.MaxChunk > MaxChunkLimit || p.Validate(int(a.MaxChunk)) != nil {
+		r.drop(wire.DropMalformed)
 		return
 	}
-	if int64(a.chunks) > int64(r.cfg.MaxChunks) {
+	if int64(a.Chunks) > int64(r.cfg.MaxChunks) {
 		// Beyond what this receiver takes (its per-chunk state is bounded by MaxChunks).
-		r.drop(DropRange)
+		r.drop(wire.DropRange)
 		return
 	}
 	if !r.joined {
@@ -25,31 +27,31 @@ func (r *Receiver) onAnnounce(h header, a *announce, t int64) {
 		// The session's geometry, final count and final meta are fixed once joined: one
 		// announce saying otherwise is dropped. Only the sender's persistent word (the
 		// same description repeated, nothing agreeing meanwhile) replaces them.
-		r.drop(DropConflict)
-		if e := r.descs.observe(h.node, descHash(a), t); e.persistent(t) {
+		r.drop(wire.DropConflict)
+		if e := r.descs.observe(h.Node, descHash(a), t); e.persistent(t) {
 			r.readopt(h, a, p, t)
 		}
 		return
 	}
-	if h.node != r.info.Sender {
-		r.senderChanged(h.node, t)
+	if h.Node != r.info.Sender {
+		r.senderChanged(h.Node, t)
 	}
 	r.session(a)
-	r.advance(a.seq)
+	r.advance(a.Seq)
 	r.helloSoon(a, t)
-	chunks := max(int(a.chunks), r.done.len())
-	final := r.info.Final || a.final
-	metaChanged := string(a.meta) != string(r.meta)
+	chunks := max(int(a.Chunks), r.done.len())
+	final := r.info.Final || a.Final
+	metaChanged := string(a.Meta) != string(r.meta)
 	if chunks != r.done.len() || final != r.info.Final || metaChanged {
 		if r.cfg.OnUpdate != nil {
 			si := r.sessionInfo()
-			si.Chunks, si.Final, si.Meta = chunks, final, a.meta
+			si.Chunks, si.Final, si.Meta = chunks, final, a.Meta
 			if err := r.cfg.OnUpdate(si); err != nil {
 				// The session layer refuses the change: the announce is dropped; the sender
 				// saying so persistently stops the receiver.
-				r.drop(DropConflict)
+				r.drop(wire.DropConflict)
 				r.stats.Refused++
-				e := r.descs.observe(h.node, descHash(a), t)
+				e := r.descs.observe(h.Node, descHash(a), t)
 				e.err = err
 				if e.persistent(t) {
 					r.fail(fmt.Errorf("%w: %w", ErrSession, err))
@@ -60,7 +62,7 @@ func (r *Receiver) onAnnounce(h header, a *announce, t int64) {
 		r.grow(chunks)
 		r.info.Final = final
 		if metaChanged {
-			r.meta = append(r.meta[:0], a.meta...)
+			r.meta = append(r.meta[:0], a.Meta...)
 		}
 		r.dirty = true
 		r.checkComplete(t)
@@ -69,13 +71,13 @@ func (r *Receiver) onAnnounce(h header, a *announce, t int64) {
 }
 
 // conflicts reports whether a disagrees with what the joined session established.
-func (r *Receiver) conflicts(a *announce) bool {
+func (r *Receiver) conflicts(a *wire.Announce) bool {
 	switch {
-	case int(a.blockSize) != r.info.BlockSize || int(a.maxParity) != r.info.MaxParity || int(a.maxChunk) != r.info.MaxChunk:
+	case int(a.BlockSize) != r.info.BlockSize || int(a.MaxParity) != r.info.MaxParity || int(a.MaxChunk) != r.info.MaxChunk:
 		return true // same session, different code
-	case int(a.chunks) < r.done.len():
+	case int(a.Chunks) < r.done.len():
 		return true // chunks already known cannot go away
-	case r.info.Final && (!a.final || int(a.chunks) != r.done.len() || string(a.meta) != string(r.meta)):
+	case r.info.Final && (!a.Final || int(a.Chunks) != r.done.len() || string(a.Meta) != string(r.meta)):
 		return true // a final count and its meta do not change
 	}
 	return false
@@ -86,17 +88,17 @@ func (r *Receiver) conflicts(a *announce) bool {
 // would strand every receiver). Blocks of a different code are dropped; a count
 // below a chunk already delivered, or a description the session layer refuses, stops
 // the receiver.
-func (r *Receiver) readopt(h header, a *announce, p fec.Params, t int64) {
+func (r *Receiver) readopt(h wire.Header, a *wire.Announce, p fec.Params, t int64) {
 	r.descs.agree()
-	n := int(a.chunks)
+	n := int(a.Chunks)
 	for c := n; c < r.done.len(); c++ {
 		if r.done.get(c) {
 			r.fail(fmt.Errorf("%w: the sender now announces %d chunks, chunk %d was delivered", ErrSession, n, c))
 			return
 		}
 	}
-	si := SessionInfo{SessionID: h.session, Sender: h.node, Meta: a.meta, Chunks: n, Final: a.final,
-		BlockSize: int(a.blockSize), MaxParity: int(a.maxParity), MaxChunk: int(a.maxChunk), Rate: int64(a.rate)}
+	si := SessionInfo{SessionID: h.Session, Sender: h.Node, Meta: a.Meta, Chunks: n, Final: a.Final,
+		BlockSize: int(a.BlockSize), MaxParity: int(a.MaxParity), MaxChunk: int(a.MaxChunk), Rate: int64(a.Rate)}
 	if r.cfg.OnUpdate != nil {
 		if err := r.cfg.OnUpdate(si); err != nil {
 			r.fail(fmt.Errorf("%w: %w", ErrSession, err))
@@ -105,8 +107,8 @@ func (r *Receiver) readopt(h header, a *announce, p fec.Params, t int64) {
 	}
 	r.stats.Readopted++
 	r.log.Warn("mcast: the sender's announces contradict the session joined; following them",
-		"chunks", n, "final", a.final, "was", r.done.len())
-	geometry := int(a.blockSize) != r.info.BlockSize || int(a.maxParity) != r.info.MaxParity || int(a.maxChunk) != r.info.MaxChunk
+		"chunks", n, "final", a.Final, "was", r.done.len())
+	geometry := int(a.BlockSize) != r.info.BlockSize || int(a.MaxParity) != r.info.MaxParity || int(a.MaxChunk) != r.info.MaxChunk
 	for _, q := range append([]*partial(nil), r.partials...) {
 		if geometry || int(q.chunk) >= n {
 			r.removePartial(q)
@@ -116,19 +118,19 @@ func (r *Receiver) readopt(h header, a *announce, p fec.Params, t int64) {
 	r.due.cut(uint32(n))
 	r.cover.cut(uint32(n))
 	r.params = p
-	r.kEst = p.Blocks(int(a.maxChunk))
+	r.kEst = p.Blocks(int(a.MaxChunk))
 	r.info.BlockSize, r.info.MaxParity, r.info.MaxChunk = si.BlockSize, si.MaxParity, si.MaxChunk
-	r.info.Chunks, r.info.Final = n, a.final
+	r.info.Chunks, r.info.Final = n, a.Final
 	r.grow(n)
-	r.meta = append(r.meta[:0], a.meta...)
+	r.meta = append(r.meta[:0], a.Meta...)
 	if r.cursor >= n {
 		r.cursor = 0
 	}
-	if h.node != r.info.Sender {
-		r.senderChanged(h.node, t)
+	if h.Node != r.info.Sender {
+		r.senderChanged(h.Node, t)
 	}
 	r.session(a)
-	r.advance(a.seq)
+	r.advance(a.Seq)
 	r.dirty = true
 	r.checkComplete(t)
 }
@@ -136,11 +138,11 @@ func (r *Receiver) readopt(h header, a *announce, p fec.Params, t int64) {
 // tryJoin joins the session a describes, unless the session layer (OnSession) refuses
 // it. A refusal is not decided by one packet: the receiver stays unjoined and fails
 // only when the same refused description was heard persistently from one node.
-func (r *Receiver) tryJoin(h header, a *announce, p fec.Params, t int64) {
+func (r *Receiver) tryJoin(h wire.Header, a *wire.Announce, p fec.Params, t int64) {
 	hash := descHash(a)
-	if e := r.descs.find(h.node, hash); e != nil && e.err != nil {
-		r.descs.observe(h.node, hash, t)
-		r.drop(DropConflict)
+	if e := r.descs.find(h.Node, hash); e != nil && e.err != nil {
+		r.descs.observe(h.Node, hash, t)
+		r.drop(wire.DropConflict)
 		r.stats.Refused++
 		if e.persistent(t) {
 			r.fail(fmt.Errorf("%w: %w", ErrSession, e.err))
@@ -148,13 +150,13 @@ func (r *Receiver) tryJoin(h header, a *announce, p fec.Params, t int64) {
 		return
 	}
 	if r.cfg.OnSession != nil {
-		si := SessionInfo{SessionID: h.session, Sender: h.node, Meta: a.meta, Chunks: int(a.chunks), Final: a.final,
-			BlockSize: int(a.blockSize), MaxParity: int(a.maxParity), MaxChunk: int(a.maxChunk), Rate: int64(a.rate)}
+		si := SessionInfo{SessionID: h.Session, Sender: h.Node, Meta: a.Meta, Chunks: int(a.Chunks), Final: a.Final,
+			BlockSize: int(a.BlockSize), MaxParity: int(a.MaxParity), MaxChunk: int(a.MaxChunk), Rate: int64(a.Rate)}
 		if err := r.cfg.OnSession(si); err != nil {
-			r.drop(DropConflict)
+			r.drop(wire.DropConflict)
 			r.stats.Refused++
-			r.log.Warn("mcast: session refused", "sender", h.node, "err", err)
-			e := r.descs.observe(h.node, hash, t)
+			r.log.Warn("mcast: session refused", "sender", h.Node, "err", err)
+			e := r.descs.observe(h.Node, hash, t)
 			e.err = err
 			return
 		}
@@ -163,36 +165,36 @@ func (r *Receiver) tryJoin(h header, a *announce, p fec.Params, t int64) {
 	r.join(h, a, p, t)
 }
 
-func (r *Receiver) join(h header, a *announce, p fec.Params, t int64) {
-	if r.early && h.session != r.hdr.session {
+func (r *Receiver) join(h wire.Header, a *wire.Announce, p fec.Params, t int64) {
+	if r.early && h.Session != r.hdr.Session {
 		for len(r.partials) > 0 {
 			r.removePartial(r.partials[0])
 		}
 	}
 	r.joined = true
-	r.hdr.session = h.session
+	r.hdr.Session = h.Session
 	r.params = p
-	r.kEst = p.Blocks(int(a.maxChunk))
-	r.info = SessionInfo{SessionID: h.session, Sender: h.node, BlockSize: int(a.blockSize),
-		MaxParity: int(a.maxParity), MaxChunk: int(a.maxChunk), Final: a.final}
-	r.meta = append(r.meta[:0], a.meta...)
+	r.kEst = p.Blocks(int(a.MaxChunk))
+	r.info = SessionInfo{SessionID: h.Session, Sender: h.Node, BlockSize: int(a.BlockSize),
+		MaxParity: int(a.MaxParity), MaxChunk: int(a.MaxChunk), Final: a.Final}
+	r.meta = append(r.meta[:0], a.Meta...)
 	r.session(a)
-	r.advance(a.seq)
-	r.grow(int(a.chunks))
+	r.advance(a.Seq)
+	r.grow(int(a.Chunks))
 	if r.done.len() > 0 {
 		r.cursor = r.rng.IntN(r.done.len())
 	}
-	if a.lead > 0 && int(a.lead) <= r.done.len() {
+	if a.Lead > 0 && int(a.Lead) <= r.done.len() {
 		// The lead chunks describe the others (an image's manifest): fetch them first,
 		// so what arrives next can be checked at once instead of waiting.
-		r.cursor = r.done.len() - int(a.lead)
+		r.cursor = r.done.len() - int(a.Lead)
 	}
 	r.lastSent = t
 	r.reportU = 0.5 + r.rng.Float64()
-	r.reportAt = t + int64(float64(minReportInterval/2)*r.reportU)
+	r.reportAt = t + int64(float64(int64(congestion.MinReportInterval)/2)*r.reportU)
 	r.helloSoon(a, t)
 	r.dirty = true
-	r.log.Debug("mcast: joined session", "sender", h.node, "chunks", a.chunks, "final", a.final)
+	r.log.Debug("mcast: joined session", "sender", h.Node, "chunks", a.Chunks, "final", a.Final)
 	r.adoptEarly(t)
 	for _, c := range r.earlyAsked {
 		if int(c) < r.done.len() {
@@ -204,15 +206,15 @@ func (r *Receiver) join(h header, a *announce, p fec.Params, t int64) {
 }
 
 // session takes the announce's soft state: rate, membership, loss reference.
-func (r *Receiver) session(a *announce) {
-	r.info.Rate = int64(a.rate)
-	if a.rate > 0 {
-		r.pktTime = int64(float64(headerLen+dataBody+r.info.BlockSize) / float64(a.rate) * 1e9)
+func (r *Receiver) session(a *wire.Announce) {
+	r.info.Rate = int64(a.Rate)
+	if a.Rate > 0 {
+		r.pktTime = int64(float64(wire.DataLen(r.info.BlockSize)) / float64(a.Rate) * 1e9)
 	}
-	r.members = int(a.members)
-	r.haveRef = a.lossRef != lossUnknown
+	r.members = int(a.Members)
+	r.haveRef = a.LossRef != wire.LossUnknown
 	if r.haveRef {
-		r.lossRef = min(float64(a.lossRef)/10000, 1)
+		r.lossRef = min(float64(a.LossRef)/10000, 1)
 	}
 }
 
@@ -238,7 +240,7 @@ func (r *Receiver) grow(n int) bool {
 func (r *Receiver) senderChanged(node uint64, t int64) {
 	r.log.Debug("mcast: new sender", "old", r.info.Sender, "new", node)
 	r.info.Sender = node
-	r.lm.reset()
+	r.lm.Reset()
 	r.hasHorizon, r.hasHorizonSus = false, false
 	r.due.reset()
 	r.cover.reset()
@@ -271,7 +273,7 @@ func (r *Receiver) learnQueue(t int64) {
 func (r *Receiver) advance(next uint32) {
 	d := int32(next - r.horizon)
 	switch {
-	case !r.hasHorizon || d > 0 && d <= maxSeqJump:
+	case !r.hasHorizon || d > 0 && d <= congestion.MaxSeqJump:
 	case d <= 0:
 		return
 	case r.hasHorizonSus && int32(next-r.horizonSus) > 0 && int32(next-r.horizonSus) <= maxHorizonConfirm:
@@ -292,8 +294,8 @@ const maxHorizonConfirm = 1 << 24
 // receivers (it starts as soon as it hears them); otherwise the hello keeps its
 // spaced time, as hellos from a thousand receivers at once would cost a sender that
 // is not waiting for them more than they tell it.
-func (r *Receiver) helloSoon(a *announce, t int64) {
-	if a.waiting && !r.helloSent {
+func (r *Receiver) helloSoon(a *wire.Announce, t int64) {
+	if a.Waiting && !r.helloSent {
 		r.reportAt = min(r.reportAt, t+int64(r.rng.Float64()*float64(helloJitter)))
 		r.helloNow, r.dirty = true, true
 	}

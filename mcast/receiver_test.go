@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // TestReceiverHoldsRebuildUntilTablesReady: a chunk that needs a GF(2^16) rebuild is
@@ -13,7 +15,7 @@ import (
 func TestReceiverHoldsRebuildUntilTablesReady(t *testing.T) {
 	chunk := bytes.Repeat([]byte{7}, 300*64) // 300 blocks: over GF(2^16)
 	now := time.Unix(1000, 0)
-	s, err := NewSender(SenderConfig{SessionID: testHeader.session, BlockSize: 64, MaxChunk: len(chunk),
+	s, err := NewSender(SenderConfig{SessionID: testHeader.Session, BlockSize: 64, MaxChunk: len(chunk),
 		FixedRate: true, MaxRate: 1e9}, memSource{chunks: [][]byte{chunk}}, now)
 	if err != nil {
 		t.Fatal(err)
@@ -29,9 +31,9 @@ func TestReceiverHoldsRebuildUntilTablesReady(t *testing.T) {
 	feed := func() {
 		for range 2000 {
 			s.Poll(now, func(p []byte) {
-				h, body, _ := parseHeader(p)
-				if h.typ == typeData {
-					if d, _ := parseData(h, body); d.block == 5 {
+				h, body, _ := wire.ParseHeader(p)
+				if h.Type == wire.TypeData {
+					if d, _ := wire.ParseData(h, body); d.Block == 5 {
 						return
 					}
 				}
@@ -43,9 +45,9 @@ func TestReceiverHoldsRebuildUntilTablesReady(t *testing.T) {
 			}
 		}
 	}
-	s.Handle(requestPkt(1, need{chunk: 0}), now)
+	s.Handle(requestPkt(1, wire.Need{Chunk: 0}), now)
 	feed()
-	s.Handle(requestPkt(1, need{chunk: 0, missing: 1}), now)
+	s.Handle(requestPkt(1, wire.Need{Chunk: 0, Missing: 1}), now)
 	feed()
 	r.Poll(now, func([]byte) {})
 	if got != nil || r.held != 1 || asked == 0 {
@@ -66,15 +68,15 @@ func TestReceiverHelloWhenSenderWaits(t *testing.T) {
 	for _, waiting := range []bool{true, false} {
 		now := time.Unix(1000, 0)
 		r := NewReceiver(ReceiverConfig{}, now)
-		a := announce{final: true, waiting: waiting, rate: 1e6, chunks: 4, maxChunk: 64 * 100, blockSize: 64,
-			lossRef: lossUnknown, meta: []byte("m")}
-		r.Handle(appendAnnounce(nil, testHeader, &a), now)
+		a := wire.Announce{Final: true, Waiting: waiting, Rate: 1e6, Chunks: 4, MaxChunk: 64 * 100, BlockSize: 64,
+			LossRef: wire.LossUnknown, Meta: []byte("m")}
+		r.Handle(wire.AppendAnnounce(nil, testHeader, &a), now)
 		hello := time.Duration(-1)
 		for d := time.Duration(0); d <= 20*time.Millisecond && hello < 0; d += time.Millisecond {
 			r.Poll(now.Add(d), func(p []byte) {
-				h, body, _ := parseHeader(p)
-				if h.typ == typeReport {
-					if rep, _ := parseReport(h, body); rep.hello {
+				h, body, _ := wire.ParseHeader(p)
+				if h.Type == wire.TypeReport {
+					if rep, _ := wire.ParseReport(h, body); rep.Hello {
 						hello = d
 					}
 				}
@@ -98,25 +100,25 @@ func TestReceiverPausedSenderIsNotLoss(t *testing.T) {
 	r := NewReceiver(ReceiverConfig{Rand: rand.New(rand.NewPCG(1, 2)), Window: 1}, now)
 	// 100 kB/s: 1.24 ms per packet, so the wait for a paused sender (gap + 10 ms + the
 	// announced backlog's time) is long enough to tell from the old rule (gap + backoff).
-	a := announce{final: true, rate: 1e5, chunks: 2, maxChunk: 64 * 100, blockSize: 64, lossRef: lossUnknown, meta: []byte("m")}
-	r.Handle(appendAnnounce(nil, testHeader, &a), now)
+	a := wire.Announce{Final: true, Rate: 1e5, Chunks: 2, MaxChunk: 64 * 100, BlockSize: 64, LossRef: wire.LossUnknown, Meta: []byte("m")}
+	r.Handle(wire.AppendAnnounce(nil, testHeader, &a), now)
 	payload := make([]byte, 64)
 	send := func(seq, chunk, block uint32) {
-		d := data{seq: seq, chunk: chunk, chunkLen: 64 * 100, block: block, queue: 40, payload: payload}
-		r.Handle(appendData(nil, testHeader, &d), now)
+		d := wire.Data{Seq: seq, Chunk: chunk, ChunkLen: 64 * 100, Block: block, Queue: 40, Payload: payload}
+		r.Handle(wire.AppendData(nil, testHeader, &d), now)
 	}
 	partialNeed := func(until time.Duration) time.Duration {
 		start := now
 		for now.Sub(start) < until {
 			asked := false
 			r.Poll(now, func(p []byte) {
-				h, body, _ := parseHeader(p)
-				if h.typ != typeRequest {
+				h, body, _ := wire.ParseHeader(p)
+				if h.Type != wire.TypeRequest {
 					return
 				}
-				q, _ := parseRequest(h, body, nil)
-				for _, n := range q.needs {
-					asked = asked || n.chunk == 0 && n.missing > 0
+				q, _ := wire.ParseRequest(h, body, nil)
+				for _, n := range q.Needs {
+					asked = asked || n.Chunk == 0 && n.Missing > 0
 				}
 			})
 			if asked {

@@ -1,6 +1,10 @@
 package mcast
 
-import "time"
+import (
+	"time"
+
+	"github.com/discuscast/discus/mcast/wire"
+)
 
 // A keyed receiver (ReceiverConfig.Key) takes nothing on trust from a sender it has not
 // heard answer it: a valid MAC proves a packet came from a key holder once, not that
@@ -50,37 +54,37 @@ func (r *Receiver) Welcomed() bool { return r.welcomed }
 
 // gate decides whether a keyed receiver takes a packet from a sender; it returns false
 // for a packet it consumed or dropped (counted).
-func (r *Receiver) gate(h header, pkt []byte, t int64) bool {
-	followed := r.joined && h.node == r.info.Sender
-	switch h.typ {
-	case typeAnnounce:
+func (r *Receiver) gate(h wire.Header, pkt []byte, t int64) bool {
+	followed := r.joined && h.Node == r.info.Sender
+	switch h.Type {
+	case wire.TypeAnnounce:
 		if followed {
 			r.lastSender = t
 			return true
 		}
 		if r.joined && t-r.lastSender < switchSilence {
-			r.drop(DropStale)
+			r.drop(wire.DropStale)
 			return false
 		}
 		r.consider(h, pkt, t)
 		if r.joined {
-			r.drop(DropStale)
+			r.drop(wire.DropStale)
 		} else {
-			r.drop(DropEarly)
+			r.drop(wire.DropEarly)
 		}
 		return false
-	case typeData:
+	case wire.TypeData:
 		if followed {
 			r.lastSender = t
 			return true
 		}
-		if !r.joined && r.pros.node == h.node {
+		if !r.joined && r.pros.node == h.Node {
 			return true // kept before joining, as a keyless receiver keeps early blocks
 		}
-		r.drop(DropStale)
+		r.drop(wire.DropStale)
 		return false
-	case typeAck:
-		if h.flags&flagWelc != 0 && h.node == r.pros.node && h.node != 0 {
+	case wire.TypeAck:
+		if h.Flags&wire.FlagWelcome != 0 && h.Node == r.pros.node && h.Node != 0 {
 			if r.listsUs(h, pkt) {
 				r.acceptProspect(t)
 			}
@@ -89,7 +93,7 @@ func (r *Receiver) gate(h header, pkt []byte, t int64) bool {
 		if followed {
 			return true
 		}
-		r.drop(DropStale)
+		r.drop(wire.DropStale)
 		return false
 	}
 	return true
@@ -97,27 +101,27 @@ func (r *Receiver) gate(h header, pkt []byte, t int64) bool {
 
 // consider records a sender's announce as the prospect: the first heard, the same one
 // again (its latest announce), or a newer one once the current prospect had its chance.
-func (r *Receiver) consider(h header, pkt []byte, t int64) {
-	if r.pros.node != 0 && r.pros.node != h.node && t-r.pros.since < prospectPatient {
+func (r *Receiver) consider(h wire.Header, pkt []byte, t int64) {
+	if r.pros.node != 0 && r.pros.node != h.Node && t-r.pros.since < prospectPatient {
 		return
 	}
-	if r.pros.node != h.node {
-		r.pros = prospect{node: h.node, session: h.session, since: t,
+	if r.pros.node != h.Node {
+		r.pros = prospect{node: h.Node, session: h.Session, since: t,
 			helloAt: t + int64(r.rng.Float64()*float64(helloFirst))}
 		r.dirty = true
 	}
 	r.pros.ann = append(r.pros.ann[:0], pkt...)
 }
 
-func (r *Receiver) listsUs(h header, pkt []byte) bool {
-	a, err := parseAck(h, pkt[headerLen:], r.ackBuf)
+func (r *Receiver) listsUs(h wire.Header, pkt []byte) bool {
+	a, err := wire.ParseAck(h, pkt[wire.HeaderLen:], r.ackBuf)
 	if err != nil {
-		r.drop(DropMalformed)
+		r.drop(wire.DropMalformed)
 		return false
 	}
-	r.ackBuf = a.nodes
-	for _, id := range a.nodes {
-		if id == r.hdr.node {
+	r.ackBuf = a.Nodes
+	for _, id := range a.Nodes {
+		if id == r.hdr.Node {
 			return true
 		}
 	}
@@ -129,13 +133,13 @@ func (r *Receiver) listsUs(h header, pkt []byte) bool {
 func (r *Receiver) acceptProspect(t int64) {
 	ann := r.pros.ann
 	r.pros = prospect{}
-	h, body, err := parseHeader(ann)
+	h, body, err := wire.ParseHeader(ann)
 	if err != nil {
 		return
 	}
-	a, err := parseAnnounce(h, body)
+	a, err := wire.ParseAnnounce(h, body)
 	if err != nil {
-		r.drop(DropMalformed)
+		r.drop(wire.DropMalformed)
 		return
 	}
 	r.welcomed, r.lastSender, r.helloSent = true, t, true
@@ -153,9 +157,9 @@ func (r *Receiver) pollProspect(t int64, emit func([]byte)) int64 {
 		return r.pros.helloAt
 	}
 	hdr := r.hdr
-	hdr.session = r.pros.session
-	rep := report{progress: r.progress(), hello: true}
-	r.buf = appendReport(r.buf[:0], hdr, &rep)
+	hdr.Session = r.pros.session
+	rep := wire.Report{Progress: r.progress(), Hello: true}
+	r.buf = wire.AppendReport(r.buf[:0], hdr, &rep)
 	r.stats.Reports++
 	r.epochOut = r.pros.node
 	emit(r.buf)
@@ -171,30 +175,30 @@ func (r *Receiver) pollProspect(t int64, emit func([]byte)) int64 {
 // rivalRun of them in a row with nothing from the followed sender in between, or the
 // followed sender has been silent for switchSilence: a forged packet cannot reset
 // every receiver's timers, and a real replacement is followed within a few packets.
-func (r *Receiver) keylessFollow(h header, t int64) bool {
-	if h.typ != typeAnnounce && h.typ != typeData {
+func (r *Receiver) keylessFollow(h wire.Header, t int64) bool {
+	if h.Type != wire.TypeAnnounce && h.Type != wire.TypeData {
 		return true
 	}
 	switch {
 	case !r.joined:
-		if h.typ == typeAnnounce {
+		if h.Type == wire.TypeAnnounce {
 			r.lastSender = t // the sender this announce may make us join
 		}
 		return true
-	case h.node == r.info.Sender:
+	case h.Node == r.info.Sender:
 		r.lastSender, r.rivalRun = t, 0
 		return true
 	case t-r.lastSender >= switchSilence:
 		return true
 	}
-	if h.node != r.rivalNode {
-		r.rivalNode, r.rivalRun = h.node, 0
+	if h.Node != r.rivalNode {
+		r.rivalNode, r.rivalRun = h.Node, 0
 	}
 	if r.rivalRun++; r.rivalRun >= rivalRun {
 		r.rivalRun = 0
 		return true
 	}
-	r.drop(DropConflict)
+	r.drop(wire.DropConflict)
 	return false
 }
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/discuscast/discus/fec"
+	"github.com/discuscast/discus/mcast/congestion"
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // Sender is the sending side of a session as a state machine: received datagrams and
@@ -18,7 +20,7 @@ type Sender struct {
 	src    ChunkSource
 	log    *slog.Logger
 	rng    *rand.Rand
-	hdr    header
+	hdr    wire.Header
 	params fec.Params
 	pktLen int // bytes of one data packet on the wire (UDP payload, trailer included)
 
@@ -34,8 +36,8 @@ type Sender struct {
 	repairRun            int // repair blocks sent while a whole chunk waited (pickJob)
 	sideCredit           float64
 	enc                  encCache
-	pace                 pacer
-	rc                   rateControl
+	pace                 congestion.Pacer
+	rc                   congestion.Controller
 	seq                  uint32
 	paused               bool
 
@@ -52,9 +54,10 @@ type Sender struct {
 	nextAnnounce, nextAck, nextTick, lastCountCheck time.Time
 	sinceAnnounce                                   int // data packets since the last announce
 
-	buf     []byte
-	needBuf []need
-	stats   SenderStats
+	buf         []byte
+	needBuf     []wire.Need
+	lossScratch []float64 // tick's median
+	stats       SenderStats
 }
 
 // SenderStats is a snapshot of a Sender's counters.
@@ -73,7 +76,7 @@ type SenderStats struct {
 	Reports         uint64 // report packets received
 	ChunkErrors     uint64 // chunks the source failed to produce
 	PeersUntracked  uint64 // packets from receivers beyond the table's size (maxPeers)
-	Drops           Drops
+	Drops           wire.Drops
 	Rate            int64   // current pacing rate, bytes/s
 	Queued          int     // blocks queued (estimate)
 	Receivers       int     // receivers heard from
@@ -87,7 +90,7 @@ func NewSender(cfg SenderConfig, src ChunkSource, now time.Time) (*Sender, error
 	if cfg.BlockSize == 0 {
 		cfg.BlockSize = DefaultBlockSize
 		if cfg.Key != nil {
-			cfg.BlockSize -= AuthOverhead // the longer trailer must not push packets past 1500 bytes
+			cfg.BlockSize -= wire.AuthOverhead // the longer trailer must not push packets past 1500 bytes
 		}
 	}
 	if cfg.MaxChunk == 0 {
@@ -127,11 +130,11 @@ func NewSender(cfg SenderConfig, src ChunkSource, now time.Time) (*Sender, error
 	if err := params.Validate(cfg.MaxChunk); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	if headerLen+dataBody+cfg.BlockSize+trailerLen(cfg.Key != nil) > 65507 {
+	if wire.DataPacketLen(cfg.BlockSize, cfg.Key != nil) > wire.MaxDatagram {
 		return nil, fmt.Errorf("%w: BlockSize %d does not fit a datagram", ErrConfig, cfg.BlockSize)
 	}
-	if len(src.Meta()) > maxMeta {
-		return nil, fmt.Errorf("%w: meta is %d bytes, at most %d", ErrConfig, len(src.Meta()), maxMeta)
+	if len(src.Meta()) > wire.MaxMeta {
+		return nil, fmt.Errorf("%w: meta is %d bytes, at most %d", ErrConfig, len(src.Meta()), wire.MaxMeta)
 	}
 	rng := newRand(cfg.Rand)
 	s := &Sender{
@@ -139,13 +142,13 @@ func NewSender(cfg SenderConfig, src ChunkSource, now time.Time) (*Sender, error
 		src:    src,
 		log:    logger(cfg.Logger),
 		rng:    rng,
-		hdr:    header{session: cfg.SessionID, node: nodeID(cfg.NodeID, rng)},
+		hdr:    wire.Header{Session: cfg.SessionID, Node: nodeID(cfg.NodeID, rng)},
 		params: params,
-		pktLen: headerLen + dataBody + cfg.BlockSize + trailerLen(cfg.Key != nil),
+		pktLen: wire.DataPacketLen(cfg.BlockSize, cfg.Key != nil),
 		paused: cfg.Paused,
 		peers:  make(map[uint64]*peer),
 		// Room for the longest packet and its trailer: OnWire seals in place.
-		buf: make([]byte, 0, max(headerLen+dataBody+cfg.BlockSize, headerLen+announceBody+maxMeta)+authTrailerLen),
+		buf: make([]byte, 0, wire.MaxSenderPacket(cfg.BlockSize)),
 		enc: encCache{max: cfg.EncoderCache},
 	}
 	s.repairs.init()
@@ -155,15 +158,15 @@ func NewSender(cfg SenderConfig, src ChunkSource, now time.Time) (*Sender, error
 	if cfg.FixedRate {
 		rate = cfg.MaxRate
 	}
-	s.pace.init(float64(rate), s.pktLen, now)
-	s.rc.init(s, now)
+	s.pace.Init(float64(rate), s.pktLen, now)
+	s.rc.Init(now, float64(cfg.MinRate), float64(cfg.MaxRate), s.pktLen, s.log)
 	s.nextAnnounce, s.nextTick, s.nextAck = now, now, now
 	s.refreshCount()
 	return s, nil
 }
 
 // NodeID is this sender's node ID on the wire.
-func (s *Sender) NodeID() uint64 { return s.hdr.node }
+func (s *Sender) NodeID() uint64 { return s.hdr.Node }
 
 // SetPaused holds data back (true) or lets it flow (false). While paused the sender
 // still announces, acknowledges and queues requests, so tools can wait for receivers.
@@ -171,68 +174,68 @@ func (s *Sender) SetPaused(p bool) { s.paused = p }
 
 // Handle takes one received datagram. It never retains or modifies pkt.
 func (s *Sender) Handle(pkt []byte, now time.Time) {
-	h, body, err := parseHeader(pkt)
+	h, body, err := wire.ParseHeader(pkt)
 	if err != nil {
-		s.stats.Drops[parseDrop(err)]++
+		s.stats.Drops[wire.DropFor(err)]++
 		return
 	}
-	if h.session != s.hdr.session {
-		s.stats.Drops[DropForeign]++
+	if h.Session != s.hdr.Session {
+		s.stats.Drops[wire.DropForeign]++
 		return
 	}
-	if h.node == s.hdr.node {
-		s.stats.Drops[DropSelf]++
+	if h.Node == s.hdr.Node {
+		s.stats.Drops[wire.DropSelf]++
 		return
 	}
-	switch h.typ {
-	case typeRequest:
-		q, err := parseRequest(h, body, s.needBuf)
+	switch h.Type {
+	case wire.TypeRequest:
+		q, err := wire.ParseRequest(h, body, s.needBuf)
 		if err != nil {
-			s.stats.Drops[DropMalformed]++
+			s.stats.Drops[wire.DropMalformed]++
 			return
 		}
-		s.needBuf = q.needs
+		s.needBuf = q.Needs
 		s.stats.Requests++
-		if int32(q.progress.seen-s.seq) > 0 {
-			q.progress.seen = s.seq // nobody has seen what was not sent yet
+		if int32(q.Progress.Seen-s.seq) > 0 {
+			q.Progress.Seen = s.seq // nobody has seen what was not sent yet
 		}
-		p := s.heard(h.node, q.progress, now)
+		p := s.heard(h.Node, q.Progress, now)
 		p.requests++
-		s.notDone(p, q.progress.seen)
+		s.notDone(p, q.Progress.Seen)
 		s.refreshCount()
-		out := q.outlier || s.outlier(p)
-		for _, n := range q.needs {
+		out := q.Outlier || s.outlier(p)
+		for _, n := range q.Needs {
 			s.stats.Needs++
-			if s.inFlight(n, q.progress.seen) {
+			if s.inFlight(n, q.Progress.Seen) {
 				s.stats.NeedsInFlight++
 				continue
 			}
 			s.addNeed(n, out, p)
 		}
-	case typeReport:
-		r, err := parseReport(h, body)
+	case wire.TypeReport:
+		r, err := wire.ParseReport(h, body)
 		if err != nil {
-			s.stats.Drops[DropMalformed]++
+			s.stats.Drops[wire.DropMalformed]++
 			return
 		}
 		s.stats.Reports++
-		p := s.heard(h.node, r.progress, now)
+		p := s.heard(h.Node, r.Progress, now)
 		p.reports++
-		if r.hello {
-			s.welcome(h.node, now)
+		if r.Hello {
+			s.welcome(h.Node, now)
 		}
-		if int32(r.progress.seen-s.seq) > 0 {
-			r.progress.seen = s.seq
+		if int32(r.Progress.Seen-s.seq) > 0 {
+			r.Progress.Seen = s.seq
 		}
-		if r.done {
-			s.receiverDone(p, r.progress, now)
+		if r.Done {
+			s.receiverDone(p, r.Progress, now)
 		} else {
-			s.notDone(p, r.progress.seen)
+			s.notDone(p, r.Progress.Seen)
 		}
 	default:
 		// Announces, data and acks come from senders; another sender on our session is
 		// an operator mistake or our replacement, and never our input.
-		s.stats.Drops[DropRole]++
+		s.stats.Drops[wire.DropRole]++
 	}
 }
 
@@ -240,7 +243,7 @@ func (s *Sender) Handle(pkt []byte, now time.Time) {
 // when it wants to be called again, even if no packet arrives. The returned time is
 // always after now unless more packets are due at once.
 func (s *Sender) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
-	s.pace.refill(now)
+	s.pace.Refill(now)
 	if now.Sub(s.lastCountCheck) >= time.Millisecond {
 		s.lastCountCheck = now
 		if s.refreshCount() && s.nextAnnounce.Sub(now) > 20*time.Millisecond {
@@ -269,7 +272,7 @@ func (s *Sender) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
 	if len(s.welcomeQ) > 0 && !now.Before(s.nextWelcome) {
 		s.emitWelcomes(emit)
 	}
-	for !s.paused && s.pace.ready() && s.sinceAnnounce < announceEvery {
+	for !s.paused && s.pace.Ready() && s.sinceAnnounce < announceEvery {
 		pkt := s.nextPacket()
 		if pkt == nil {
 			break
@@ -282,7 +285,7 @@ func (s *Sender) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
 	}
 	next = earliest(s.nextAnnounce, s.nextTick)
 	if !next.After(now) {
-		next = s.pace.readyAt(now)
+		next = s.pace.ReadyAt(now)
 	}
 	if len(s.ackQ) > 0 {
 		next = earliest(next, s.nextAck)
@@ -291,46 +294,46 @@ func (s *Sender) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
 		next = earliest(next, s.nextWelcome)
 	}
 	if !s.paused && s.hasWork() {
-		next = earliest(next, s.pace.readyAt(now))
+		next = earliest(next, s.pace.ReadyAt(now))
 	}
 	return next
 }
 
 func (s *Sender) send(pkt []byte, emit func([]byte)) {
-	n := len(pkt) + trailerLen(s.cfg.Key != nil) // what goes on the wire (OnWire adds the trailer)
-	s.pace.spend(n)
+	n := len(pkt) + wire.TrailerLen(s.cfg.Key != nil) // what goes on the wire (OnWire adds the trailer)
+	s.pace.Spend(n)
 	s.stats.Packets++
 	s.stats.Bytes += uint64(n)
 	emit(pkt)
 }
 
-func (s *Sender) drop(reason DropReason) { s.stats.Drops[reason]++ }
+func (s *Sender) drop(reason wire.DropReason) { s.stats.Drops[reason]++ }
 
 func (s *Sender) emitAnnounce(emit func([]byte)) {
-	a := announce{
-		final:     s.final,
-		waiting:   s.paused,
-		rate:      uint64(s.pace.rate),
-		chunks:    uint32(s.chunks),
-		maxChunk:  uint32(s.cfg.MaxChunk),
-		blockSize: uint32(s.cfg.BlockSize),
-		maxParity: uint32(s.cfg.MaxParity),
-		members:   uint32(len(s.peerList)),
-		lossRef:   lossUnknown,
-		seq:       s.seq,
-		meta:      s.src.Meta(),
+	a := wire.Announce{
+		Final:     s.final,
+		Waiting:   s.paused,
+		Rate:      uint64(s.pace.Rate()),
+		Chunks:    uint32(s.chunks),
+		MaxChunk:  uint32(s.cfg.MaxChunk),
+		BlockSize: uint32(s.cfg.BlockSize),
+		MaxParity: uint32(s.cfg.MaxParity),
+		Members:   uint32(len(s.peerList)),
+		LossRef:   wire.LossUnknown,
+		Seq:       s.seq,
+		Meta:      s.src.Meta(),
 	}
 	if l, ok := s.src.(leader); ok && s.final {
-		a.lead = uint32(min(max(l.Lead(), 0), s.chunks))
+		a.Lead = uint32(min(max(l.Lead(), 0), s.chunks))
 	}
 	if s.haveRef {
-		a.lossRef = lossWire(s.lossRef)
+		a.LossRef = lossWire(s.lossRef)
 	}
-	if len(a.meta) > maxMeta {
-		s.log.Error("mcast: meta too large, truncated in announce", "len", len(a.meta))
-		a.meta = a.meta[:maxMeta]
+	if len(a.Meta) > wire.MaxMeta {
+		s.log.Error("mcast: meta too large, truncated in announce", "len", len(a.Meta))
+		a.Meta = a.Meta[:wire.MaxMeta]
 	}
-	s.buf = appendAnnounce(s.buf[:0], s.hdr, &a)
+	s.buf = wire.AppendAnnounce(s.buf[:0], s.hdr, &a)
 	s.stats.Announces++
 	s.send(s.buf, emit)
 }
@@ -357,7 +360,7 @@ func (s *Sender) refreshCount() bool {
 // Stats returns a snapshot of the counters.
 func (s *Sender) Stats() SenderStats {
 	st := s.stats
-	st.Rate = int64(s.pace.rate)
+	st.Rate = int64(s.pace.Rate())
 	st.Queued = s.repairs.total + s.fulls.total + s.side.total
 	if s.cur != nil && s.cur.lane == nil {
 		st.Queued += s.cur.remaining
@@ -365,10 +368,10 @@ func (s *Sender) Stats() SenderStats {
 	st.Receivers = len(s.peerList)
 	st.LossRef = s.lossRef
 	for _, p := range s.peerList {
-		if p.complete {
+		if p.Complete {
 			st.ReceiversDone++
 		}
-		if p.outlier {
+		if p.Outlier {
 			st.Outliers++
 		}
 	}

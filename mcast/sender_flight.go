@@ -1,5 +1,7 @@
 package mcast
 
+import "github.com/discuscast/discus/mcast/wire"
+
 // A receiver decides what to ask for from the packets it has processed; on a busy
 // machine, or across a link's queue, a need can cross the very blocks that answer it.
 // Serving it again costs a chunk's worth of duplicates for every receiver. Requests
@@ -30,11 +32,11 @@ func (b *burst) note(seq uint32) {
 }
 
 // inFlight reports whether the blocks of n's chunk sent at or after seen cover n.
-func (s *Sender) inFlight(n need, seen uint32) bool {
-	if int(n.chunk) >= len(s.bursts) {
+func (s *Sender) inFlight(n wire.Need, seen uint32) bool {
+	if int(n.Chunk) >= len(s.bursts) {
 		return false
 	}
-	b := &s.bursts[n.chunk]
+	b := &s.bursts[n.Chunk]
 	if b.blocks == 0 || int32(b.last-seen) < 0 {
 		return false // the receiver had seen all of the chunk's latest burst
 	}
@@ -42,9 +44,9 @@ func (s *Sender) inFlight(n need, seen uint32) bool {
 	if int32(seen-b.first) > 0 {
 		after = min(after, b.last-seen+1) // an upper bound: side packets interleave
 	}
-	want := n.missing
+	want := n.Missing
 	if want == 0 {
-		want = uint32(s.kEstimate(n.chunk))
+		want = uint32(s.kEstimate(n.Chunk))
 	}
 	return after >= want
 }

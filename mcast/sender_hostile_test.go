@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"testing"
 	"time"
+
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // drainBytes polls s until it is idle (or until is reached) and returns the data
@@ -14,7 +16,7 @@ func drainBytes(t *testing.T, s *Sender, now, until time.Time) (uint64, time.Tim
 	for now.Before(until) {
 		sent := false
 		next := s.Poll(now, func(p []byte) {
-			if h, _, err := parseHeader(p); err == nil && h.typ == typeData {
+			if h, _, err := wire.ParseHeader(p); err == nil && h.Type == wire.TypeData {
 				n += uint64(len(p))
 				sent = true
 			}
@@ -39,7 +41,7 @@ func TestSenderAmplification(t *testing.T) {
 	}
 	now := time.Unix(1000, 0)
 	newSender := func() *Sender {
-		s, err := NewSender(SenderConfig{SessionID: testHeader.session, MaxChunk: chunkLen, FixedRate: true, MaxRate: 1e9}, src, now)
+		s, err := NewSender(SenderConfig{SessionID: testHeader.Session, MaxChunk: chunkLen, FixedRate: true, MaxRate: 1e9}, src, now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,9 +52,9 @@ func TestSenderAmplification(t *testing.T) {
 		missing uint32
 	}{{"partial needs of 32768", 32768}, {"whole needs", 0}} {
 		s := newSender()
-		needs := make([]need, 64)
+		needs := make([]wire.Need, 64)
 		for i := range needs {
-			needs[i] = need{chunk: uint32(i), missing: tc.missing}
+			needs[i] = wire.Need{Chunk: uint32(i), Missing: tc.missing}
 		}
 		req := requestSeen(99, 0, needs...)
 		s.Handle(req, now)
@@ -73,7 +75,7 @@ func TestSenderAmplification(t *testing.T) {
 	var reqBytes, sent uint64
 	t0 := now
 	for i := range 20 {
-		req := requestSeen(99, s.seq, need{chunk: uint32(i % 4), missing: 32768})
+		req := requestSeen(99, s.seq, wire.Need{Chunk: uint32(i % 4), Missing: 32768})
 		reqBytes += uint64(len(req))
 		s.Handle(req, now)
 		var n uint64
@@ -97,8 +99,8 @@ func TestSenderDoneFollowsLatestWord(t *testing.T) {
 	s, now := newTestSender(t, 4)
 	doneRep := func(node uint64, done, known, seen uint32, isDone bool) []byte {
 		h := testHeader
-		h.node = node
-		return appendReport(nil, h, &report{progress: progress{done: done, known: known, loss: lossUnknown, recent: lossUnknown, seen: seen}, done: isDone})
+		h.Node = node
+		return wire.AppendReport(nil, h, &wire.Report{Progress: wire.Progress{Done: done, Known: known, Loss: wire.LossUnknown, Recent: wire.LossUnknown, Seen: seen}, Done: isDone})
 	}
 	isDone := func(node uint64) bool {
 		for _, r := range s.Receivers() {
@@ -112,9 +114,9 @@ func TestSenderDoneFollowsLatestWord(t *testing.T) {
 	s.Handle(doneRep(5, 3, 4, 900, true), now) // 3 of 4 chunks: not believable
 	s.Handle(doneRep(6, 4, 4, 900, true), now)
 	a5, a6 := isDone(5), isDone(6)
-	s.Handle(requestSeen(6, 899, need{chunk: 1}), now) // older than the done report
+	s.Handle(requestSeen(6, 899, wire.Need{Chunk: 1}), now) // older than the done report
 	stale := isDone(6)
-	s.Handle(requestSeen(6, 950, need{chunk: 1}), now) // a later word
+	s.Handle(requestSeen(6, 950, wire.Need{Chunk: 1}), now) // a later word
 	afterReq := isDone(6)
 	s.Handle(doneRep(6, 4, 4, 960, true), now)
 	s.Handle(doneRep(6, 1, 4, 970, false), now)

@@ -3,23 +3,23 @@ package mcast
 import (
 	"slices"
 	"time"
+
+	"github.com/discuscast/discus/mcast/congestion"
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // peer is what the sender knows about one receiver.
 type peer struct {
-	id          uint64
-	first, last time.Time
-	lastLoss    time.Time // when loss was last reported
-	recent      float64   // loss over the receiver's last window
-	done, known uint32
-	loss        float64
-	complete    bool
-	outlier     bool
-	ackQueued   bool
-	requests    uint64
-	reports     uint64
-	outstanding int    // blocks queued on its behalf (guard_sender.go)
-	doneSeen    uint32 // the horizon of its accepted done report
+	congestion.Peer // Last, LastLoss, Recent, Complete, Outlier: what rate control reads
+	id              uint64
+	first           time.Time
+	done, known     uint32
+	loss            float64
+	ackQueued       bool
+	requests        uint64
+	reports         uint64
+	outstanding     int    // blocks queued on its behalf (guard_sender.go)
+	doneSeen        uint32 // the horizon of its accepted done report
 }
 
 // ReceiverInfo describes one receiver as the sender knows it.
@@ -41,15 +41,15 @@ func (s *Sender) Receivers() []ReceiverInfo {
 	out := make([]ReceiverInfo, 0, len(s.peerList))
 	for _, p := range s.peerList {
 		out = append(out, ReceiverInfo{
-			NodeID: p.id, FirstHeard: p.first, LastHeard: p.last,
-			ChunksDone: int(p.done), ChunksKnown: int(p.known), Done: p.complete,
-			Loss: p.loss, Outlier: p.outlier, Requests: p.requests, Reports: p.reports,
+			NodeID: p.id, FirstHeard: p.first, LastHeard: p.Last,
+			ChunksDone: int(p.done), ChunksKnown: int(p.known), Done: p.Complete,
+			Loss: p.loss, Outlier: p.Outlier, Requests: p.requests, Reports: p.reports,
 		})
 	}
 	return out
 }
 
-func (s *Sender) heard(id uint64, pr progress, now time.Time) *peer {
+func (s *Sender) heard(id uint64, pr wire.Progress, now time.Time) *peer {
 	p := s.peers[id]
 	if p == nil && len(s.peerList) >= maxPeers {
 		// A flood of invented node IDs must not grow memory without bound: beyond the
@@ -63,25 +63,25 @@ func (s *Sender) heard(id uint64, pr progress, now time.Time) *peer {
 		s.peerList = append(s.peerList, p)
 		s.log.Debug("mcast: receiver joined", "node", id)
 	}
-	p.last = now
-	p.done, p.known = pr.done, pr.known
-	if pr.loss != lossUnknown {
-		p.loss = min(float64(pr.loss)/10000, 1)
-		p.recent = min(float64(pr.recent)/10000, 1)
-		p.lastLoss = now
+	p.Last = now
+	p.done, p.known = pr.Done, pr.Known
+	if pr.Loss != wire.LossUnknown {
+		p.loss = min(float64(pr.Loss)/10000, 1)
+		p.Recent = min(float64(pr.Recent)/10000, 1)
+		p.LastLoss = now
 	}
 	return p
 }
 
-func (s *Sender) receiverDone(p *peer, pr progress, now time.Time) {
+func (s *Sender) receiverDone(p *peer, pr wire.Progress, now time.Time) {
 	if !s.doneValid(pr) {
 		// Not every chunk of our final count: not a completion we can believe.
 		s.stats.DoneConflicts++
 		return
 	}
-	p.doneSeen = pr.seen
-	if !p.complete {
-		p.complete = true
+	p.doneSeen = pr.Seen
+	if !p.Complete {
+		p.Complete = true
 		s.log.Debug("mcast: receiver done", "node", p.id)
 	}
 	if !p.ackQueued {
@@ -95,8 +95,8 @@ func (s *Sender) receiverDone(p *peer, pr progress, now time.Time) {
 
 func (s *Sender) emitAcks(emit func([]byte)) {
 	for len(s.ackQ) > 0 {
-		n := min(len(s.ackQ), maxAckNodes)
-		s.buf = appendAck(s.buf[:0], s.hdr, &ack{nodes: s.ackQ[:n]})
+		n := min(len(s.ackQ), wire.MaxAckNodes)
+		s.buf = wire.AppendAck(s.buf[:0], s.hdr, &wire.Ack{Nodes: s.ackQ[:n]})
 		for _, id := range s.ackQ[:n] {
 			if p := s.peers[id]; p != nil {
 				p.ackQueued = false
@@ -109,49 +109,40 @@ func (s *Sender) emitAcks(emit func([]byte)) {
 	s.ackQ = s.ackQ[:0]
 }
 
-// isOutlier is the one rule both sides use: a receiver whose loss is well above the
-// median of all receivers is served from the side queue and ignored by rate control.
-func isOutlier(loss, ref float64) bool {
-	return loss > max(2*ref, ref+0.05)
-}
-
 // maxPeers bounds the receiver table.
 const maxPeers = 1 << 16
-
-// outlierNoRef is the loss that marks an outlier before any reference exists.
-const outlierNoRef = 0.25
 
 // outlier classifies a receiver from its latest report (not waiting for the next tick,
 // so a slow receiver's first huge deficits do not reach the main queue).
 func (s *Sender) outlier(p *peer) bool {
-	if p.lastLoss.IsZero() {
+	if p.LastLoss.IsZero() {
 		return false
 	}
 	if !s.haveRef {
-		return p.loss > outlierNoRef
+		return p.loss > congestion.OutlierNoRef
 	}
-	p.outlier = len(s.peerList) > 1 && isOutlier(p.loss, s.lossRef)
-	return p.outlier
+	p.Outlier = len(s.peerList) > 1 && congestion.IsOutlier(p.loss, s.lossRef)
+	return p.Outlier
 }
 
 // tick runs the periodic work: the median loss, outlier marks, rate control.
 func (s *Sender) tick(now time.Time) {
 	window := s.refWindow()
-	losses := s.rc.scratch[:0]
+	losses := s.lossScratch[:0]
 	active := 0
 	for _, p := range s.peerList {
-		if p.complete || now.Sub(p.last) > window {
+		if p.Complete || now.Sub(p.Last) > window {
 			continue
 		}
 		active++
-		if !p.lastLoss.IsZero() && now.Sub(p.lastLoss) <= window {
+		if !p.LastLoss.IsZero() && now.Sub(p.LastLoss) <= window {
 			losses = append(losses, p.loss)
 		}
 	}
 	// The median speaks for the receivers only once most of those at work have measured
 	// their loss: early on, the first to report is often the one in trouble (it has the
 	// most to ask), and as the only figure it would never count as an outlier and would
-	// drag the rate down for everyone. Until then the absolute outlierNoRef applies.
+	// drag the rate down for everyone. Until then the absolute congestion.OutlierNoRef applies.
 	if len(losses) > 0 && 2*len(losses) >= active {
 		slices.Sort(losses)
 		if !s.haveRef {
@@ -159,36 +150,41 @@ func (s *Sender) tick(now time.Time) {
 		}
 		s.lossRef, s.haveRef = losses[(len(losses)-1)/2], true
 	}
-	s.rc.scratch = losses
+	s.lossScratch = losses
 	for _, p := range s.peerList {
 		// An old report says nothing about now: only a receiver that recently reported
 		// much more loss than the others is an outlier.
-		fresh := !p.lastLoss.IsZero() && now.Sub(p.lastLoss) <= window
+		fresh := !p.LastLoss.IsZero() && now.Sub(p.LastLoss) <= window
 		switch {
 		case !fresh:
-			p.outlier = false
+			p.Outlier = false
 		case !s.haveRef:
-			p.outlier = active > 1 && p.loss > outlierNoRef
+			p.Outlier = active > 1 && p.loss > congestion.OutlierNoRef
 		default:
-			p.outlier = len(losses) > 1 && isOutlier(p.loss, s.lossRef)
+			p.Outlier = len(losses) > 1 && congestion.IsOutlier(p.loss, s.lossRef)
 		}
 	}
-	s.rc.tick(now)
+	rate, adapt := s.rc.Tick(congestion.Input{
+		Now: now, Rate: s.pace.Rate(), Sent: s.stats.Bytes,
+		Adapt: !s.cfg.FixedRate && !s.paused && s.hasWork(),
+		Peers: s.ccPeers, RefWindow: window, Queued: s.repairs.total + s.fulls.total,
+	})
+	if adapt {
+		s.pace.SetRate(rate)
+	}
+}
+
+// ccPeers lists the receivers for rate control.
+func (s *Sender) ccPeers(yield func(*congestion.Peer) bool) {
+	for _, p := range s.peerList {
+		if !yield(&p.Peer) {
+			return
+		}
+	}
 }
 
 // refWindow is how old a receiver's last loss report may be and still count towards
-// the median. Healthy receivers have little to ask and report only at the spaced
-// interval of receiver_timing.go, which grows as the rate falls; a fixed window would
-// forget them and leave a lone struggling receiver to set the median, so that it
-// would never count as an outlier and would drag the rate down for everyone.
+// the median (congestion.RefWindow).
 func (s *Sender) refWindow() time.Duration {
-	pktRate := s.pace.rate / float64(s.pktLen)
-	n := float64(len(s.peerList) + 1)
-	interval := time.Duration(maxReportInterval)
-	if pktRate > 0 {
-		interval = min(max(time.Duration(n/(reportShare*pktRate)*float64(time.Second)),
-			time.Duration(minReportInterval)), time.Duration(maxReportInterval))
-	}
-	// Receivers draw their interval from 0.5 to 1.5 times the nominal one.
-	return max(minRefWindow, 2*interval)
+	return congestion.RefWindow(len(s.peerList)+1, s.pace.Rate()/float64(s.pktLen))
 }

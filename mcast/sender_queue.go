@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/discuscast/discus/fec"
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // job is queued work for one chunk: a whole chunk (full) or a number of fresh blocks.
@@ -107,28 +108,28 @@ func (s *Sender) findMain(c uint32) *job {
 // partial need raises the job to the largest deficit, and a whole-chunk need absorbs
 // partial ones. Needs of outlier receivers go to the side lane unless the main queue
 // covers them already.
-func (s *Sender) addNeed(n need, outlier bool, p *peer) {
-	if int(n.chunk) >= s.chunks {
-		s.stats.Drops[DropRange]++
+func (s *Sender) addNeed(n wire.Need, outlier bool, p *peer) {
+	if int(n.Chunk) >= s.chunks {
+		s.stats.Drops[wire.DropRange]++
 		return
 	}
 	if p != nil && p.outstanding >= s.peerBudget() {
 		s.stats.NeedsOverBudget++ // this node has its share queued already
 		return
 	}
-	c := n.chunk
-	s.applyHint(c, n.nextParity)
+	c := n.Chunk
+	s.applyHint(c, n.NextParity)
 	blocks := -1
-	if j := s.findMain(c); n.missing > 0 && (j == nil || !j.full) {
+	if j := s.findMain(c); n.Missing > 0 && (j == nil || !j.full) {
 		// Never more than the chunk's K, nor more than one K (plus margin) of repairs
 		// per round for the chunk, whoever asks.
 		k := s.kEstimate(c)
-		blocks = min(s.withMargin(min(int(n.missing), k)), s.repairRoom(c, k))
+		blocks = min(s.withMargin(min(int(n.Missing), k)), s.repairRoom(c, k))
 		if blocks <= 0 {
 			s.stats.NeedsOverBudget++
 			return
 		}
-	} else if n.missing > 0 {
+	} else if n.Missing > 0 {
 		blocks = 1 // absorbed by the whole chunk queued
 	}
 	before := s.queued()
@@ -288,20 +289,20 @@ func (s *Sender) nextPacket() []byte {
 		if side {
 			s.stats.SideBlocks++
 		}
-		d := data{
-			side:        side,
-			seq:         s.seq,
-			chunk:       j.chunk,
-			chunkLen:    uint32(enc.Len()),
-			block:       uint32(idx),
-			queue:       uint32(s.repairs.total + s.fulls.total),
-			repairQueue: uint32(s.repairAhead()),
-			maxParity:   uint16(s.cfg.MaxParity),
-			payload:     blk,
+		d := wire.Data{
+			Side:        side,
+			Seq:         s.seq,
+			Chunk:       j.chunk,
+			ChunkLen:    uint32(enc.Len()),
+			Block:       uint32(idx),
+			Queue:       uint32(s.repairs.total + s.fulls.total),
+			RepairQueue: uint32(s.repairAhead()),
+			MaxParity:   uint16(s.cfg.MaxParity),
+			Payload:     blk,
 		}
 		s.bursts[j.chunk].note(s.seq)
 		s.seq++
-		s.buf = appendData(s.buf[:0], s.hdr, &d)
+		s.buf = wire.AppendData(s.buf[:0], s.hdr, &d)
 		return s.buf
 	}
 }

@@ -1,6 +1,10 @@
 package mcast
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/discuscast/discus/mcast/wire"
+)
 
 // TestWholeChunksNotStarvedByRepairs: an endless stream of repair needs (a forged flood
 // from ever new node IDs, without a key) delays a whole chunk a receiver needs by at
@@ -8,12 +12,12 @@ import "testing"
 func TestWholeChunksNotStarvedByRepairs(t *testing.T) {
 	s, now := newTestSender(t, 40)
 	s.SetPaused(false)
-	s.Handle(requestPkt(1, need{chunk: 39}), now) // a real receiver: the whole chunk 39
+	s.Handle(requestPkt(1, wire.Need{Chunk: 39}), now) // a real receiver: the whole chunk 39
 	node := uint64(100)
 	flood := func() {
 		for c := uint32(0); c < 16; c++ {
 			node++
-			s.Handle(requestPkt(node, need{chunk: c, missing: 90}), now)
+			s.Handle(requestPkt(node, wire.Need{Chunk: c, Missing: 90}), now)
 		}
 	}
 	flood()
@@ -21,12 +25,12 @@ func TestWholeChunksNotStarvedByRepairs(t *testing.T) {
 	for range 20000 {
 		done := false
 		now = s.Poll(now, func(p []byte) {
-			h, body, err := parseHeader(p)
-			if err != nil || h.typ != typeData {
+			h, body, err := wire.ParseHeader(p)
+			if err != nil || h.Type != wire.TypeData {
 				return
 			}
-			d, _ := parseData(h, body)
-			if d.chunk == 39 {
+			d, _ := wire.ParseData(h, body)
+			if d.Chunk == 39 {
 				done = true
 			}
 			if !done {

@@ -3,11 +3,13 @@ package mcast
 import (
 	"slices"
 	"time"
+
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // maxWelcomeQ bounds the welcomes waiting to go out; hellos beyond it are answered at
 // their next repetition.
-const maxWelcomeQ = 4 * maxAckNodes
+const maxWelcomeQ = 4 * wire.MaxAckNodes
 
 // welcome queues an acknowledgement of a receiver's hello. Every hello is welcomed,
 // repeated ones too (the first welcome may have been lost): a keyed receiver follows a
@@ -26,8 +28,8 @@ func (s *Sender) welcome(id uint64, now time.Time) {
 
 func (s *Sender) emitWelcomes(emit func([]byte)) {
 	for len(s.welcomeQ) > 0 {
-		n := min(len(s.welcomeQ), maxAckNodes)
-		s.buf = appendAck(s.buf[:0], s.hdr, &ack{welcome: true, nodes: s.welcomeQ[:n]})
+		n := min(len(s.welcomeQ), wire.MaxAckNodes)
+		s.buf = wire.AppendAck(s.buf[:0], s.hdr, &wire.Ack{Welcome: true, Nodes: s.welcomeQ[:n]})
 		s.welcomeQ = s.welcomeQ[n:]
 		s.stats.Acks++
 		s.send(s.buf, emit)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/discuscast/discus/mcast"
 	"github.com/discuscast/discus/mcast/simnet"
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // noise is a hostile node: it replays, truncates and corrupts the headers of packets it
@@ -88,7 +89,7 @@ func TestSimHostile(t *testing.T) {
 		}}
 	res := runSim(t, c)
 	logResult(t, t.Name(), res)
-	var drops mcast.Drops
+	var drops wire.Drops
 	for _, r := range res.recvs {
 		st := r.Stats()
 		for i, v := range st.Drops {
@@ -99,8 +100,8 @@ func TestSimHostile(t *testing.T) {
 	t.Logf("ASSERT noise sent %v; receivers dropped %s; sender dropped %s", nz.sent, drops.String(), sd.String())
 	// The simulation drives the bare machines: trailers (CRC-32C, authentication) and
 	// their drops belong to the frame layer below them, tested in frame_test.go.
-	for _, reason := range []mcast.DropReason{mcast.DropShort, mcast.DropMagic, mcast.DropVersion, mcast.DropType,
-		mcast.DropMalformed, mcast.DropForeign} {
+	for _, reason := range []wire.DropReason{wire.DropShort, wire.DropMagic, wire.DropVersion, wire.DropType,
+		wire.DropMalformed, wire.DropForeign} {
 		if drops[reason] == 0 && sd[reason] == 0 {
 			t.Errorf("no packet dropped as %v", reason)
 		}

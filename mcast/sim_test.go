@@ -12,6 +12,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/discuscast/discus/mcast"
 	"github.com/discuscast/discus/mcast/simnet"
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // testSource is a deterministic in-memory image: chunk i is pseudo-random bytes of a
@@ -255,7 +256,7 @@ func logResult(t testing.TB, name string, r *simResult) {
 	t.Helper()
 	c := r.c
 	var reqs, reports, supp, lost, whole, needs uint64
-	var drops mcast.Drops
+	var drops wire.Drops
 	for _, rc := range r.recvs {
 		st := rc.Stats()
 		for i, v := range st.Drops {

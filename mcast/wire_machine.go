@@ -3,7 +3,17 @@ package mcast
 import (
 	"fmt"
 	"time"
+
+	"github.com/discuscast/discus/mcast/wire"
 )
+
+// Machine is a protocol state machine as the owner loop sees it: Sender and
+// Receiver are Machines. It never blocks, owns no goroutine or timer, and
+// learns the time only from its arguments.
+type Machine interface {
+	Handle(pkt []byte, now time.Time)
+	Poll(now time.Time, emit func(pkt []byte)) (next time.Time)
+}
 
 // OnWire returns m (a *Sender or *Receiver) as it speaks on a network: every packet it
 // emits gets its trailer (a CRC-32C, or with the config's Key an authentication
@@ -15,9 +25,9 @@ func OnWire(m Machine) (Machine, error) {
 	var err error
 	switch m := m.(type) {
 	case *Sender:
-		w.f, err = newFramer(m.cfg.Key, m.hdr.node, true, m.NodeID, m.drop)
+		w.f, err = wire.NewFramer(m.cfg.Key, m.hdr.Node, true, m.NodeID, m.drop)
 	case *Receiver:
-		w.f, err = newFramer(m.cfg.Key, m.hdr.node, false, m.outEpoch, m.drop)
+		w.f, err = wire.NewFramer(m.cfg.Key, m.hdr.Node, false, m.outEpoch, m.drop)
 	default:
 		return nil, fmt.Errorf("%w: OnWire takes a *Sender or *Receiver, not %T", ErrConfig, m)
 	}
@@ -30,14 +40,14 @@ func OnWire(m Machine) (Machine, error) {
 
 type wired struct {
 	m      Machine
-	f      *framer
+	f      *wire.Framer
 	out    func([]byte)
 	now    time.Time
 	emitFn func([]byte) // w.emit, made once so Poll allocates nothing
 }
 
 func (w *wired) Handle(pkt []byte, now time.Time) {
-	if p, ok := w.f.open(pkt, now); ok {
+	if p, ok := w.f.Open(pkt, now); ok {
 		w.m.Handle(p, now)
 	}
 }
@@ -51,4 +61,4 @@ func (w *wired) Poll(now time.Time, emit func([]byte)) time.Time {
 
 // emit seals a packet in the machine's own buffer (the trailer goes into its spare
 // capacity) and passes it on; the owner loop copies it before the machine reuses it.
-func (w *wired) emit(p []byte) { w.out(w.f.seal(p, w.now)) }
+func (w *wired) emit(p []byte) { w.out(w.f.Seal(p, w.now)) }

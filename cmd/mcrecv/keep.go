@@ -8,7 +8,7 @@ import (
 
 	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/internal/cli"
-	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/session"
 )
 
 // imageKeeper stores the received chunks as an image file instead of
@@ -38,7 +38,7 @@ func newImageKeeper(path string) (*imageKeeper, error) {
 }
 
 // sink is called once the session is joined, with the announced header.
-func (k *imageKeeper) sink(h *image.Header) (mcast.ChunkSink, error) {
+func (k *imageKeeper) sink(h *image.Header) (session.ChunkSink, error) {
 	if k.w != nil {
 		return nil, fmt.Errorf("--image: %s: a second session", k.path)
 	}

@@ -9,17 +9,18 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/mcast/transport"
+	"github.com/discuscast/discus/session"
+	"golang.org/x/crypto/ssh"
 )
 
 // memPort is one end of an in-memory "multicast group" of two: what one end
 // sends, the other receives, with no loss. It lets a test run a real
 // session without any network.
 type memPort struct {
-	in       chan *mcast.Batch
+	in       chan *transport.Batch
 	peer     *memPort
 	mu       sync.Mutex
 	closed   bool
@@ -27,18 +28,18 @@ type memPort struct {
 }
 
 func memPair() (*memPort, *memPort) {
-	a := &memPort{in: make(chan *mcast.Batch, 4096)}
-	b := &memPort{in: make(chan *mcast.Batch, 4096)}
+	a := &memPort{in: make(chan *transport.Batch, 4096)}
+	b := &memPort{in: make(chan *transport.Batch, 4096)}
 	a.peer, b.peer = b, a
 	return a, b
 }
 
-func (p *memPort) Incoming() <-chan *mcast.Batch { return p.in }
-func (p *memPort) Release(*mcast.Batch)          {}
-func (p *memPort) Err() error                    { return nil }
+func (p *memPort) Incoming() <-chan *transport.Batch { return p.in }
+func (p *memPort) Release(*transport.Batch)          {}
+func (p *memPort) Err() error                        { return nil }
 
 func (p *memPort) Send(pkts [][]byte) error {
-	b := &mcast.Batch{}
+	b := &transport.Batch{}
 	for _, x := range pkts {
 		b.Pkts = append(b.Pkts, bytes.Clone(x))
 	}
@@ -65,7 +66,7 @@ func (p *memPort) Close() error {
 	return nil
 }
 
-// A whole session: mcast.Send serves an image, mcast.ReceiveImage keeps it
+// A whole session: session.Send serves an image, session.ReceiveImage keeps it
 // through the keeper's sink, and the kept file is the same image.
 func TestKeepSession(t *testing.T) {
 	srcPath, disk := testImage(t)
@@ -74,7 +75,7 @@ func TestKeepSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	src, err := mcast.NewImageSource(r)
+	src, err := session.NewImageSource(r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func TestKeepSession(t *testing.T) {
 	defer cancel()
 	sendErr := make(chan error, 1)
 	go func() {
-		_, err := mcast.Send(ctx, src, mcast.SendConfig{
+		_, err := session.Send(ctx, src, session.SendConfig{
 			Sender:       mcast.SenderConfig{SessionID: r.Header().ID},
 			Transport:    sendEnd,
 			MinReceivers: 1,
@@ -97,7 +98,7 @@ func TestKeepSession(t *testing.T) {
 		})
 		sendErr <- err
 	}()
-	res, err := mcast.ReceiveImage(ctx, nil, mcast.ReceiveConfig{Transport: recvEnd, Sink: k.sink})
+	res, err := session.ReceiveImage(ctx, nil, session.ReceiveConfig{Transport: recvEnd, Sink: k.sink})
 	if err == nil {
 		err = k.finish()
 	}
@@ -137,7 +138,7 @@ func TestKeepSignedKeyedSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	src, err := mcast.NewImageSource(r)
+	src, err := session.NewImageSource(r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,13 +154,13 @@ func TestKeepSignedKeyedSession(t *testing.T) {
 	defer cancel()
 	sendErr := make(chan error, 1)
 	go func() {
-		_, err := mcast.Send(ctx, src, mcast.SendConfig{
+		_, err := session.Send(ctx, src, session.SendConfig{
 			Sender:    mcast.SenderConfig{SessionID: r.Header().ID, Key: key},
 			Transport: sendEnd, MinReceivers: 1, Linger: 100 * time.Millisecond,
 		})
 		sendErr <- err
 	}()
-	_, err = mcast.ReceiveImage(ctx, nil, mcast.ReceiveConfig{Transport: recvEnd, Sink: k.sink, Trust: trust,
+	_, err = session.ReceiveImage(ctx, nil, session.ReceiveConfig{Transport: recvEnd, Sink: k.sink, Trust: trust,
 		Receiver: mcast.ReceiverConfig{Key: key}})
 	if err == nil {
 		err = k.finish()

@@ -20,6 +20,8 @@ import (
 	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/internal/cli"
 	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/mcast/transport"
+	"github.com/discuscast/discus/session"
 )
 
 type options struct {
@@ -93,7 +95,7 @@ func receive(o options, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return cli.Usagef("%v", err)
 	}
-	cfg := mcast.ReceiveConfig{UDP: udp}
+	cfg := session.ReceiveConfig{UDP: udp}
 	if o.key != "" {
 		if cfg.Receiver.Key, err = cli.ReadSecret("--key", o.key); err != nil {
 			return err
@@ -137,11 +139,11 @@ func receive(o options, args []string, stdout, stderr io.Writer) error {
 	cfg.Install.Grow = tgt.grow
 
 	pr := cli.NewProgress(os.Stderr, cli.ProgressMode(o.quiet, o.progress))
-	cfg.Progress = func(p mcast.ReceiveProgress) { pr.Update(time.Now(), false, recvLine(p)) }
+	cfg.Progress = func(p session.ReceiveProgress) { pr.Update(time.Now(), false, recvLine(p)) }
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := mcast.ReceiveImage(ctx, tgt.w, cfg)
+	res, err := session.ReceiveImage(ctx, tgt.w, cfg)
 	if err == nil {
 		err = tgt.finish(res.Header)
 	}
@@ -154,7 +156,7 @@ func receive(o options, args []string, stdout, stderr io.Writer) error {
 	return err
 }
 
-func recvLine(p mcast.ReceiveProgress) string {
+func recvLine(p session.ReceiveProgress) string {
 	if !p.Joined {
 		return fmt.Sprintf("mcrecv %s: waiting for a sender", p.Elapsed.Round(time.Second))
 	}
@@ -178,18 +180,18 @@ func recvLine(p mcast.ReceiveProgress) string {
 }
 
 type statsFile struct {
-	Target    string               `json:"target"`
-	Elapsed   float64              `json:"elapsed_seconds"`
-	Error     string               `json:"error,omitempty"`
-	ExitCode  int                  `json:"exit_code"`
-	Acked     bool                 `json:"acked"`
-	Receiver  mcast.ReceiverStats  `json:"receiver"`
-	Install   image.InstallStats   `json:"install"`
-	Transport mcast.TransportStats `json:"transport"`
-	Image     *image.Header        `json:"image_header,omitempty"`
+	Target    string              `json:"target"`
+	Elapsed   float64             `json:"elapsed_seconds"`
+	Error     string              `json:"error,omitempty"`
+	ExitCode  int                 `json:"exit_code"`
+	Acked     bool                `json:"acked"`
+	Receiver  mcast.ReceiverStats `json:"receiver"`
+	Install   image.InstallStats  `json:"install"`
+	Transport transport.Stats     `json:"transport"`
+	Image     *image.Header       `json:"image_header,omitempty"`
 }
 
-func writeStats(path, target string, res mcast.ReceiveResult, err error) error {
+func writeStats(path, target string, res session.ReceiveResult, err error) error {
 	sf := statsFile{Target: target, Elapsed: res.Elapsed.Seconds(), ExitCode: cli.ExitCode(err), Acked: res.Acked,
 		Receiver: res.Stats, Install: res.Install, Transport: res.Transport, Image: res.Header}
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/internal/cli"
-	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/session"
 )
 
 // target is where mcrecv puts the image: a disk or partition written in
@@ -18,7 +18,7 @@ type target struct {
 	grow   bool // a regular file takes the image's size
 	spill  *os.File
 	stdout io.Writer
-	sink   func(*image.Header) (mcast.ChunkSink, error)
+	sink   func(*image.Header) (session.ChunkSink, error)
 	keep   *imageKeeper
 }
 

@@ -21,6 +21,8 @@ import (
 	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/internal/cli"
 	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/mcast/transport"
+	"github.com/discuscast/discus/session"
 )
 
 type options struct {
@@ -105,7 +107,7 @@ func send(o options, args []string, stderr io.Writer) error {
 	if err != nil {
 		return cli.Usagef("%v", err)
 	}
-	cfg := mcast.SendConfig{UDP: udp, MinReceivers: o.minReceivers}
+	cfg := session.SendConfig{UDP: udp, MinReceivers: o.minReceivers}
 	if o.key != "" {
 		if cfg.Sender.Key, err = cli.ReadSecret("--key", o.key); err != nil {
 			return err
@@ -128,7 +130,7 @@ func send(o options, args []string, stderr io.Writer) error {
 	if o.mtu < 576 || o.mtu > 65535 {
 		return cli.Usagef("--mtu: want 576..65535")
 	}
-	cfg.Sender.BlockSize = mcast.BlockSizeForMTU(o.mtu, udp.Group.Is6(), cfg.Sender.Key != nil)
+	cfg.Sender.BlockSize = transport.BlockSizeForMTU(o.mtu, udp.Group.Is6(), cfg.Sender.Key != nil)
 	cfg.Sender.MaxParity = o.fec
 
 	log := cli.NewLogger(stderr, o.verbose)
@@ -144,9 +146,9 @@ func send(o options, args []string, stderr io.Writer) error {
 	cfg.Sender.SessionID = source.id
 
 	pr := cli.NewProgress(os.Stderr, cli.ProgressMode(o.quiet, o.progress))
-	cfg.Progress = func(p mcast.SendProgress) { pr.Update(time.Now(), false, sendLine(p, source)) }
+	cfg.Progress = func(p session.SendProgress) { pr.Update(time.Now(), false, sendLine(p, source)) }
 
-	res, err := mcast.Send(ctx, source.cs, cfg)
+	res, err := session.Send(ctx, source.cs, cfg)
 	pr.Done(sendLine(res.SendProgress, source))
 	if o.statsJSON != "" {
 		if werr := writeStats(o.statsJSON, res, source, err); werr != nil && err == nil {
@@ -177,7 +179,7 @@ func (o options) rateConfig(sc *mcast.SenderConfig) error {
 	return nil
 }
 
-func sendLine(p mcast.SendProgress, s *source) string {
+func sendLine(p session.SendProgress, s *source) string {
 	st := p.Stats
 	done := 0
 	for _, r := range p.Receivers {
@@ -203,11 +205,11 @@ type statsFile struct {
 	Sender    mcast.SenderStats    `json:"sender"`
 	Receivers []mcast.ReceiverInfo `json:"receivers"`
 	Lost      int                  `json:"receivers_lost"`
-	Transport mcast.TransportStats `json:"transport"`
+	Transport transport.Stats      `json:"transport"`
 	Image     *image.Header        `json:"image_header,omitempty"`
 }
 
-func writeStats(path string, res mcast.SendResult, s *source, err error) error {
+func writeStats(path string, res session.SendResult, s *source, err error) error {
 	sf := statsFile{Source: s.path, ImageID: s.id.String(), Elapsed: res.Elapsed.Seconds(),
 		ExitCode: cli.ExitCode(err), Sender: res.Stats, Receivers: res.Receivers, Lost: res.Lost,
 		Transport: res.Transport, Image: s.header()}

@@ -10,6 +10,7 @@ import (
 	"github.com/discuscast/discus/image/fsmap"
 	"github.com/discuscast/discus/internal/cli"
 	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/session"
 )
 
 // source is what mcsend serves: an image file as it is, or a raw disk,
@@ -19,7 +20,7 @@ type source struct {
 	id       image.ID
 	cs       mcast.ChunkSource
 	img      *image.Reader
-	creating *mcast.CreatingSource
+	creating *session.CreatingSource
 	fsm      *fsmap.Map
 }
 
@@ -33,7 +34,7 @@ func openSource(ctx context.Context, path string, o options, log *slog.Logger) (
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s: %w", path, err)
 			}
-			is, err := mcast.NewImageSource(r)
+			is, err := session.NewImageSource(r)
 			if err != nil {
 				r.Close()
 				return nil, nil, err
@@ -60,7 +61,7 @@ func openSource(ctx context.Context, path string, o options, log *slog.Logger) (
 		return nil, nil, fmt.Errorf("spool file for the chunks being sent: %w", err)
 	}
 	os.Remove(spool.Name()) // gone when closed, however mcsend ends
-	cs, err := mcast.NewCreatingSource(ctx, src, cfg, spool)
+	cs, err := session.NewCreatingSource(ctx, src, cfg, spool)
 	if err != nil {
 		spool.Close()
 		src.Close()

@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // Usagef returns a UsageError: the command line was wrong (exit code 2).
@@ -62,8 +62,8 @@ func ReadSecret(flag, path string) ([]byte, error) {
 	if len(b) > maxSecretFile {
 		return nil, Usagef("%s %s: more than %d bytes; a key file holds a secret of 32 or more random bytes", flag, path, maxSecretFile)
 	}
-	if len(b) < mcast.MinKeyLen {
-		return nil, Usagef("%s %s: %d bytes, want at least %d random bytes (head -c 32 /dev/urandom > %s)", flag, path, len(b), mcast.MinKeyLen, path)
+	if len(b) < wire.MinKeyLen {
+		return nil, Usagef("%s %s: %d bytes, want at least %d random bytes (head -c 32 /dev/urandom > %s)", flag, path, len(b), wire.MinKeyLen, path)
 	}
 	return b, nil
 }

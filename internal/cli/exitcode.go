@@ -7,7 +7,7 @@ import (
 	"syscall"
 
 	"github.com/discuscast/discus/image"
-	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/session"
 )
 
 // UsageError marks a problem with the command line.
@@ -25,11 +25,11 @@ func ExitCode(err error) int {
 		return ExitOK
 	case errors.As(err, &ue):
 		return ExitUsage
-	case errors.Is(err, mcast.ErrStartTimeout):
+	case errors.Is(err, session.ErrStartTimeout):
 		return ExitStart
-	case errors.Is(err, mcast.ErrNoReceivers):
+	case errors.Is(err, session.ErrNoReceivers):
 		return ExitNoReceivers
-	case errors.Is(err, mcast.ErrReceiversLost), errors.Is(err, mcast.ErrSenderLost):
+	case errors.Is(err, session.ErrReceiversLost), errors.Is(err, session.ErrSenderLost):
 		return ExitLost
 	case errors.Is(err, image.ErrCorrupt), errors.Is(err, image.ErrTruncated),
 		errors.Is(err, image.ErrForeignImage), errors.Is(err, image.ErrIncomplete),

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/mcast/transport"
 )
 
 // NetFlags are the network flags both commands take, named as udpcast names
@@ -22,15 +22,15 @@ type NetFlags struct {
 // Register adds the flags to fs.
 func (n *NetFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&n.Interface, "interface", "", "network interface to use (default: the route to the group)")
-	fs.IntVar(&n.Portbase, "portbase", mcast.DefaultPort, "data port; control uses portbase+1")
-	fs.StringVar(&n.DataAddr, "mcast-data-address", "", "multicast group for data (default "+mcast.DefaultGroup.String()+")")
+	fs.IntVar(&n.Portbase, "portbase", transport.DefaultPort, "data port; control uses portbase+1")
+	fs.StringVar(&n.DataAddr, "mcast-data-address", "", "multicast group for data (default "+transport.DefaultGroup.String()+")")
 	fs.StringVar(&n.RdvAddr, "mcast-rdv-address", "", "multicast group for requests and reports (default: the data group)")
 	fs.IntVar(&n.TTL, "ttl", 1, "multicast TTL")
 }
 
 // UDPConfig turns the flags into a transport configuration.
-func (n *NetFlags) UDPConfig() (mcast.UDPConfig, error) {
-	cfg := mcast.UDPConfig{Interface: n.Interface, Port: n.Portbase, TTL: n.TTL}
+func (n *NetFlags) UDPConfig() (transport.UDPConfig, error) {
+	cfg := transport.UDPConfig{Interface: n.Interface, Port: n.Portbase, TTL: n.TTL}
 	var err error
 	if n.DataAddr != "" {
 		if cfg.Group, err = netip.ParseAddr(n.DataAddr); err != nil {

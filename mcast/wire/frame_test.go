@@ -1,4 +1,4 @@
-package mcast
+package wire
 
 import (
 	"bytes"
@@ -11,9 +11,9 @@ type dropCount struct{ d Drops }
 
 func (c *dropCount) drop(r DropReason) { c.d[r]++ }
 
-func testFramer(t *testing.T, key []byte, node uint64, sender bool, epoch uint64, c *dropCount) *framer {
+func testFramer(t *testing.T, key []byte, node uint64, sender bool, epoch uint64, c *dropCount) *Framer {
 	t.Helper()
-	f, err := newFramer(key, node, sender, func() uint64 { return epoch }, c.drop)
+	f, err := NewFramer(key, node, sender, func() uint64 { return epoch }, c.drop)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,18 +26,18 @@ func TestFrameKeyless(t *testing.T) {
 	f := testFramer(t, nil, 1, true, 1, &c)
 	now := time.Unix(0, 0)
 	for name, p := range samplePackets() {
-		wire := f.seal(append([]byte(nil), p...), now)
+		wire := f.Seal(append([]byte(nil), p...), now)
 		if len(wire) != len(p)+crcTrailerLen {
 			t.Fatalf("%s: %d bytes on the wire, want %d", name, len(wire), len(p)+crcTrailerLen)
 		}
-		plain, ok := f.open(wire, now)
+		plain, ok := f.Open(wire, now)
 		if !ok || !bytes.Equal(plain, p) {
 			t.Fatalf("%s: did not round-trip", name)
 		}
 		for i := 0; i < len(wire)*8; i += 7 {
 			bad := append([]byte(nil), wire...)
 			bad[i/8] ^= 1 << (i % 8)
-			if _, ok := f.open(bad, now); ok {
+			if _, ok := f.Open(bad, now); ok {
 				t.Fatalf("%s: bit %d flipped was accepted", name, i)
 			}
 		}
@@ -51,8 +51,8 @@ func TestFrameKeyless(t *testing.T) {
 func TestFrameGolden(t *testing.T) {
 	var c dropCount
 	f := testFramer(t, nil, 1, true, 1, &c)
-	p := appendAck(nil, testHeader, &ack{welcome: true, nodes: []uint64{9}})
-	got := hex.EncodeToString(f.seal(p, time.Unix(0, 0)))
+	p := AppendAck(nil, testHeader, &Ack{Welcome: true, Nodes: []uint64{9}})
+	got := hex.EncodeToString(f.Seal(p, time.Unix(0, 0)))
 	want := "44534353" + "03" + "05" + "01" + "00" + "deadbeef000000000000000000000001" + "0102030405060708" +
 		"0001" + "0000000000000009"
 	if got[:len(want)] != want {
@@ -74,54 +74,54 @@ func TestFrameKeyed(t *testing.T) {
 	snd := testFramer(t, key, senderNode, true, senderNode, &sc)
 	rcv := testFramer(t, key, recvNode, false, senderNode, &rc)
 
-	ann := appendAnnounce(nil, testHeader, &announce{rate: 1, chunks: 1, maxChunk: 1, blockSize: 2, meta: []byte("m")})
-	wire := snd.seal(append([]byte(nil), ann...), now)
+	ann := AppendAnnounce(nil, testHeader, &Announce{Rate: 1, Chunks: 1, MaxChunk: 1, BlockSize: 2, Meta: []byte("m")})
+	wire := snd.Seal(append([]byte(nil), ann...), now)
 	if len(wire) != len(ann)+authTrailerLen || wire[6]&flagAuth == 0 {
 		t.Fatalf("sealed announce: %d bytes, flags %#x", len(wire), wire[6])
 	}
-	plain, ok := rcv.open(wire, now)
+	plain, ok := rcv.Open(wire, now)
 	if !ok || !bytes.Equal(plain[:6], ann[:6]) || !bytes.Equal(plain[7:], ann[7:]) {
 		t.Fatalf("keyed announce did not open (drops %v)", rc.d.String())
 	}
-	if _, ok := rcv.open(wire, now); ok || rc.d[DropReplay] != 1 {
+	if _, ok := rcv.Open(wire, now); ok || rc.d[DropReplay] != 1 {
 		t.Fatalf("a replayed packet was accepted (drops %v)", rc.d.String())
 	}
 	for i := 0; i < len(wire)*8; i += 5 {
 		bad := append([]byte(nil), wire...)
 		bad[i/8] ^= 1 << (i % 8)
-		if _, ok := rcv.open(bad, now); ok {
+		if _, ok := rcv.Open(bad, now); ok {
 			t.Fatalf("bit %d flipped was accepted", i)
 		}
 	}
 	// Another key: nothing opens.
 	var oc dropCount
 	other := testFramer(t, bytes.Repeat([]byte{8}, 32), recvNode, false, senderNode, &oc)
-	if _, ok := other.open(snd.seal(append([]byte(nil), ann...), now), now); ok || oc.d[DropAuth] != 1 {
+	if _, ok := other.Open(snd.Seal(append([]byte(nil), ann...), now), now); ok || oc.d[DropAuth] != 1 {
 		t.Fatalf("a packet under another key opened (drops %v)", oc.d.String())
 	}
 	// Keyless and keyed never mix, in either direction.
 	var kc dropCount
 	keyless := testFramer(t, nil, recvNode, false, senderNode, &kc)
-	if _, ok := keyless.open(snd.seal(append([]byte(nil), ann...), now), now); ok || kc.d[DropAuth] != 1 {
+	if _, ok := keyless.Open(snd.Seal(append([]byte(nil), ann...), now), now); ok || kc.d[DropAuth] != 1 {
 		t.Fatal("a keyless node took a keyed packet")
 	}
-	if _, ok := rcv.open(keyless.seal(append([]byte(nil), ann...), now), now); ok {
+	if _, ok := rcv.Open(keyless.Seal(append([]byte(nil), ann...), now), now); ok {
 		t.Fatal("a keyed node took a keyless packet")
 	}
 	// A receiver's report belongs to the run of the sender it follows: the sender
 	// takes it only in its own run.
-	rep := appendReport(nil, header{session: testHeader.session, node: recvNode}, &report{hello: true})
-	if _, ok := snd.open(rcv.seal(append([]byte(nil), rep...), now), now); !ok {
+	rep := AppendReport(nil, Header{Session: testHeader.Session, Node: recvNode}, &Report{Hello: true})
+	if _, ok := snd.Open(rcv.Seal(append([]byte(nil), rep...), now), now); !ok {
 		t.Fatalf("the sender refused its receiver's report (drops %v)", sc.d.String())
 	}
 	var stale dropCount
 	old := testFramer(t, key, recvNode, false, 0x999, &stale) // follows an earlier run
-	if _, ok := snd.open(old.seal(append([]byte(nil), rep...), now), now); ok || sc.d[DropStale] != 1 {
+	if _, ok := snd.Open(old.Seal(append([]byte(nil), rep...), now), now); ok || sc.d[DropStale] != 1 {
 		t.Fatalf("a report of another run was accepted (drops %v)", sc.d.String())
 	}
 	// A sender's packet must be of its own run.
 	liar := testFramer(t, key, senderNode, true, 0x999, &stale)
-	if _, ok := rcv.open(liar.seal(append([]byte(nil), ann...), now), now); ok {
+	if _, ok := rcv.Open(liar.Seal(append([]byte(nil), ann...), now), now); ok {
 		t.Fatal("a sender packet claiming another run was accepted")
 	}
 }
@@ -129,7 +129,7 @@ func TestFrameKeyed(t *testing.T) {
 // TestReplayWindow: counters out of order within the window are taken once each;
 // anything older than the window is refused.
 func TestReplayWindow(t *testing.T) {
-	f := &framer{seen: map[uint64]*replayState{}}
+	f := &Framer{seen: map[uint64]*replayState{}}
 	order := []uint64{1, 3, 2, 2, 1000, 5, 5, 1100, 76, 77, 2000, 1100, 977, 976}
 	want := []bool{true, true, true, false, true, true, false, true, false, true, true, false, true, false}
 	for i, c := range order {
@@ -144,7 +144,7 @@ func TestReplayWindow(t *testing.T) {
 
 // BenchmarkFrame: trailer cost per packet of 1400-byte blocks, keyless and keyed.
 func BenchmarkFrame(b *testing.B) {
-	pkt := appendData(nil, testHeader, &data{chunkLen: 1 << 20, payload: make([]byte, 1400)})
+	pkt := AppendData(nil, testHeader, &Data{ChunkLen: 1 << 20, Payload: make([]byte, 1400)})
 	for _, keyed := range []bool{false, true} {
 		name := "crc32c"
 		var key []byte
@@ -152,22 +152,22 @@ func BenchmarkFrame(b *testing.B) {
 			name, key = "gmac", make([]byte, 32)
 		}
 		var c dropCount
-		snd := testFramer(&testing.T{}, key, testHeader.node, true, testHeader.node, &c)
-		rcv := testFramer(&testing.T{}, key, 77, false, testHeader.node, &c)
+		snd := testFramer(&testing.T{}, key, testHeader.Node, true, testHeader.Node, &c)
+		rcv := testFramer(&testing.T{}, key, 77, false, testHeader.Node, &c)
 		now := time.Unix(0, 0)
 		b.Run(name+"/seal", func(b *testing.B) {
 			buf := make([]byte, 0, 2048)
 			b.SetBytes(int64(len(pkt)))
 			for b.Loop() {
-				snd.seal(append(buf[:0], pkt...), now)
+				snd.Seal(append(buf[:0], pkt...), now)
 			}
 		})
 		b.Run(name+"/open", func(b *testing.B) {
-			wire := snd.seal(append([]byte(nil), pkt...), now)
+			wire := snd.Seal(append([]byte(nil), pkt...), now)
 			b.SetBytes(int64(len(pkt)))
 			for b.Loop() {
 				rcv.seen = map[uint64]*replayState{} // not a replay each time
-				rcv.open(wire, now)
+				rcv.Open(wire, now)
 			}
 		})
 	}
@@ -180,24 +180,24 @@ func FuzzFrame(f *testing.F) {
 	now := time.Unix(0, 0)
 	var c dropCount
 	key := bytes.Repeat([]byte{3}, 32)
-	sk := testFramer(&testing.T{}, key, testHeader.node, true, testHeader.node, &c)
-	sn := testFramer(&testing.T{}, nil, testHeader.node, true, testHeader.node, &c)
+	sk := testFramer(&testing.T{}, key, testHeader.Node, true, testHeader.Node, &c)
+	sn := testFramer(&testing.T{}, nil, testHeader.Node, true, testHeader.Node, &c)
 	for _, p := range samplePackets() {
-		f.Add(sk.seal(append([]byte(nil), p...), now))
-		f.Add(sn.seal(append([]byte(nil), p...), now))
+		f.Add(sk.Seal(append([]byte(nil), p...), now))
+		f.Add(sn.Seal(append([]byte(nil), p...), now))
 	}
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, p []byte) {
 		var c dropCount
-		keyless := testFramer(t, nil, 99, false, testHeader.node, &c)
-		if plain, ok := keyless.open(p, now); ok {
-			if len(plain) != len(p)-crcTrailerLen || !bytes.Equal(keyless.seal(append([]byte(nil), plain...), now), p) {
+		keyless := testFramer(t, nil, 99, false, testHeader.Node, &c)
+		if plain, ok := keyless.Open(p, now); ok {
+			if len(plain) != len(p)-crcTrailerLen || !bytes.Equal(keyless.Seal(append([]byte(nil), plain...), now), p) {
 				t.Fatalf("accepted %x, which does not re-seal to itself", p)
 			}
 		}
-		keyed := testFramer(t, key, 99, false, testHeader.node, &c)
-		if _, ok := keyed.open(p, now); ok {
-			if _, again := keyed.open(p, now); again {
+		keyed := testFramer(t, key, 99, false, testHeader.Node, &c)
+		if _, ok := keyed.Open(p, now); ok {
+			if _, again := keyed.Open(p, now); again {
 				t.Fatal("the same keyed packet was accepted twice")
 			}
 		}

@@ -1,4 +1,4 @@
-package mcast
+package wire
 
 import (
 	"crypto/aes"
@@ -45,8 +45,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // ErrKey reports an unusable shared secret.
 var ErrKey = errors.New("mcast: key must be at least 32 bytes")
 
-// trailerLen is the bytes every packet carries after its body.
-func trailerLen(keyed bool) int {
+// TrailerLen is the bytes every packet carries after its body.
+func TrailerLen(keyed bool) int {
 	if keyed {
 		return authTrailerLen
 	}
@@ -59,8 +59,8 @@ type keyID struct {
 	hi      uint32
 }
 
-// framer adds and checks trailers for one node.
-type framer struct {
+// Framer adds and checks trailers for one node.
+type Framer struct {
 	secret  []byte // nil = keyless
 	node    uint64 // our node ID
 	sender  bool   // our role: a sender's packets are its own run
@@ -81,8 +81,8 @@ type replayState struct {
 	bits  [replayWindow / 64]uint64
 }
 
-func newFramer(secret []byte, node uint64, sender bool, epoch func() uint64, drop func(DropReason)) (*framer, error) {
-	f := &framer{node: node, sender: sender, epoch: epoch, drop: drop}
+func NewFramer(secret []byte, node uint64, sender bool, epoch func() uint64, drop func(DropReason)) (*Framer, error) {
+	f := &Framer{node: node, sender: sender, epoch: epoch, drop: drop}
 	if secret != nil {
 		if len(secret) < MinKeyLen {
 			return nil, fmt.Errorf("%w (got %d)", ErrKey, len(secret))
@@ -96,7 +96,7 @@ func newFramer(secret []byte, node uint64, sender bool, epoch func() uint64, dro
 
 // aead returns the key of (session, epoch, hi), deriving it if needed; fresh says
 // whether a new derivation was allowed (derivations for unknown epochs are paced).
-func (f *framer) aead(id keyID, now time.Time, mayDerive bool) cipher.AEAD {
+func (f *Framer) aead(id keyID, now time.Time, mayDerive bool) cipher.AEAD {
 	if f.last != nil && f.lastID == id {
 		return f.last // nearly every packet is of the one run this node follows
 	}
@@ -135,8 +135,8 @@ func (f *framer) aead(id keyID, now time.Time, mayDerive bool) cipher.AEAD {
 	return a
 }
 
-// seal appends the trailer to p (in place when p has the capacity) and returns it.
-func (f *framer) seal(p []byte, now time.Time) []byte {
+// Seal appends the trailer to p (in place when p has the capacity) and returns it.
+func (f *Framer) Seal(p []byte, now time.Time) []byte {
 	if f.secret == nil {
 		return binary.BigEndian.AppendUint32(p, crc32.Checksum(p, castagnoli))
 	}
@@ -152,17 +152,17 @@ func (f *framer) seal(p []byte, now time.Time) []byte {
 	return a.Seal(p, f.nonce[:], nil, p)
 }
 
-// open checks p's trailer and returns the packet without it; ok false means p was
+// Open checks p's trailer and returns the packet without it; ok false means p was
 // dropped (and counted).
-func (f *framer) open(p []byte, now time.Time) (plain []byte, ok bool) {
+func (f *Framer) Open(p []byte, now time.Time) (plain []byte, ok bool) {
 	switch {
-	case len(p) < headerLen:
+	case len(p) < HeaderLen:
 		f.drop(DropShort)
 		return nil, false
 	case [4]byte(p[0:4]) != magic:
 		f.drop(DropMagic)
 		return nil, false
-	case p[4] != version:
+	case p[4] != Version:
 		f.drop(DropVersion)
 		return nil, false
 	case (p[6]&flagAuth != 0) != (f.secret != nil):
@@ -172,7 +172,7 @@ func (f *framer) open(p []byte, now time.Time) (plain []byte, ok bool) {
 		return nil, false
 	}
 	if f.secret == nil {
-		if len(p) < headerLen+crcTrailerLen {
+		if len(p) < HeaderLen+crcTrailerLen {
 			f.drop(DropShort)
 			return nil, false
 		}
@@ -186,8 +186,8 @@ func (f *framer) open(p []byte, now time.Time) (plain []byte, ok bool) {
 	return f.openAuth(p, now)
 }
 
-func (f *framer) openAuth(p []byte, now time.Time) ([]byte, bool) {
-	if len(p) < headerLen+authTrailerLen {
+func (f *Framer) openAuth(p []byte, now time.Time) ([]byte, bool) {
+	if len(p) < HeaderLen+authTrailerLen {
 		f.drop(DropShort)
 		return nil, false
 	}
@@ -198,7 +198,7 @@ func (f *framer) openAuth(p []byte, now time.Time) ([]byte, bool) {
 	// Whose run the packet belongs to, before any work: a sender speaks for its own
 	// run; a receiver's packets must belong to the run of the sender we are or follow.
 	// Old recordings carry other runs and end here.
-	fromSender := packetType(p[5]) == typeAnnounce || packetType(p[5]) == typeData || packetType(p[5]) == typeAck
+	fromSender := Type(p[5]) == TypeAnnounce || Type(p[5]) == TypeData || Type(p[5]) == TypeAck
 	switch {
 	case epoch == 0 || counter == 0:
 		f.drop(DropAuth)
@@ -234,7 +234,7 @@ func (f *framer) openAuth(p []byte, now time.Time) ([]byte, bool) {
 
 // fresh records counter for node and reports whether it was new (WireGuard-style
 // sliding window: the highest counter and a bitmap of the ones behind it).
-func (f *framer) fresh(node, epoch, counter uint64) bool {
+func (f *Framer) fresh(node, epoch, counter uint64) bool {
 	st := f.seen[node]
 	if st == nil || st.epoch != epoch {
 		if st == nil && len(f.seen) >= maxReplay {

@@ -1,4 +1,4 @@
-package mcast_test
+package session_test
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 
 	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/mcast/transport"
+	"github.com/discuscast/discus/session"
 )
 
 // Send an image file to every receiver on eth0's default group, starting
@@ -19,13 +21,13 @@ func ExampleSend() {
 		log.Fatal(err)
 	}
 	defer img.Close()
-	src, err := mcast.NewImageSource(img)
+	src, err := session.NewImageSource(img)
 	if err != nil {
 		log.Fatal(err)
 	}
-	res, err := mcast.Send(context.Background(), src, mcast.SendConfig{
+	res, err := session.Send(context.Background(), src, session.SendConfig{
 		Sender:       mcast.SenderConfig{SessionID: img.Header().ID},
-		UDP:          mcast.UDPConfig{Interface: "eth0"},
+		UDP:          transport.UDPConfig{Interface: "eth0"},
 		MinReceivers: 30,
 		MaxWait:      5 * time.Minute,
 	})
@@ -42,8 +44,8 @@ func ExampleReceiveImage() {
 		log.Fatal(err)
 	}
 	defer disk.Close()
-	res, err := mcast.ReceiveImage(context.Background(), disk, mcast.ReceiveConfig{
-		UDP:            mcast.UDPConfig{Interface: "eth0"},
+	res, err := session.ReceiveImage(context.Background(), disk, session.ReceiveConfig{
+		UDP:            transport.UDPConfig{Interface: "eth0"},
 		StartTimeout:   10 * time.Minute,
 		ReceiveTimeout: time.Minute,
 	})
@@ -67,11 +69,11 @@ func ExampleNewCreatingSource() {
 		log.Fatal(err)
 	}
 	defer os.Remove(spool.Name())
-	src, err := mcast.NewCreatingSource(ctx, disk, image.CreateConfig{}, spool)
+	src, err := session.NewCreatingSource(ctx, disk, image.CreateConfig{}, spool)
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := mcast.Send(ctx, src, mcast.SendConfig{Sender: mcast.SenderConfig{SessionID: src.Header().ID}}); err != nil {
+	if _, err := session.Send(ctx, src, session.SendConfig{Sender: mcast.SenderConfig{SessionID: src.Header().ID}}); err != nil {
 		log.Fatal(err)
 	}
 }

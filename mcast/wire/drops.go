@@ -1,4 +1,4 @@
-package mcast
+package wire
 
 // DropReason says why a received packet was ignored.
 type DropReason int
@@ -21,21 +21,21 @@ const (
 	DropReplay                      // an authenticated packet seen before, or older than the replay window
 	DropStale                       // an authenticated packet of another sender run (epoch)
 	DropConflict                    // disagrees with what the session already established
-	NumDropReasons
+	numDropReasons
 )
 
-var dropNames = [NumDropReasons]string{"short", "magic", "version", "type", "malformed", "auth",
+var dropNames = [numDropReasons]string{"short", "magic", "version", "type", "malformed", "auth",
 	"foreign", "self", "role", "early", "range", "window", "checksum", "replay", "stale", "conflict"}
 
 func (r DropReason) String() string {
-	if r >= 0 && r < NumDropReasons {
+	if r >= 0 && r < numDropReasons {
 		return dropNames[r]
 	}
 	return "invalid"
 }
 
 // Drops counts dropped packets by reason.
-type Drops [NumDropReasons]uint64
+type Drops [numDropReasons]uint64
 
 // Total is the number of dropped packets.
 func (d *Drops) Total() uint64 {
@@ -77,8 +77,8 @@ func itoa(v uint64) string {
 	}
 }
 
-// parseDrop maps a header parse error to its drop reason.
-func parseDrop(err error) DropReason {
+// DropFor maps a header parse error to its drop reason.
+func DropFor(err error) DropReason {
 	switch err {
 	case errShort:
 		return DropShort

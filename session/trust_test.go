@@ -1,4 +1,4 @@
-package mcast_test
+package session_test
 
 import (
 	"bytes"
@@ -13,11 +13,13 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/internal/testnet"
 	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/mcast/transport"
+	"github.com/discuscast/discus/mcast/wire"
+	"github.com/discuscast/discus/session"
+	"golang.org/x/crypto/ssh"
 )
 
 // signedImage writes data as an image signed by a fresh ed25519 key and returns it
@@ -64,9 +66,9 @@ type trustRun struct {
 }
 
 type trustResult struct {
-	send    mcast.SendResult
+	send    session.SendResult
 	sendErr error
-	recv    []mcast.ReceiveResult
+	recv    []session.ReceiveResult
 	errs    []error
 	targets []string
 }
@@ -76,14 +78,14 @@ func runTrust(t *testing.T, c trustRun) trustResult {
 	t.Helper()
 	n := len(c.recvKeys)
 	nw := testnet.New(t, n+1, testnet.Options{})
-	src, err := mcast.NewImageSource(c.img)
+	src, err := session.NewImageSource(c.img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	udp := mcast.UDPConfig{Interface: "e0", Group: netip.MustParseAddr("239.255.0.10"), Port: 19200}
+	udp := transport.UDPConfig{Interface: "e0", Group: netip.MustParseAddr("239.255.0.10"), Port: 19200}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	res := trustResult{recv: make([]mcast.ReceiveResult, n), errs: make([]error, n), targets: make([]string, n)}
+	res := trustResult{recv: make([]session.ReceiveResult, n), errs: make([]error, n), targets: make([]string, n)}
 	var wg sync.WaitGroup
 	for i := range n {
 		res.targets[i] = filepath.Join(t.TempDir(), "target")
@@ -91,7 +93,7 @@ func runTrust(t *testing.T, c trustRun) trustResult {
 		if err := os.WriteFile(res.targets[i], bytes.Repeat([]byte("old disk "), 1<<16), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		tr := openUDP(t, nw.Hosts[i+1], mcast.RoleReceiver, udp)
+		tr := openUDP(t, nw.Hosts[i+1], transport.RoleReceiver, udp)
 		wg.Go(func() {
 			f, err := os.OpenFile(res.targets[i], os.O_RDWR, 0)
 			if err != nil {
@@ -99,13 +101,13 @@ func runTrust(t *testing.T, c trustRun) trustResult {
 				return
 			}
 			defer f.Close()
-			res.recv[i], res.errs[i] = mcast.ReceiveImage(ctx, f, mcast.ReceiveConfig{
+			res.recv[i], res.errs[i] = session.ReceiveImage(ctx, f, session.ReceiveConfig{
 				Transport: tr, Receiver: mcast.ReceiverConfig{Key: c.recvKeys[i]}, Trust: c.trust,
 				Install: image.InstallConfig{Grow: true, Gaps: image.GapZero}, StartTimeout: c.startWait})
 		})
 	}
-	res.send, res.sendErr = mcast.Send(ctx, src, mcast.SendConfig{
-		Transport:    openUDP(t, nw.Hosts[0], mcast.RoleSender, udp),
+	res.send, res.sendErr = session.Send(ctx, src, session.SendConfig{
+		Transport:    openUDP(t, nw.Hosts[0], transport.RoleSender, udp),
 		Sender:       mcast.SenderConfig{SessionID: c.img.Header().ID, Key: c.sendKey},
 		MinReceivers: c.minRecv, StartTimeout: c.startWait})
 	wg.Wait()
@@ -146,10 +148,10 @@ func TestKeyMismatch(t *testing.T) {
 	data := diskBytes(2<<20, 6)
 	img := makeImage(t, data)
 	res := runTrust(t, trustRun{sendKey: key(1), recvKeys: [][]byte{key(2)}, img: img, minRecv: 1, startWait: 3 * time.Second})
-	if !errors.Is(res.errs[0], mcast.ErrStartTimeout) || !errors.Is(res.sendErr, mcast.ErrStartTimeout) {
+	if !errors.Is(res.errs[0], session.ErrStartTimeout) || !errors.Is(res.sendErr, session.ErrStartTimeout) {
 		t.Fatalf("receiver: %v, sender: %v; want start timeouts", res.errs[0], res.sendErr)
 	}
-	if d := res.recv[0].Stats.Drops; d[mcast.DropAuth] == 0 {
+	if d := res.recv[0].Stats.Drops; d[wire.DropAuth] == 0 {
 		t.Fatalf("no packet dropped as auth: %s", d.String())
 	}
 	untouched(t, res.targets[0])

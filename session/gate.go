@@ -1,4 +1,4 @@
-package mcast
+package session
 
 import (
 	"crypto/sha256"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/discuscast/discus/image"
+	"github.com/discuscast/discus/mcast"
 )
 
 // imageGate decides what of a session's chunks reaches the sink. Session chunks
@@ -66,13 +67,13 @@ func (g *imageGate) deliver(i int, chunk []byte, put func([]byte) error) error {
 		return nil
 	case i >= g.n:
 		if err := g.mc.AddPart(i-g.n, chunk); errors.Is(err, image.ErrManifestPending) {
-			return ErrDeferred // a piece before the table: kept until the table is in
+			return mcast.ErrDeferred // a piece before the table: kept until the table is in
 		} else if err != nil {
 			return &image.ChunkError{Index: i, Offset: -1, Err: err}
 		}
 		return g.recheck()
 	case !g.mc.Ready(i):
-		return ErrDeferred
+		return mcast.ErrDeferred
 	}
 	if err := g.mc.CheckChunk(i, chunk); err != nil {
 		return err

@@ -1,4 +1,4 @@
-package mcast
+package session
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 
 	"github.com/discuscast/discus/fec"
 	"github.com/discuscast/discus/image"
+	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/mcast/transport"
 )
 
 // ErrSenderLost: the sender fell silent for ReceiveTimeout mid-transfer.
@@ -29,10 +31,10 @@ const ackGrace = 2 * time.Second
 type ReceiveConfig struct {
 	// Receiver holds protocol settings (SessionID to pick one image, Window);
 	// its OnSession, OnUpdate and Deliver are set by ReceiveImage.
-	Receiver ReceiverConfig
+	Receiver mcast.ReceiverConfig
 	// Transport to use; nil opens UDP multicast with UDP.
-	Transport Transport
-	UDP       UDPConfig
+	Transport transport.Transport
+	UDP       transport.UDPConfig
 
 	// StartTimeout gives up (ErrStartTimeout) when no sender is heard within
 	// it; ReceiveTimeout gives up (ErrSenderLost) when no data arrives for
@@ -77,15 +79,15 @@ type ReceiveProgress struct {
 	Joined  bool
 	Header  *image.Header // nil until joined
 	Elapsed time.Duration
-	Stats   ReceiverStats
+	Stats   mcast.ReceiverStats
 	Install image.InstallStats
 }
 
 // ReceiveResult sums up a finished ReceiveImage.
 type ReceiveResult struct {
 	ReceiveProgress
-	Acked     bool           // the sender acknowledged our completion
-	Transport TransportStats // zero unless the transport is a *UDPTransport
+	Acked     bool            // the sender acknowledged our completion
+	Transport transport.Stats // zero unless the transport is a *transport.UDP
 }
 
 // ReceiveImage joins a session and installs the image it carries onto
@@ -100,7 +102,7 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 	}
 	tr := cfg.Transport
 	if tr == nil {
-		u, err := ListenUDP(RoleReceiver, cfg.UDP)
+		u, err := transport.ListenUDP(transport.RoleReceiver, cfg.UDP)
 		if err != nil {
 			return ReceiveResult{}, err
 		}
@@ -118,7 +120,7 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 	defer cancel(nil)
 	rc := cfg.Receiver
 	var joinedMeta []byte // the meta the sink was made for
-	rc.OnSession = func(si SessionInfo) error {
+	rc.OnSession = func(si mcast.SessionInfo) error {
 		h, sig, err := image.ParseMeta(si.Meta)
 		if err != nil {
 			return fmt.Errorf("session %x: %w", si.SessionID, err)
@@ -155,7 +157,7 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		log.Info("mcast: joined", "image", h.ID, "size", h.TargetSize, "chunks", si.Chunks, "final", si.Final)
 		return nil
 	}
-	rc.OnUpdate = func(si SessionInfo) error {
+	rc.OnUpdate = func(si mcast.SessionInfo) error {
 		if string(si.Meta) == string(joinedMeta) {
 			return nil // only the count or finality changed: the mcast layer judges those
 		}
@@ -184,7 +186,7 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		err := gate.deliver(i, chunk, put)
 		var ce *image.ChunkError
 		switch {
-		case err == nil || errors.Is(err, ErrDeferred) || fatal != nil:
+		case err == nil || errors.Is(err, mcast.ErrDeferred) || fatal != nil:
 		case errors.Is(err, image.ErrManifest):
 			// The sender serves only chunks that match its manifest and the wire's
 			// CRC catches corruption on the way: a chunk that fails the manifest was
@@ -206,7 +208,7 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		rc.FECReady = fec.Warm
 	}
 	start := time.Now()
-	r := NewReceiver(rc, start)
+	r := mcast.NewReceiver(rc, start)
 	var (
 		lastProgress, completeAt time.Time
 		lastRx, lastHeard        uint64
@@ -258,7 +260,7 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		}
 		return false, nil
 	}
-	err := Drive(ctx, tr, r, stop)
+	err := transport.Drive(ctx, tr, r, stop)
 	if inst != nil {
 		// Close waits for the last writes and fails unless every chunk of
 		// the final header was verified and written.
@@ -279,7 +281,7 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		err = errors.New("mcast: ended before joining a session")
 	}
 	snapshot(time.Now())
-	if u, ok := tr.(*UDPTransport); ok {
+	if u, ok := tr.(*transport.UDP); ok {
 		res.Transport = u.Stats()
 	}
 	return res, err

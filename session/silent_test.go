@@ -1,4 +1,4 @@
-package mcast_test
+package session_test
 
 import (
 	"context"
@@ -10,23 +10,25 @@ import (
 
 	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/mcast/transport"
+	"github.com/discuscast/discus/session"
 )
 
 // chanTransport hands the test's datagrams to the owner loop and discards sends.
-type chanTransport struct{ in chan *mcast.Batch }
+type chanTransport struct{ in chan *transport.Batch }
 
-func (c chanTransport) Incoming() <-chan *mcast.Batch { return c.in }
-func (chanTransport) Release(*mcast.Batch)            {}
-func (chanTransport) Send([][]byte) error             { return nil }
-func (chanTransport) Err() error                      { return nil }
-func (c chanTransport) Close() error                  { return nil }
+func (c chanTransport) Incoming() <-chan *transport.Batch { return c.in }
+func (chanTransport) Release(*transport.Batch)            {}
+func (chanTransport) Send([][]byte) error                 { return nil }
+func (chanTransport) Err() error                          { return nil }
+func (c chanTransport) Close() error                      { return nil }
 
 // TestReceiveSenderSilentBeforeData: a sender heard once (its announce) that dies
 // before sending any data, as mcsend does when its first chunk is corrupt, makes the
 // receiver give up with ErrSenderLost after ReceiveTimeout instead of waiting for ever.
 func TestReceiveSenderSilentBeforeData(t *testing.T) {
 	img := makeImage(t, diskBytes(1<<20, 3))
-	src, err := mcast.NewImageSource(img)
+	src, err := session.NewImageSource(img)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,18 +43,18 @@ func TestReceiveSenderSilentBeforeData(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Poll(now, func(p []byte) { pkts = append(pkts, append([]byte(nil), p...)) })
-	tr := chanTransport{in: make(chan *mcast.Batch, 1)}
-	tr.in <- &mcast.Batch{Pkts: pkts} // the announce, then silence
+	tr := chanTransport{in: make(chan *transport.Batch, 1)}
+	tr.in <- &transport.Batch{Pkts: pkts} // the announce, then silence
 	target, err := os.Create(filepath.Join(t.TempDir(), "disk"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer target.Close()
 	t0 := time.Now()
-	_, err = mcast.ReceiveImage(context.Background(), target, mcast.ReceiveConfig{Transport: tr, Install: image.InstallConfig{Grow: true},
+	_, err = session.ReceiveImage(context.Background(), target, session.ReceiveConfig{Transport: tr, Install: image.InstallConfig{Grow: true},
 		StartTimeout: 5 * time.Second, ReceiveTimeout: 300 * time.Millisecond})
 	t.Logf("ASSERT ReceiveImage returned %v after %v", err, time.Since(t0).Round(time.Millisecond))
-	if !errors.Is(err, mcast.ErrSenderLost) {
+	if !errors.Is(err, session.ErrSenderLost) {
 		t.Fatalf("got %v, want ErrSenderLost", err)
 	}
 }

@@ -1,18 +1,18 @@
-package mcast
+package wire
 
 import (
 	"encoding/binary"
 	"errors"
 )
 
-// Wire format, version 3. docs/PROTOCOL.md describes every byte; keep the two in step.
+// Wire format, Version 3. docs/PROTOCOL.md describes every byte; keep the two in step.
 //
 // Every packet starts with a 32-byte header and ends with a trailer (frame.go: a
 // CRC-32C, or with a key an authentication trailer); the state machines see packets
 // without their trailer.
 //
 //	0  magic "DSCS"
-//	4  version (3)
+//	4  Version (3)
 //	5  type
 //	6  flags (bit 7 = authentication trailer; bits 0..3 are type-specific)
 //	7  reserved (sent as 0, ignored)
@@ -21,36 +21,36 @@ import (
 //
 // All integers are big endian.
 const (
-	headerLen = 32
-	version   = 3
+	HeaderLen = 32
+	Version   = 3
 
 	flagAuth = 0x80 // the packet ends with an authentication trailer (frame.go)
 )
 
 var magic = [4]byte{'D', 'S', 'C', 'S'}
 
-// packetType is the header's type byte.
-type packetType uint8
+// Type is the header's type byte.
+type Type uint8
 
 const (
-	typeAnnounce packetType = 1
-	typeData     packetType = 2
-	typeRequest  packetType = 3
-	typeReport   packetType = 4
-	typeAck      packetType = 5
+	TypeAnnounce Type = 1
+	TypeData     Type = 2
+	TypeRequest  Type = 3
+	TypeReport   Type = 4
+	TypeAck      Type = 5
 )
 
-func (t packetType) String() string {
+func (t Type) String() string {
 	switch t {
-	case typeAnnounce:
+	case TypeAnnounce:
 		return "announce"
-	case typeData:
+	case TypeData:
 		return "data"
-	case typeRequest:
+	case TypeRequest:
 		return "request"
-	case typeReport:
+	case TypeReport:
 		return "report"
-	case typeAck:
+	case TypeAck:
 		return "ack"
 	}
 	return "unknown"
@@ -65,43 +65,43 @@ var (
 	errMalformed = errors.New("mcast: malformed packet body")
 )
 
-// header is the fixed part every packet carries.
-type header struct {
-	typ     packetType
-	flags   uint8
-	session [16]byte
-	node    uint64
+// Header is the fixed part every packet carries.
+type Header struct {
+	Type    Type
+	Flags   uint8
+	Session [16]byte
+	Node    uint64
 }
 
-func appendHeader(b []byte, h header) []byte {
+func AppendHeader(b []byte, h Header) []byte {
 	b = append(b, magic[:]...)
-	b = append(b, version, byte(h.typ), h.flags, 0)
-	b = append(b, h.session[:]...)
-	return binary.BigEndian.AppendUint64(b, h.node)
+	b = append(b, Version, byte(h.Type), h.Flags, 0)
+	b = append(b, h.Session[:]...)
+	return binary.BigEndian.AppendUint64(b, h.Node)
 }
 
-// parseHeader splits a packet (its trailer already removed, frame.go) into header and
+// ParseHeader splits a packet (its trailer already removed, frame.go) into header and
 // body. It checks magic, version and type; the authentication flag was checked with the
 // trailer and is ignored here.
-func parseHeader(p []byte) (h header, body []byte, err error) {
-	if len(p) < headerLen {
+func ParseHeader(p []byte) (h Header, body []byte, err error) {
+	if len(p) < HeaderLen {
 		return h, nil, errShort
 	}
 	if [4]byte(p[0:4]) != magic {
 		return h, nil, errMagic
 	}
-	if p[4] != version {
+	if p[4] != Version {
 		return h, nil, errVersion
 	}
-	h.typ = packetType(p[5])
-	h.flags = p[6]
-	copy(h.session[:], p[8:24])
-	h.node = binary.BigEndian.Uint64(p[24:32])
-	if h.typ < typeAnnounce || h.typ > typeAck {
+	h.Type = Type(p[5])
+	h.Flags = p[6]
+	copy(h.Session[:], p[8:24])
+	h.Node = binary.BigEndian.Uint64(p[24:32])
+	if h.Type < TypeAnnounce || h.Type > TypeAck {
 		return h, nil, errType
 	}
-	h.flags &^= flagAuth
-	return h, p[headerLen:], nil
+	h.Flags &^= flagAuth
+	return h, p[HeaderLen:], nil
 }
 
 // reader consumes a body; any overrun sets bad instead of panicking, so a parser reads

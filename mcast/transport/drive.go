@@ -1,24 +1,17 @@
-package mcast
+package transport
 
 import (
 	"context"
 	"errors"
 	"time"
 
+	"github.com/discuscast/discus/mcast"
 	"golang.org/x/sys/unix"
 )
 
-// Machine is a protocol state machine as the owner loop sees it: Sender and
-// Receiver are Machines. It never blocks, owns no goroutine or timer, and
-// learns the time only from its arguments.
-type Machine interface {
-	Handle(pkt []byte, now time.Time)
-	Poll(now time.Time, emit func(pkt []byte)) (next time.Time)
-}
-
-// ErrTransportClosed is returned by Drive when the transport stops
+// ErrClosed is returned by Drive when the transport stops
 // delivering without an error of its own.
-var ErrTransportClosed = errors.New("mcast: transport closed")
+var ErrClosed = errors.New("mcast: transport closed")
 
 // Go's timers fire about a millisecond late on Linux; pacing needs finer
 // steps, so shorter waits sleep in the kernel instead (nanosleep on an
@@ -35,10 +28,10 @@ const maxDrain = 16
 // stop reports true or an error, when ctx ends, or when the transport fails.
 // All calls into m happen on the calling goroutine. A *Sender or *Receiver is put
 // OnWire first, so what crosses the transport always carries its trailer.
-func Drive(ctx context.Context, tr Transport, m Machine, stop func() (bool, error)) error {
+func Drive(ctx context.Context, tr Transport, m mcast.Machine, stop func() (bool, error)) error {
 	switch m.(type) {
-	case *Sender, *Receiver:
-		w, err := OnWire(m)
+	case *mcast.Sender, *mcast.Receiver:
+		w, err := mcast.OnWire(m)
 		if err != nil {
 			return err
 		}
@@ -129,5 +122,5 @@ func closedErr(tr Transport) error {
 	if err := tr.Err(); err != nil {
 		return err
 	}
-	return ErrTransportClosed
+	return ErrClosed
 }

@@ -1,12 +1,6 @@
-package mcast
+package transport
 
-// DataOverhead is the bytes a data packet carries besides its block: the
-// common header, the data header and the keyless trailer (docs/PROTOCOL.md
-// §1.1, §1.3, §1.8); a keyed session's trailer is AuthOverhead bytes longer.
-const (
-	DataOverhead = headerLen + dataBody + crcTrailerLen
-	AuthOverhead = authTrailerLen - crcTrailerLen
-)
+import "github.com/discuscast/discus/mcast/wire"
 
 // BlockSizeForMTU is the largest block whose data packet, with IP and UDP
 // headers, fits a path MTU without fragmentation (a fragmented datagram
@@ -19,10 +13,7 @@ func BlockSizeForMTU(mtu int, ipv6, keyed bool) int {
 	if ipv6 {
 		ipUDP = 40 + 8
 	}
-	b := mtu - ipUDP - DataOverhead
-	if keyed {
-		b -= AuthOverhead
-	}
+	b := mtu - ipUDP - wire.DataPacketLen(0, keyed)
 	if b >= 128 {
 		return b &^ 63
 	}

@@ -1,4 +1,4 @@
-package mcast
+package transport
 
 import (
 	"context"
@@ -94,9 +94,9 @@ type batchConn interface {
 	Close() error
 }
 
-// UDPTransport is a Transport over UDP multicast with batched system calls
+// UDP is a Transport over UDP multicast with batched system calls
 // (recvmmsg and sendmmsg).
-type UDPTransport struct {
+type UDP struct {
 	readers []batchConn
 	writer  batchConn
 	dst     net.Addr
@@ -111,25 +111,25 @@ type UDPTransport struct {
 	errOnce  sync.Once
 	wg       sync.WaitGroup
 
-	stats transportCounters
+	stats udpCounters
 }
 
-type transportCounters struct {
+type udpCounters struct {
 	rxPackets, rxBytes, rxCalls atomic.Int64
 	txPackets, txBytes, txCalls atomic.Int64
 	txRetries                   atomic.Int64
 }
 
-// TransportStats counts what a transport moved and how many system calls it
+// Stats counts what a transport moved and how many system calls it
 // took.
-type TransportStats struct {
+type Stats struct {
 	RxPackets, RxBytes, RxCalls int64
 	TxPackets, TxBytes, TxCalls int64
 	TxRetries                   int64 // sends retried after ENOBUFS/EAGAIN
 }
 
 // ListenUDP opens the sockets a role needs and joins the groups.
-func ListenUDP(role Role, cfg UDPConfig) (*UDPTransport, error) {
+func ListenUDP(role Role, cfg UDPConfig) (*UDP, error) {
 	cfg = cfg.withDefaults()
 	if !cfg.Group.IsMulticast() || !cfg.ControlGroup.IsMulticast() {
 		return nil, fmt.Errorf("mcast: %v / %v: %w", cfg.Group, cfg.ControlGroup, ErrNotMulticast)
@@ -144,7 +144,7 @@ func ListenUDP(role Role, cfg UDPConfig) (*UDPTransport, error) {
 			return nil, fmt.Errorf("mcast: interface %q: %w", cfg.Interface, err)
 		}
 	}
-	t := &UDPTransport{in: make(chan *Batch, defaultBatches), free: make(chan *Batch, defaultBatches*2),
+	t := &UDP{in: make(chan *Batch, defaultBatches), free: make(chan *Batch, defaultBatches*2),
 		done: make(chan struct{})}
 	data := netip.AddrPortFrom(cfg.Group, uint16(cfg.Port))
 	ctl := netip.AddrPortFrom(cfg.ControlGroup, uint16(cfg.Port+1))
@@ -272,7 +272,7 @@ func setBuffers(c *net.UDPConn, size int) {
 	})
 }
 
-func (t *UDPTransport) read(c batchConn) {
+func (t *UDP) read(c batchConn) {
 	defer t.wg.Done()
 	for {
 		var b *Batch
@@ -312,17 +312,17 @@ func (t *UDPTransport) read(c batchConn) {
 	}
 }
 
-func (t *UDPTransport) fail(err error) {
+func (t *UDP) fail(err error) {
 	t.errOnce.Do(func() { t.err = err })
 	t.closing.Store(true)
 	t.closeConns()
 }
 
 // Incoming implements Transport.
-func (t *UDPTransport) Incoming() <-chan *Batch { return t.in }
+func (t *UDP) Incoming() <-chan *Batch { return t.in }
 
 // Release implements Transport.
-func (t *UDPTransport) Release(b *Batch) {
+func (t *UDP) Release(b *Batch) {
 	select {
 	case t.free <- b:
 	default:
@@ -331,7 +331,7 @@ func (t *UDPTransport) Release(b *Batch) {
 
 // Send implements Transport with sendmmsg. A full queue (ENOBUFS, EAGAIN) is
 // waited out rather than reported: pacing above us decides the rate.
-func (t *UDPTransport) Send(pkts [][]byte) error {
+func (t *UDP) Send(pkts [][]byte) error {
 	for len(pkts) > 0 {
 		n := min(len(pkts), defaultBatchSize)
 		if cap(t.wmsgs) < n {
@@ -367,7 +367,7 @@ func (t *UDPTransport) Send(pkts [][]byte) error {
 }
 
 // Err implements Transport.
-func (t *UDPTransport) Err() error {
+func (t *UDP) Err() error {
 	if !t.closing.Load() {
 		return nil
 	}
@@ -375,13 +375,13 @@ func (t *UDPTransport) Err() error {
 }
 
 // Close implements Transport.
-func (t *UDPTransport) Close() error {
+func (t *UDP) Close() error {
 	t.closing.Store(true)
 	t.closeConns()
 	return nil
 }
 
-func (t *UDPTransport) closeConns() {
+func (t *UDP) closeConns() {
 	t.doneOnce.Do(func() { close(t.done) })
 	for _, c := range t.readers {
 		c.Close()
@@ -392,8 +392,8 @@ func (t *UDPTransport) closeConns() {
 }
 
 // Stats returns the transport's counters.
-func (t *UDPTransport) Stats() TransportStats {
-	return TransportStats{
+func (t *UDP) Stats() Stats {
+	return Stats{
 		RxPackets: t.stats.rxPackets.Load(), RxBytes: t.stats.rxBytes.Load(), RxCalls: t.stats.rxCalls.Load(),
 		TxPackets: t.stats.txPackets.Load(), TxBytes: t.stats.txBytes.Load(), TxCalls: t.stats.txCalls.Load(),
 		TxRetries: t.stats.txRetries.Load(),

@@ -1,4 +1,4 @@
-package mcast_test
+package session_test
 
 import (
 	"bytes"
@@ -14,6 +14,8 @@ import (
 	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/internal/testnet"
 	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/mcast/transport"
+	"github.com/discuscast/discus/session"
 )
 
 // diskBytes makes n bytes that look like a used disk: compressible text,
@@ -57,10 +59,10 @@ func makeImage(t *testing.T, data []byte) *image.Reader {
 	return r
 }
 
-func openUDP(t *testing.T, h *testnet.Host, role mcast.Role, cfg mcast.UDPConfig) mcast.Transport {
+func openUDP(t *testing.T, h *testnet.Host, role transport.Role, cfg transport.UDPConfig) transport.Transport {
 	t.Helper()
-	var tr *mcast.UDPTransport
-	if err := h.Do(func() (err error) { tr, err = mcast.ListenUDP(role, cfg); return err }); err != nil {
+	var tr *transport.UDP
+	if err := h.Do(func() (err error) { tr, err = transport.ListenUDP(role, cfg); return err }); err != nil {
 		t.Fatal(err)
 	}
 	return tr
@@ -74,21 +76,21 @@ func TestSendReceiveBridge(t *testing.T) {
 	nw.Hosts[3].DropInput(t, 0.02)
 	data := diskBytes(24<<20, 1)
 	img := makeImage(t, data)
-	src, err := mcast.NewImageSource(img)
+	src, err := session.NewImageSource(img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	udp := mcast.UDPConfig{Interface: "e0", Group: netip.MustParseAddr("239.255.0.9"), Port: 19100}
+	udp := transport.UDPConfig{Interface: "e0", Group: netip.MustParseAddr("239.255.0.9"), Port: 19100}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
 	var wg sync.WaitGroup
 	targets := make([]string, 3)
 	errs := make([]error, 3)
-	results := make([]mcast.ReceiveResult, 3)
+	results := make([]session.ReceiveResult, 3)
 	for i := range 3 {
 		targets[i] = filepath.Join(t.TempDir(), "target")
-		tr := openUDP(t, nw.Hosts[i+1], mcast.RoleReceiver, udp)
+		tr := openUDP(t, nw.Hosts[i+1], transport.RoleReceiver, udp)
 		wg.Go(func() {
 			f, err := os.Create(targets[i])
 			if err != nil {
@@ -96,15 +98,15 @@ func TestSendReceiveBridge(t *testing.T) {
 				return
 			}
 			defer f.Close()
-			results[i], errs[i] = mcast.ReceiveImage(ctx, f, mcast.ReceiveConfig{
+			results[i], errs[i] = session.ReceiveImage(ctx, f, session.ReceiveConfig{
 				Transport: tr, Install: image.InstallConfig{Grow: true}, StartTimeout: 20 * time.Second})
 		})
 	}
-	sres, err := mcast.Send(ctx, src, mcast.SendConfig{
-		Transport:    openUDP(t, nw.Hosts[0], mcast.RoleSender, udp),
+	sres, err := session.Send(ctx, src, session.SendConfig{
+		Transport:    openUDP(t, nw.Hosts[0], transport.RoleSender, udp),
 		Sender:       mcast.SenderConfig{SessionID: img.Header().ID},
 		MinReceivers: 3, StartTimeout: 20 * time.Second,
-		Progress: func(p mcast.SendProgress) {
+		Progress: func(p session.SendProgress) {
 			if os.Getenv("DISCUS_TRACE") != "" {
 				t.Logf("%v started=%v blocks=%d/%d rate=%.1fMB/s queued=%d recv=%d", p.Elapsed.Round(time.Millisecond), p.Started, p.Stats.DataBlocks, p.Stats.ParityBlocks, float64(p.Stats.Rate)/1e6, p.Stats.Queued, len(p.Receivers))
 			}

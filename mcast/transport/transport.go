@@ -1,9 +1,9 @@
-package mcast
+package transport
 
 import "golang.org/x/net/ipv4"
 
 // Transport is the I/O seam between the protocol's state machines and a
-// network. The UDP implementation is UDPTransport; tests may plug in their
+// network. The UDP implementation is UDP; tests may plug in their
 // own. A Transport reads on goroutines of its own and hands datagrams over in
 // batches, so the owner loop never blocks in a read syscall and can keep
 // pacing its sends.

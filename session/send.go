@@ -1,4 +1,4 @@
-package mcast
+package session
 
 import (
 	"context"
@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/discuscast/discus/fec"
+	"github.com/discuscast/discus/mcast"
+	"github.com/discuscast/discus/mcast/transport"
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // Errors of a sending session, for exit codes and scripts.
@@ -33,10 +36,10 @@ const (
 // says hello, on the default UDP group and ports, at an adaptive rate, and
 // ends when every receiver that joined has completed.
 type SendConfig struct {
-	Sender SenderConfig // protocol settings; SessionID must identify the image
+	Sender mcast.SenderConfig // protocol settings; SessionID must identify the image
 	// Transport to use; nil opens UDP multicast with UDP.
-	Transport Transport
-	UDP       UDPConfig
+	Transport transport.Transport
+	UDP       transport.UDPConfig
 
 	// MinReceivers holds data back until this many receivers said hello;
 	// MinWait holds it back at least this long; MaxWait starts anyway after
@@ -63,21 +66,21 @@ type SendConfig struct {
 type SendProgress struct {
 	Started   bool // data is flowing (enough receivers, or MaxWait passed)
 	Elapsed   time.Duration
-	Stats     SenderStats
-	Receivers []ReceiverInfo
+	Stats     mcast.SenderStats
+	Receivers []mcast.ReceiverInfo
 	Lost      int // receivers declared lost
 }
 
 // SendResult sums up a finished Send.
 type SendResult struct {
 	SendProgress
-	Transport TransportStats // zero unless the transport is a *UDPTransport
+	Transport transport.Stats // zero unless the transport is a *transport.UDP
 }
 
 // Send serves src until every receiver that joined has completed (or is
 // lost), following the start rules of cfg. It returns ErrReceiversLost
 // (wrapped, naming the count) when some receivers never completed.
-func Send(ctx context.Context, src ChunkSource, cfg SendConfig) (SendResult, error) {
+func Send(ctx context.Context, src mcast.ChunkSource, cfg SendConfig) (SendResult, error) {
 	if cfg.ReceiverTimeout == 0 {
 		cfg.ReceiverTimeout = DefaultReceiverTimeout
 	}
@@ -93,7 +96,7 @@ func Send(ctx context.Context, src ChunkSource, cfg SendConfig) (SendResult, err
 	log := logger(cfg.Logger)
 	tr := cfg.Transport
 	if tr == nil {
-		u, err := ListenUDP(RoleSender, cfg.UDP)
+		u, err := transport.ListenUDP(transport.RoleSender, cfg.UDP)
 		if err != nil {
 			return SendResult{}, err
 		}
@@ -111,7 +114,7 @@ func Send(ctx context.Context, src ChunkSource, cfg SendConfig) (SendResult, err
 	}
 	start := time.Now()
 	cfg.Sender.Paused = true
-	s, err := NewSender(cfg.Sender, src, start)
+	s, err := mcast.NewSender(cfg.Sender, src, start)
 	if err != nil {
 		return SendResult{}, err
 	}
@@ -142,7 +145,7 @@ func Send(ctx context.Context, src ChunkSource, cfg SendConfig) (SendResult, err
 				return true, err
 			}
 		}
-		if f := s.Stats().Drops[DropForeign]; f > foreignSeen {
+		if f := s.Stats().Drops[wire.DropForeign]; f > foreignSeen {
 			if foreignSeen == 0 {
 				log.Warn("mcast: another session is active on this group; its packets are ignored")
 			}
@@ -183,13 +186,22 @@ func Send(ctx context.Context, src ChunkSource, cfg SendConfig) (SendResult, err
 		}
 		return now.Sub(allDoneSince) >= cfg.Linger, nil
 	}
-	err = Drive(ctx, tr, s, stop)
+	err = transport.Drive(ctx, tr, s, stop)
 	snapshot(time.Now())
-	if u, ok := tr.(*UDPTransport); ok {
+	if u, ok := tr.(*transport.UDP); ok {
 		res.Transport = u.Stats()
 	}
 	if err == nil && len(lost) > 0 {
 		err = fmt.Errorf("%w: %d of %d receivers did not complete", ErrReceiversLost, len(lost), len(res.Receivers))
 	}
 	return res, err
+}
+
+var discard = slog.New(slog.DiscardHandler)
+
+func logger(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return discard
+	}
+	return l
 }

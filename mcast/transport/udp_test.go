@@ -1,4 +1,4 @@
-package mcast
+package transport
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/discuscast/discus/internal/testnet"
+	"github.com/discuscast/discus/mcast/wire"
 )
 
 // TestUDPTransportBridge sends between namespaces joined by a bridge: data
@@ -16,8 +17,8 @@ import (
 func TestUDPTransportBridge(t *testing.T) {
 	nw := testnet.New(t, 3, testnet.Options{})
 	cfg := UDPConfig{Interface: "e0", Group: netip.MustParseAddr("239.255.0.7"), Port: 19000}
-	open := func(h *testnet.Host, role Role) *UDPTransport {
-		var tr *UDPTransport
+	open := func(h *testnet.Host, role Role) *UDP {
+		var tr *UDP
 		if err := h.Do(func() (err error) { tr, err = ListenUDP(role, cfg); return err }); err != nil {
 			t.Fatal(err)
 		}
@@ -25,7 +26,7 @@ func TestUDPTransportBridge(t *testing.T) {
 		return tr
 	}
 	snd := open(nw.Hosts[0], RoleSender)
-	rcv := []*UDPTransport{open(nw.Hosts[1], RoleReceiver), open(nw.Hosts[2], RoleReceiver)}
+	rcv := []*UDP{open(nw.Hosts[1], RoleReceiver), open(nw.Hosts[2], RoleReceiver)}
 
 	const n = 500
 	var pkts [][]byte
@@ -46,7 +47,7 @@ func TestUDPTransportBridge(t *testing.T) {
 	if err := rcv[0].Send([][]byte{[]byte("request")}); err != nil {
 		t.Fatal(err)
 	}
-	for _, tr := range []*UDPTransport{snd, rcv[1]} {
+	for _, tr := range []*UDP{snd, rcv[1]} {
 		if got := collect(t, tr, 1); string(got[0]) != "request" {
 			t.Fatalf("control packet: got %q", got[0])
 		}
@@ -62,7 +63,7 @@ func TestUDPTransportBridge(t *testing.T) {
 // multicast-enabled loopback, as `unshare -rn` gives an unprivileged user.
 func TestUDPTransportLoopback(t *testing.T) {
 	h := testnet.NewLoopback(t)
-	var snd, rcv *UDPTransport
+	var snd, rcv *UDP
 	err := h.Do(func() (err error) {
 		if snd, err = ListenUDP(RoleSender, UDPConfig{Port: 19010}); err != nil {
 			return err
@@ -116,7 +117,7 @@ func collect(t *testing.T, tr Transport, n int) [][]byte {
 func TestUDPTransportIPv6(t *testing.T) {
 	nw := testnet.New(t, 2, testnet.Options{})
 	cfg := UDPConfig{Group: DefaultGroup6, Port: 19020, Interface: "e0"}
-	var snd, rcv *UDPTransport
+	var snd, rcv *UDP
 	if err := nw.Hosts[0].Do(func() (err error) { snd, err = ListenUDP(RoleSender, cfg); return err }); err != nil {
 		t.Fatal(err)
 	}
@@ -156,14 +157,14 @@ func TestBlockSizeForMTU(t *testing.T) {
 				if v6 {
 					ip = 40
 				}
-				f, _ := newFramer(nil, 1, true, func() uint64 { return 1 }, func(DropReason) {})
+				f, _ := wire.NewFramer(nil, 1, true, func() uint64 { return 1 }, func(wire.DropReason) {})
 				if keyed {
-					f, _ = newFramer(make([]byte, 32), 1, true, func() uint64 { return 1 }, func(DropReason) {})
+					f, _ = wire.NewFramer(make([]byte, 32), 1, true, func() uint64 { return 1 }, func(wire.DropReason) {})
 				}
-				pkt := f.seal(appendData(nil, header{typ: typeData}, &data{payload: make([]byte, bs)}), time.Now())
-				over := DataOverhead
+				pkt := f.Seal(wire.AppendData(nil, wire.Header{Type: wire.TypeData}, &wire.Data{Payload: make([]byte, bs)}), time.Now())
+				over := wire.DataOverhead
 				if keyed {
-					over += AuthOverhead
+					over += wire.AuthOverhead
 				}
 				if len(pkt) != over+bs {
 					t.Fatalf("data packet is %d bytes, overhead+block = %d", len(pkt), over+bs)
