@@ -138,7 +138,6 @@ func (f *Framer) aead(id keyID, now time.Time, mayDerive bool) cipher.AEAD {
 // Seal appends the trailer to p (in place when p has the capacity) and returns it.
 func (f *Framer) Seal(p []byte, now time.Time) []byte {
 	if f.secret == nil {
-		p[7] = byte(f.epoch()) // the run byte (PROTOCOL.md §1.1)
 		return binary.BigEndian.AppendUint32(p, crc32.Checksum(p, castagnoli))
 	}
 	f.counter++
@@ -182,27 +181,9 @@ func (f *Framer) Open(p []byte, now time.Time) (plain []byte, ok bool) {
 			f.drop(DropChecksum)
 			return nil, false
 		}
-		if !f.sameRun(p) {
-			f.drop(DropStale)
-			return nil, false
-		}
 		return p[:n], true
 	}
 	return f.openAuth(p, now)
-}
-
-// sameRun is the keyless check of the run byte (header byte 7, the low byte of the
-// epoch): a sender's packet carries its own node's, a receiver's that of the sender it
-// follows. It is no defence against a forger, who reads the byte off the wire, but it
-// drops 255 of 256 packets replayed from a recording of another run (old receivers
-// that would count as lost, old senders that would pull receivers away).
-func (f *Framer) sameRun(p []byte) bool {
-	t := Type(p[5])
-	if t == TypeAnnounce || t == TypeData || t == TypeAck {
-		return p[7] == p[31] // the low byte of the header's node ID, big endian
-	}
-	e := f.epoch()
-	return e == 0 || p[7] == byte(e)
 }
 
 func (f *Framer) openAuth(p []byte, now time.Time) ([]byte, bool) {
