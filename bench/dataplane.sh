@@ -5,6 +5,8 @@
 # packets): see bench/OFFLOADS.md.
 #   bash bench/dataplane.sh            1 GiB (a) and 512 MiB (b), N = 3 (and 1, 8)
 #   DP_A=256 DP_B=512 DP_NS="1 8" bash bench/dataplane.sh   smaller
+#   DP_BEFORE=main bash bench/dataplane.sh   also (a) with mcsend/mcrecv built from
+#                                            that revision (discus-before), same run
 # Writes bench/out/dataplane/{runs.csv,ceiling.csv} and prints the ratios; copy the
 # CSVs to bench/results/dataplane-DATE-* to keep them.
 # Needs root; never touches the machine's own interfaces.
@@ -24,6 +26,14 @@ OUT=bench/out/dataplane
 rm -rf "$OUT"; mkdir -p "$OUT"
 BIN=$OUT/bin
 CGO_ENABLED=0 go build -trimpath -o "$BIN/" ./cmd/... ./bench/blaster
+BEFORE=${DP_BEFORE:-}
+if [ -n "$BEFORE" ]; then
+  BEFORE_BIN=$(realpath "$OUT")/bin-before
+  wt=$(mktemp -d)
+  git worktree add -q --detach "$wt" "$BEFORE"
+  (cd "$wt" && CGO_ENABLED=0 go build -trimpath -o "$BEFORE_BIN/" ./cmd/mcsend ./cmd/mcrecv)
+  git worktree remove --force "$wt"
+fi
 IMGDIR=bench/cache/images-$(sha256sum "$BIN/mcimage" | cut -c1-12)
 RUN_TIMEOUT=${RUN_TIMEOUT:-180}
 A=${DP_A:-1024} B=${DP_B:-512}
@@ -76,6 +86,7 @@ echo "== (a) $A MiB incompressible, N = 3, 0 %"
 for r in 1 2; do
   run_one discus "$wa" 3 1500 0 tmpfs "rep $r"
   run_one udp-default "$wa" 3 1500 0 tmpfs "rep $r"
+  if [ -n "$BEFORE" ]; then run_one discus-before "$wa" 3 1500 0 tmpfs "rep $r $BEFORE"; fi
 done
 echo "== (b) $B MiB OS disk, N = 3: 0 % and 5 % frame loss"
 for r in 1 2; do
@@ -103,6 +114,14 @@ gib = a_mib / 1024
 for f, who in (("recv_cpu_s", "receivers (sum of 3)"), ("send_cpu_s", "sender")):
     d, u = med(f, workload="a", system="discus"), med(f, workload="a", system="udp-default")
     print(f"(a) {who}: Discus {d / gib:.2f} CPU s/GiB, udpcast {u / gib:.2f}: ratio {d / u:.2f}")
+if any(r["system"] == "discus-before" for r in rows):
+    bw = med("wall_s", workload="a", system="discus-before")
+    bg = a_mib * 1.048576 / bw
+    print(f"(a) before: goodput {bg:.0f} MB/s = {bg / ceil[('3', 'packet')]:.2f} x the per-packet blaster, "
+          f"{bg / ceil[('3', 'offload')]:.2f} x the offload blaster")
+    for f, who in (("recv_cpu_s", "receivers (sum of 3)"), ("send_cpu_s", "sender")):
+        d, u = med(f, workload="a", system="discus-before"), med(f, workload="a", system="udp-default")
+        print(f"(a) before, {who}: {d / gib:.2f} CPU s/GiB: ratio {d / u:.2f}")
 b0, b5 = med("wall_s", workload="b", system="discus", n="3", loss_pct="0"), med("wall_s", workload="b", system="discus", n="3", loss_pct="5")
 print(f"(b) 5 % frame loss {b5:.2f} s vs 0 % {b0:.2f} s: {b5 / b0:.2f} x")
 ns = sorted({r["n"] for r in rows if r["workload"] == "b"}, key=int)

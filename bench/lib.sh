@@ -124,11 +124,13 @@ run_one() {
         [ -f "$src.fsxxh" ] || $BIN/fsexpect "$src" 2>/dev/null | xxhsum -H2 - | cut -d' ' -f1 >"$src.fsxxh"
         expect=$(cat "$src.fsxxh")
       fi
-      snd=($BIN/mcsend --interface e0 --nokbd --quiet --min-receivers "$n" --start-timeout 30
+      # discus-before: the binaries of another revision (dataplane.sh's DP_BEFORE).
+      local db=$BIN; [ "$sys" = discus-before ] && db=$BEFORE_BIN
+      snd=($db/mcsend --interface e0 --nokbd --quiet --min-receivers "$n" --start-timeout 30
         --mtu "$mtu" --stats-json "$d/send.json")
       [ "$sys" = discus-rate ] && snd+=(--rate "$DSC_RATE")
       snd+=("$send")
-      rcv=($BIN/mcrecv --interface e0 --nokbd --quiet --start-timeout 30 --receive-timeout 30) ;;
+      rcv=($db/mcrecv --interface e0 --nokbd --quiet --start-timeout 30 --receive-timeout 30) ;;
   esac
   tx0=$(tb_txbytes s) px0=$(tb_txpkts s)
   t0=$(date +%s.%N)

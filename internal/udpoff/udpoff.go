@@ -93,10 +93,12 @@ func Split(b []byte, seg int, f func([]byte)) {
 }
 
 // Refused reports whether a send error means the path cannot do GSO (so the
-// caller should fall back to plain datagrams) rather than a real failure.
+// caller should fall back to plain datagrams) rather than a real failure: EIO (a
+// device without checksum offload), EINVAL, ENOPROTOOPT, EOPNOTSUPP (no GSO), and
+// EMSGSIZE (segments larger than the path's MTU, which GSO never fragments).
 func Refused(err error) bool {
 	return errors.Is(err, unix.EIO) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOPROTOOPT) ||
-		errors.Is(err, unix.EOPNOTSUPP)
+		errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EMSGSIZE)
 }
 
 // Runs groups packets for GSO: it calls f with each run of consecutive packets of
@@ -121,3 +123,20 @@ func Runs(pkts [][]byte, f func(run [][]byte, seg int)) {
 		pkts = pkts[n:]
 	}
 }
+
+// PutSegment writes the UDP_SEGMENT control message for size bytes into b, which
+// must hold SegmentSpace bytes, and returns b[:SegmentSpace] (no allocation: a sender
+// keeps one such buffer per message of its batch).
+func PutSegment(b []byte, size int) []byte {
+	b = b[:SegmentSpace]
+	clear(b)
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[0]))
+	h.Level = unix.SOL_UDP
+	h.Type = unix.UDP_SEGMENT
+	h.SetLen(unix.CmsgLen(2))
+	binary.NativeEndian.PutUint16(b[unix.CmsgLen(0):], uint16(size))
+	return b
+}
+
+// SegmentSpace is the size of a UDP_SEGMENT control message.
+var SegmentSpace = unix.CmsgSpace(2)

@@ -22,6 +22,10 @@ const timerGranularity = time.Millisecond
 // it polls again, so a flood of input cannot starve pacing and timers.
 const maxDrain = 16
 
+// sendBuffer is the room Drive lays emitted packets out in before it sends them:
+// ~700 data packets of an MTU 1500 path, eleven full GSO buffers.
+const sendBuffer = 1 << 20
+
 // Drive is the owner loop: it feeds the machine every datagram the transport
 // delivers and the current time, sends what the machine emits, and sleeps
 // until the machine's next deadline or the next datagram. It returns when
@@ -37,17 +41,33 @@ func Drive(ctx context.Context, tr Transport, m mcast.Machine, stop func() (bool
 		}
 		m = w
 	}
+	// What Poll emits is laid out back to back in one send buffer: the packet is
+	// copied once, out of the machine's own buffer, and runs of equal-size packets
+	// go to the kernel from there as GSO buffers. The buffer is sent and reused
+	// when it fills up, so a long Poll streams in batches.
 	var (
-		out   [][]byte
-		store [][]byte
+		out     [][]byte
+		buf     = make([]byte, 0, sendBuffer)
+		sendErr error
 	)
-	emit := func(p []byte) {
-		i := len(out)
-		if i == len(store) {
-			store = append(store, make([]byte, 0, DefaultMaxDatagram))
+	flush := func() {
+		if len(out) > 0 && sendErr == nil {
+			sendErr = tr.Send(out)
 		}
-		store[i] = append(store[i][:0], p...)
-		out = append(out, store[i])
+		clear(out) // drop the references into buf
+		out, buf = out[:0], buf[:0]
+	}
+	emit := func(p []byte) {
+		if len(buf)+len(p) > cap(buf) {
+			flush()
+		}
+		if len(p) > cap(buf) { // larger than any datagram: never laid out
+			out = append(out, append([]byte(nil), p...))
+			return
+		}
+		off := len(buf)
+		buf = append(buf, p...)
+		out = append(out, buf[off:len(buf)]) // capacity to buf's end: contiguous runs
 	}
 	handle := func(b *Batch) {
 		now := time.Now()
@@ -79,12 +99,9 @@ func Drive(ctx context.Context, tr Transport, m mcast.Machine, stop func() (bool
 		}
 		now := time.Now()
 		next := m.Poll(now, emit)
-		if len(out) > 0 {
-			err := tr.Send(out)
-			out = out[:0]
-			if err != nil {
-				return err
-			}
+		flush()
+		if sendErr != nil {
+			return sendErr
 		}
 		if done, err := stop(); done || err != nil {
 			return err

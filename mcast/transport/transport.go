@@ -1,6 +1,10 @@
 package transport
 
-import "golang.org/x/net/ipv4"
+import (
+	"golang.org/x/net/ipv4"
+
+	"github.com/discuscast/discus/internal/udpoff"
+)
 
 // Transport is the I/O seam between the protocol's state machines and a
 // network. The UDP implementation is UDP; tests may plug in their
@@ -13,7 +17,10 @@ type Transport interface {
 	Incoming() <-chan *Batch
 	// Release returns a batch's buffers once its datagrams are handled.
 	Release(*Batch)
-	// Send sends the datagrams to the transport's destination, in order.
+	// Send sends the datagrams to the transport's destination, in order. The
+	// caller owns pkts and may reuse them once Send returns. Datagrams laid out
+	// back to back in one array (Drive does so) let the UDP transport hand runs
+	// of them to the kernel as one GSO buffer without copying.
 	Send(pkts [][]byte) error
 	// Err reports why Incoming was closed, nil after a plain Close.
 	Err() error
@@ -29,11 +36,20 @@ type Batch struct {
 	msgs []ipv4.Message // ipv4.Message and ipv6.Message are the same type
 }
 
-func newBatch(n, size int) *Batch {
-	b := &Batch{Pkts: make([][]byte, 0, n), bufs: make([][]byte, n), msgs: make([]ipv4.Message, n)}
+// newBatch makes a batch of n messages of size bytes; gro gives each room for the
+// segment-size control message of a merged read.
+func newBatch(n, size int, gro bool) *Batch {
+	pk := n
+	if gro {
+		pk = n * udpoff.MaxSegments
+	}
+	b := &Batch{Pkts: make([][]byte, 0, pk), bufs: make([][]byte, n), msgs: make([]ipv4.Message, n)}
 	for i := range b.bufs {
 		b.bufs[i] = make([]byte, size)
 		b.msgs[i].Buffers = [][]byte{b.bufs[i]}
+		if gro {
+			b.msgs[i].OOB = make([]byte, udpoff.GROOOBSpace)
+		}
 	}
 	return b
 }

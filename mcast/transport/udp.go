@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -14,6 +16,8 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
+
+	"github.com/discuscast/discus/internal/udpoff"
 )
 
 // Defaults for UDPConfig's zero fields.
@@ -26,6 +30,18 @@ const (
 	DefaultMaxDatagram = 9216 // room for jumbo frames
 	defaultBatchSize   = 64
 	defaultBatches     = 8
+	// With GRO a read may hold up to 64 merged datagrams: fewer, larger buffers.
+	groBatchSize = 32
+	groBufSize   = 1 << 16
+	groBatches   = 4
+)
+
+// Environment switches for the offloads (benchmarks, and a way out on a path that
+// accepts them but mangles the result): DISCUS_NO_GSO=1 sends plain datagrams,
+// DISCUS_NO_GRO=1 reads them one by one, whatever UDPConfig says.
+const (
+	EnvNoGSO = "DISCUS_NO_GSO"
+	EnvNoGRO = "DISCUS_NO_GRO"
 )
 
 // DefaultGroup and DefaultGroup6 are the multicast groups used when none is
@@ -63,6 +79,13 @@ type UDPConfig struct {
 	NoLoopback   bool       // don't deliver our own multicast to this host's sockets
 	BufferSize   int        // socket send and receive buffers
 	MaxDatagram  int        // largest datagram accepted
+	// NoGSO sends every datagram as a message of its own instead of grouping
+	// consecutive datagrams of one size into UDP GSO buffers; NoGRO reads
+	// datagrams one by one instead of asking the kernel to merge them (UDP GRO).
+	// Both offloads fall back to plain datagrams by themselves when the kernel
+	// refuses them; the bytes on the wire are the same either way.
+	NoGSO, NoGRO bool
+	Logger       *slog.Logger // where the one-time fallback notices go; nil = slog.Default()
 }
 
 func (c UDPConfig) withDefaults() UDPConfig {
@@ -84,26 +107,45 @@ func (c UDPConfig) withDefaults() UDPConfig {
 	if c.MaxDatagram == 0 {
 		c.MaxDatagram = DefaultMaxDatagram
 	}
+	if os.Getenv(EnvNoGSO) != "" {
+		c.NoGSO = true
+	}
+	if os.Getenv(EnvNoGRO) != "" {
+		c.NoGRO = true
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
 	return c
 }
 
 // batchConn is what ipv4.PacketConn and ipv6.PacketConn have in common.
+// (GRO is enabled on the *net.UDPConn before it is wrapped.)
 type batchConn interface {
 	ReadBatch(ms []ipv4.Message, flags int) (int, error)
 	WriteBatch(ms []ipv4.Message, flags int) (int, error)
 	Close() error
 }
 
-// UDP is a Transport over UDP multicast with batched system calls
-// (recvmmsg and sendmmsg).
+// UDP is a Transport over UDP multicast with batched system calls (recvmmsg and
+// sendmmsg) and, where the kernel offers them, UDP segmentation offloads: Send puts
+// each run of consecutive datagrams of one size into one GSO buffer (one message of
+// the sendmmsg batch, with a UDP_SEGMENT control message), and the reading sockets
+// take merged reads (UDP_GRO) that are split back into datagrams without a copy.
 type UDP struct {
 	readers []batchConn
 	writer  batchConn
 	dst     net.Addr
+	log     *slog.Logger
 
 	in       chan *Batch
 	free     chan *Batch
 	wmsgs    []ipv4.Message
+	wsegs    []int    // per message of wmsgs: datagrams in it
+	woob     [][]byte // per message: room for a UDP_SEGMENT control message
+	wscratch [][]byte // per message: a GSO buffer for runs that are not contiguous
+	gso      bool     // GSO on for sends (only the owner loop sends)
+	gro      bool     // reads may be merged
 	closing  atomic.Bool
 	done     chan struct{}
 	doneOnce sync.Once
@@ -118,14 +160,25 @@ type udpCounters struct {
 	rxPackets, rxBytes, rxCalls atomic.Int64
 	txPackets, txBytes, txCalls atomic.Int64
 	txRetries                   atomic.Int64
+	gsoBuffers, gsoDatagrams    atomic.Int64
+	groReads, groDatagrams      atomic.Int64
+	gsoFallbacks, groFallbacks  atomic.Int64
 }
 
 // Stats counts what a transport moved and how many system calls it
-// took.
+// took. Packets are datagrams on the wire, whatever the offloads merged.
 type Stats struct {
 	RxPackets, RxBytes, RxCalls int64
 	TxPackets, TxBytes, TxCalls int64
 	TxRetries                   int64 // sends retried after ENOBUFS/EAGAIN
+	// GSOBuffers is the GSO buffers sent (messages of more than one datagram),
+	// GSODatagrams the datagrams they held; GROReads the merged reads received,
+	// GRODatagrams the datagrams split out of them.
+	GSOBuffers, GSODatagrams int64
+	GROReads, GRODatagrams   int64
+	// GSOFallbacks and GROFallbacks count the offloads the kernel refused (at
+	// most one each per socket): the transport then moved plain datagrams.
+	GSOFallbacks, GROFallbacks int64
 }
 
 // ListenUDP opens the sockets a role needs and joins the groups.
@@ -144,8 +197,7 @@ func ListenUDP(role Role, cfg UDPConfig) (*UDP, error) {
 			return nil, fmt.Errorf("mcast: interface %q: %w", cfg.Interface, err)
 		}
 	}
-	t := &UDP{in: make(chan *Batch, defaultBatches), free: make(chan *Batch, defaultBatches*2),
-		done: make(chan struct{})}
+	t := &UDP{done: make(chan struct{}), log: cfg.Logger, gso: !cfg.NoGSO}
 	data := netip.AddrPortFrom(cfg.Group, uint16(cfg.Port))
 	ctl := netip.AddrPortFrom(cfg.ControlGroup, uint16(cfg.Port+1))
 	listen := []netip.AddrPort{ctl}
@@ -154,14 +206,30 @@ func ListenUDP(role Role, cfg UDPConfig) (*UDP, error) {
 		listen = []netip.AddrPort{data, ctl}
 		t.dst = net.UDPAddrFromAddrPort(ctl)
 	}
+	groRefused := 0
 	for _, ap := range listen {
-		c, err := openGroup(ap, ifi, cfg)
+		c, gro, err := openGroup(ap, ifi, cfg)
 		if err != nil {
 			t.closeConns()
 			return nil, err
 		}
 		t.readers = append(t.readers, c)
+		if gro {
+			t.gro = true
+		} else if !cfg.NoGRO {
+			groRefused++
+		}
 	}
+	if groRefused > 0 {
+		t.stats.groFallbacks.Add(int64(groRefused))
+		t.log.Info("mcast: the kernel refuses UDP GRO; reading datagrams one by one")
+	}
+	// Every batch has one shape, so the readers can share the pool.
+	nb, size, depth := defaultBatchSize, cfg.MaxDatagram, defaultBatches
+	if t.gro {
+		nb, size, depth = groBatchSize, max(groBufSize, cfg.MaxDatagram), groBatches
+	}
+	t.in, t.free = make(chan *Batch, depth), make(chan *Batch, depth*2)
 	w, err := openSender(cfg, ifi)
 	if err != nil {
 		t.closeConns()
@@ -169,7 +237,7 @@ func ListenUDP(role Role, cfg UDPConfig) (*UDP, error) {
 	}
 	t.writer = w
 	for range cap(t.free) {
-		t.free <- newBatch(defaultBatchSize, cfg.MaxDatagram)
+		t.free <- newBatch(nb, size, t.gro)
 	}
 	for _, r := range t.readers {
 		t.wg.Add(1)
@@ -189,7 +257,9 @@ func reuseAddr(_, _ string, rc syscall.RawConn) error {
 	return errors.Join(err, serr)
 }
 
-func openGroup(ap netip.AddrPort, ifi *net.Interface, cfg UDPConfig) (batchConn, error) {
+// openGroup opens a reading socket on a group; gro says whether it takes merged
+// reads.
+func openGroup(ap netip.AddrPort, ifi *net.Interface, cfg UDPConfig) (c batchConn, gro bool, err error) {
 	network := "udp4"
 	if ap.Addr().Is6() {
 		network = "udp6"
@@ -198,24 +268,29 @@ func openGroup(ap netip.AddrPort, ifi *net.Interface, cfg UDPConfig) (batchConn,
 	// Binding the group address keeps other groups' traffic on the same port out.
 	pc, err := lc.ListenPacket(context.Background(), network, ap.String())
 	if err != nil {
-		return nil, fmt.Errorf("mcast: listen %v: %w", ap, err)
+		return nil, false, fmt.Errorf("mcast: listen %v: %w", ap, err)
 	}
 	setBuffers(pc.(*net.UDPConn), cfg.BufferSize)
+	if !cfg.NoGRO {
+		if rc, err := pc.(*net.UDPConn).SyscallConn(); err == nil {
+			gro = udpoff.EnableGRO(rc) == nil
+		}
+	}
 	group := &net.UDPAddr{IP: ap.Addr().AsSlice()}
 	if ap.Addr().Is4() {
 		p := ipv4.NewPacketConn(pc)
 		if err := p.JoinGroup(ifi, group); err != nil {
 			pc.Close()
-			return nil, fmt.Errorf("mcast: join %v: %w", ap.Addr(), err)
+			return nil, false, fmt.Errorf("mcast: join %v: %w", ap.Addr(), err)
 		}
-		return p, nil
+		return p, gro, nil
 	}
 	p := ipv6.NewPacketConn(pc)
 	if err := p.JoinGroup(ifi, group); err != nil {
 		pc.Close()
-		return nil, fmt.Errorf("mcast: join %v: %w", ap.Addr(), err)
+		return nil, false, fmt.Errorf("mcast: join %v: %w", ap.Addr(), err)
 	}
-	return p, nil
+	return p, gro, nil
 }
 
 func openSender(cfg UDPConfig, ifi *net.Interface) (batchConn, error) {
@@ -289,20 +364,41 @@ func (t *UDP) read(c batchConn) {
 			return
 		}
 		b.Pkts = b.Pkts[:0]
-		var bytes int64
+		var bytes, merged, mergedPkts int64
 		for i := range n {
-			b.Pkts = append(b.Pkts, b.bufs[i][:b.msgs[i].N])
-			bytes += int64(b.msgs[i].N)
+			m := &b.msgs[i]
+			p := b.bufs[i][:m.N]
+			bytes += int64(m.N)
+			seg := 0
+			if t.gro && m.NN > 0 {
+				seg = udpoff.GROSize(m.OOB[:m.NN])
+			}
+			if seg <= 0 || seg >= len(p) {
+				b.Pkts = append(b.Pkts, p)
+				continue
+			}
+			// A merged read: its datagrams alias the buffer, no copy.
+			merged++
+			for len(p) > 0 {
+				k := min(seg, len(p))
+				b.Pkts = append(b.Pkts, p[:k:k])
+				p = p[k:]
+				mergedPkts++
+			}
 		}
 		t.stats.rxCalls.Add(1)
-		t.stats.rxPackets.Add(int64(n))
+		t.stats.rxPackets.Add(int64(n) - merged + mergedPkts)
 		t.stats.rxBytes.Add(bytes)
+		if merged > 0 {
+			t.stats.groReads.Add(merged)
+			t.stats.groDatagrams.Add(mergedPkts)
+		}
 		select {
 		case t.in <- b:
 		case <-t.done:
 			return
 		}
-		if n < len(b.msgs)/4 {
+		if len(b.Pkts) < defaultBatchSize/4 {
 			// A short batch: the socket was nearly empty. Let a few more datagrams
 			// gather before the next read; a wake-up per two or three packets costs
 			// the receiver more CPU than the data does.
@@ -331,21 +427,36 @@ func (t *UDP) Release(b *Batch) {
 
 // Send implements Transport with sendmmsg. A full queue (ENOBUFS, EAGAIN) is
 // waited out rather than reported: pacing above us decides the rate.
+//
+// With GSO each run of consecutive datagrams of one size (the last may be shorter;
+// at most udpoff.MaxSegments and udpoff.MaxBuffer bytes) goes out as one message
+// with a UDP_SEGMENT control message; the kernel or the NIC cuts it into the same
+// datagrams plain sends would have made. When the datagrams of a run lie back to
+// back in one array (as Drive lays them out) the run is sent from there; otherwise
+// it is copied into a buffer of the transport's. If the kernel refuses GSO, Send
+// logs it once, counts it and sends plain datagrams from then on.
 func (t *UDP) Send(pkts [][]byte) error {
 	for len(pkts) > 0 {
-		n := min(len(pkts), defaultBatchSize)
-		if cap(t.wmsgs) < n {
+		if cap(t.wmsgs) < defaultBatchSize {
 			t.wmsgs = make([]ipv4.Message, defaultBatchSize)
+			t.wsegs = make([]int, defaultBatchSize)
+			t.woob = make([][]byte, defaultBatchSize)
+			t.wscratch = make([][]byte, defaultBatchSize)
 			for i := range t.wmsgs {
 				t.wmsgs[i].Buffers = make([][]byte, 1)
+				t.woob[i] = make([]byte, udpoff.SegmentSpace)
 			}
 		}
-		ms := t.wmsgs[:n]
-		var bytes int64
-		for i, p := range pkts[:n] {
-			ms[i].Buffers[0] = p
-			ms[i].Addr = t.dst
-			bytes += int64(len(p))
+		var ms []ipv4.Message
+		if t.gso {
+			ms = t.fillGSO(pkts)
+		} else {
+			n := min(len(pkts), defaultBatchSize)
+			for i, p := range pkts[:n] {
+				t.wmsgs[i].Buffers[0], t.wmsgs[i].OOB, t.wmsgs[i].Addr = p, nil, t.dst
+				t.wsegs[i] = 1
+			}
+			ms = t.wmsgs[:n]
 		}
 		sent, err := t.writer.WriteBatch(ms, 0)
 		t.stats.txCalls.Add(1)
@@ -355,15 +466,89 @@ func (t *UDP) Send(pkts [][]byte) error {
 				time.Sleep(100 * time.Microsecond)
 				continue
 			}
+			if t.gso && udpoff.Refused(err) {
+				// Nothing of this batch went out (sendmmsg reports an error only
+				// for its first message): send it again as plain datagrams.
+				t.gso = false
+				t.stats.gsoFallbacks.Add(1)
+				t.log.Info("mcast: the kernel refuses UDP GSO; sending plain datagrams", "err", err)
+				continue
+			}
 			return fmt.Errorf("mcast: send to %v: %w", t.dst, err)
 		}
-		for _, p := range pkts[:sent] {
-			t.stats.txBytes.Add(int64(len(p)))
+		done := 0
+		for i := range sent {
+			k := t.wsegs[i]
+			for _, p := range pkts[done : done+k] {
+				t.stats.txBytes.Add(int64(len(p)))
+			}
+			if k > 1 {
+				t.stats.gsoBuffers.Add(1)
+				t.stats.gsoDatagrams.Add(int64(k))
+			}
+			done += k
 		}
-		t.stats.txPackets.Add(int64(sent))
-		pkts = pkts[sent:]
+		t.stats.txPackets.Add(int64(done))
+		pkts = pkts[done:]
 	}
 	return nil
+}
+
+// fillGSO lays the first runs of pkts out as up to defaultBatchSize messages and
+// returns them (t.wsegs tells how many datagrams each holds).
+func (t *UDP) fillGSO(pkts [][]byte) []ipv4.Message {
+	n := 0
+	udpoff.Runs(pkts, func(run [][]byte, seg int) {
+		if n == defaultBatchSize {
+			return
+		}
+		m := &t.wmsgs[n]
+		m.Addr, m.OOB = t.dst, nil
+		t.wsegs[n] = len(run)
+		if len(run) == 1 {
+			m.Buffers[0] = run[0]
+		} else {
+			buf, ok := contiguous(run)
+			if !ok {
+				if t.wscratch[n] == nil {
+					t.wscratch[n] = make([]byte, 0, udpoff.MaxBuffer)
+				}
+				buf = t.wscratch[n][:0]
+				for _, p := range run {
+					buf = append(buf, p...)
+				}
+			}
+			m.Buffers[0] = buf
+			m.OOB = udpoff.PutSegment(t.woob[n], seg)
+		}
+		n++
+	})
+	return t.wmsgs[:n]
+}
+
+// contiguous returns run's datagrams as one slice when they lie back to back in
+// one array (Drive's send buffer), without copying.
+func contiguous(run [][]byte) ([]byte, bool) {
+	total := 0
+	for _, p := range run {
+		if len(p) == 0 {
+			return nil, false
+		}
+		total += len(p)
+	}
+	first := run[0]
+	if cap(first) < total {
+		return nil, false
+	}
+	whole := first[:total]
+	off := len(first)
+	for _, p := range run[1:] {
+		if &whole[off] != &p[0] {
+			return nil, false
+		}
+		off += len(p)
+	}
+	return whole, true
 }
 
 // Err implements Transport.
@@ -396,6 +581,9 @@ func (t *UDP) Stats() Stats {
 	return Stats{
 		RxPackets: t.stats.rxPackets.Load(), RxBytes: t.stats.rxBytes.Load(), RxCalls: t.stats.rxCalls.Load(),
 		TxPackets: t.stats.txPackets.Load(), TxBytes: t.stats.txBytes.Load(), TxCalls: t.stats.txCalls.Load(),
-		TxRetries: t.stats.txRetries.Load(),
+		TxRetries:  t.stats.txRetries.Load(),
+		GSOBuffers: t.stats.gsoBuffers.Load(), GSODatagrams: t.stats.gsoDatagrams.Load(),
+		GROReads: t.stats.groReads.Load(), GRODatagrams: t.stats.groDatagrams.Load(),
+		GSOFallbacks: t.stats.gsoFallbacks.Load(), GROFallbacks: t.stats.groFallbacks.Load(),
 	}
 }

@@ -182,3 +182,138 @@ func TestBlockSizeForMTU(t *testing.T) {
 		t.Errorf("MTU 1500: block %d, want 1408", got)
 	}
 }
+
+// sendLaidOut sends pkts as Drive does: back to back in one array.
+func sendLaidOut(t *testing.T, tr *UDP, pkts [][]byte) {
+	t.Helper()
+	var buf []byte
+	for _, p := range pkts {
+		buf = append(buf, p...)
+	}
+	out := make([][]byte, len(pkts))
+	off := 0
+	for i, p := range pkts {
+		out[i] = buf[off : off+len(p)]
+		off += len(p)
+	}
+	if err := tr.Send(out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUDPOffloads: over a bridge, runs of equal-size datagrams (with a shorter one
+// and control-size ones between them) leave as GSO buffers and arrive as GRO reads,
+// or as plain datagrams with the offloads switched off, and every receiver gets the
+// same datagrams in the same order either way.
+func TestUDPOffloads(t *testing.T) {
+	for _, off := range []bool{false, true} {
+		t.Run(fmt.Sprintf("off=%v", off), func(t *testing.T) {
+			nw := testnet.New(t, 3, testnet.Options{})
+			cfg := UDPConfig{Interface: "e0", Group: netip.MustParseAddr("239.255.0.8"), Port: 19030, NoGSO: off, NoGRO: off}
+			open := func(h *testnet.Host, role Role) *UDP {
+				var tr *UDP
+				if err := h.Do(func() (err error) { tr, err = ListenUDP(role, cfg); return err }); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { tr.Close() })
+				return tr
+			}
+			snd := open(nw.Hosts[0], RoleSender)
+			rcv := []*UDP{open(nw.Hosts[1], RoleReceiver), open(nw.Hosts[2], RoleReceiver)}
+			var pkts [][]byte
+			for i := range 700 {
+				n := 1464
+				switch {
+				case i%100 == 99:
+					n = 80 // an announce among the data
+				case i%100 == 50:
+					n = 1000 // a shorter last block
+				}
+				pkts = append(pkts, fmt.Appendf(bytes.Repeat([]byte{byte(i)}, n-8), "%08d", i))
+			}
+			sendLaidOut(t, snd, pkts[:350])
+			if err := snd.Send(pkts[350:]); err != nil { // not laid out: copied into GSO buffers
+				t.Fatal(err)
+			}
+			for i, r := range rcv {
+				got := collect(t, r, len(pkts))
+				for j := range pkts {
+					if !bytes.Equal(got[j], pkts[j]) {
+						t.Fatalf("receiver %d: datagram %d differs (%d bytes, want %d)", i, j, len(got[j]), len(pkts[j]))
+					}
+				}
+				st := r.Stats()
+				t.Logf("receiver %d: %+v", i, st)
+				if st.RxPackets != int64(len(pkts)) {
+					t.Errorf("receiver %d: counted %d datagrams, want %d", i, st.RxPackets, len(pkts))
+				}
+				if off && st.GROReads != 0 {
+					t.Errorf("receiver %d: %d merged reads with GRO off", i, st.GROReads)
+				}
+			}
+			st := snd.Stats()
+			t.Logf("sender: %+v", st)
+			if st.TxPackets != int64(len(pkts)) {
+				t.Errorf("sender counted %d datagrams, want %d", st.TxPackets, len(pkts))
+			}
+			switch {
+			case off && st.GSOBuffers != 0:
+				t.Errorf("%d GSO buffers with GSO off", st.GSOBuffers)
+			case !off && st.GSOFallbacks == 0 && st.GSOBuffers == 0:
+				t.Error("GSO on, not refused, and no GSO buffer sent")
+			case !off && st.GSOFallbacks == 0 && st.TxCalls > 4:
+				t.Errorf("%d sendmmsg calls for 700 datagrams in GSO buffers", st.TxCalls)
+			}
+		})
+	}
+}
+
+// TestUDPGSOFallback: a GSO buffer the kernel refuses (here: segments larger than
+// the interface's MTU, which GSO never fragments) is sent again as plain datagrams,
+// the refusal is counted once and GSO stays off for the transport's life.
+func TestUDPGSOFallback(t *testing.T) {
+	nw := testnet.New(t, 2, testnet.Options{})
+	cfg := UDPConfig{Interface: "e0", Group: netip.MustParseAddr("239.255.0.10"), Port: 19040}
+	var snd, rcv *UDP
+	if err := nw.Hosts[0].Do(func() (err error) { snd, err = ListenUDP(RoleSender, cfg); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer snd.Close()
+	if err := nw.Hosts[1].Do(func() (err error) { rcv, err = ListenUDP(RoleReceiver, cfg); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer rcv.Close()
+	var pkts [][]byte
+	for i := range 20 {
+		pkts = append(pkts, fmt.Appendf(bytes.Repeat([]byte{byte(i)}, 1992), "%08d", i))
+	}
+	sendLaidOut(t, snd, pkts[:10])
+	sendLaidOut(t, snd, pkts[10:])
+	got := collect(t, rcv, len(pkts))
+	for j := range pkts {
+		if !bytes.Equal(got[j], pkts[j]) {
+			t.Fatalf("datagram %d differs", j)
+		}
+	}
+	st := snd.Stats()
+	t.Logf("sender: %+v", st)
+	if st.GSOFallbacks != 1 || st.GSOBuffers != 0 || st.TxPackets != 20 {
+		t.Errorf("fallbacks %d, GSO buffers %d, datagrams %d; want 1, 0, 20", st.GSOFallbacks, st.GSOBuffers, st.TxPackets)
+	}
+}
+
+func TestContiguous(t *testing.T) {
+	buf := make([]byte, 30)
+	if _, ok := contiguous([][]byte{buf[0:10], buf[10:20], buf[20:25]}); !ok {
+		t.Error("back-to-back slices not seen as contiguous")
+	}
+	if w, ok := contiguous([][]byte{buf[0:10:10], buf[10:20]}); ok {
+		t.Errorf("a capped slice was extended: %d bytes", len(w))
+	}
+	if _, ok := contiguous([][]byte{buf[0:10], buf[11:21]}); ok {
+		t.Error("a gap was not seen")
+	}
+	if _, ok := contiguous([][]byte{buf[10:20], buf[0:10]}); ok {
+		t.Error("slices out of order were taken as contiguous")
+	}
+}
