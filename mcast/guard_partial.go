@@ -55,7 +55,7 @@ func (r *Receiver) rival(p *partial, d *wire.Data, t int64) bool {
 func (r *Receiver) evictStalled(t int64) bool {
 	var victim *partial
 	for _, p := range r.partials {
-		if !p.held && (victim == nil || p.grew < victim.grew) {
+		if !p.held && !p.out && (victim == nil || p.grew < victim.grew) {
 			victim = p
 		}
 	}
