@@ -96,6 +96,7 @@ type Receiver struct {
 type partial struct {
 	chunk      uint32
 	chunkLen   uint32
+	bs         int // block size of dec (readable while dec is out)
 	dec        *fec.Decoder
 	last       int64   // last block arrival
 	lastSeq    uint32  // its sequence number

@@ -70,14 +70,20 @@ func (r *Receiver) onData(h wire.Header, d *wire.Data, t int64) {
 			r.drop(wire.DropMalformed)
 			return
 		}
-		p = &partial{chunk: c, chunkLen: d.ChunkLen, dec: dec, maxParity: d.MaxParity, u: r.rng.Float64(), grew: t}
+		p = &partial{chunk: c, chunkLen: d.ChunkLen, bs: len(d.Payload), dec: dec, maxParity: d.MaxParity, u: r.rng.Float64(), grew: t}
 		r.due.del(c) // asked for as a partial chunk from now on
 		r.partials = append(r.partials, p)
 		r.byChunk[c] = p
 		r.dirty = true
 	}
 	if p.out {
-		// Complete, its decoder the consumer's until Settle: nothing more to take.
+		// Complete, its decoder the consumer's until Settle: nothing more to take, but
+		// another length is still counted against it (rival).
+		if d.ChunkLen != p.chunkLen || d.MaxParity != p.maxParity || len(d.Payload) != p.bs {
+			countRival(&p.alt, d)
+			r.drop(wire.DropConflict)
+			return
+		}
 		r.stats.DupBlocks++
 		return
 	}
