@@ -112,6 +112,10 @@ func (d *Decoder) Missing() int { return max(0, d.c.k-d.Have()) }
 // Complete reports whether the chunk can be rebuilt now.
 func (d *Decoder) Complete() bool { return d.complete() }
 
+// Solved reports whether every data block is in place (received, or rebuilt
+// by an earlier Bytes): Bytes then returns at once, without rebuilding.
+func (d *Decoder) Solved() bool { return d.solved }
+
 // Bytes returns the chunk (chunkLen bytes) once K distinct blocks are held,
 // rebuilding lost data blocks from parity the first time. The result aliases
 // the decoder's buffer and stays valid until Reset.

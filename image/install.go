@@ -124,6 +124,25 @@ func NewInstaller(target io.WriterAt, h *Header, cfg InstallConfig) (*Installer,
 // once Put returns. Put is safe for concurrent use, but not concurrently
 // with Close.
 func (in *Installer) Put(ctx context.Context, chunk []byte) error {
+	return in.put(ctx, chunk, nil, nil)
+}
+
+// PutOwned is Put without the copy: on a nil error the installer owns chunk
+// (the caller must not touch it again) and calls release once it is done
+// with it (written, dropped, or at once for a duplicate), from one of its
+// goroutines. On an error nothing was taken: chunk and release stay the
+// caller's. A receiver hands a rebuilt chunk's decoder buffer over this
+// way, release returning it to the decoder pool (fec.Decoder.Release).
+func (in *Installer) PutOwned(ctx context.Context, chunk []byte, release func()) error {
+	taken := false
+	err := in.put(ctx, chunk, release, &taken)
+	if err == nil && !taken && release != nil {
+		release() // a duplicate: nothing of it is kept
+	}
+	return err
+}
+
+func (in *Installer) put(ctx context.Context, chunk []byte, release func(), taken *bool) error {
 	ch, _, err := ParseChunk(chunk)
 	in.mu.Lock()
 	if in.closed || in.fatal != nil {
@@ -163,6 +182,11 @@ func (in *Installer) Put(ctx context.Context, chunk []byte) error {
 		in.unaccept(i, len(chunk))
 		in.mu.Unlock()
 		return context.Cause(ctx)
+	}
+	if taken != nil {
+		*taken = true
+		in.jobs <- installJob{ch: ch, owned: chunk, release: release}
+		return nil
 	}
 	var b *[]byte
 	select {

@@ -7,19 +7,30 @@ import (
 )
 
 // installJob is a verified chunk waiting for a worker: its parsed header
-// and a copy of its bytes.
+// and a copy of its bytes (buf), or the bytes themselves, given with
+// PutOwned (owned, handed back through release).
 type installJob struct {
-	ch  *ChunkHeader
-	buf *[]byte
+	ch      *ChunkHeader
+	buf     *[]byte
+	owned   []byte
+	release func()
 }
 
 func (in *Installer) work() {
 	var raw, open []byte
 	for j := range in.jobs {
-		err := in.install(j.ch, *j.buf, &raw, &open)
-		select {
-		case in.bufs <- j.buf:
-		default:
+		var err error
+		if j.buf == nil {
+			err = in.install(j.ch, j.owned, &raw, &open)
+			if j.release != nil {
+				j.release()
+			}
+		} else {
+			err = in.install(j.ch, *j.buf, &raw, &open)
+			select {
+			case in.bufs <- j.buf:
+			default:
+			}
 		}
 		<-in.slots
 		if err != nil {

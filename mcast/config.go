@@ -112,7 +112,7 @@ type ReceiverConfig struct {
 	// most 512 KiB.
 	MaxChunks int
 
-	// OnSession is called when an announce would join the session, before any Deliver.
+	// OnSession is called when an announce would join the session, before any delivery.
 	// An error refuses that description: the receiver stays unjoined (another may be
 	// accepted) and stops (Err returns ErrSession) only when the same refused
 	// description was announced persistently (5 times over 1 s from one node).
@@ -121,8 +121,10 @@ type ReceiverConfig struct {
 	// finality or meta (or, on the sender's persistent word, the geometry); an error
 	// drops that announce, and stops the receiver only if the sender persists.
 	OnUpdate func(SessionInfo) error
-	// Deliver is called with each rebuilt chunk, only valid during the call. A non-nil
-	// error means the chunk is corrupt: it is dropped and fetched again.
+	// Deliver, if set, is called inside Handle (or Poll) with each rebuilt chunk, only
+	// valid during the call: the synchronous form of Ready and Settle, whose error it
+	// returns (nil, ErrDeferred, or a rejection: fetched again). With Deliver set, Ready
+	// hands nothing out. nil = deliveries are outputs (Receiver.Ready).
 	Deliver func(index int, chunk []byte) error
 	// Key, if set, is the session's shared secret (see SenderConfig.Key). A keyed
 	// receiver also requires a welcome: it joins (and follows a replacement sender)

@@ -25,10 +25,39 @@
 // The protocol lives in two socket-free, goroutine-free, timer-free state machines:
 //
 //	s, _ := mcast.NewSender(mcast.SenderConfig{SessionID: id}, source, time.Now())
-//	r := mcast.NewReceiver(mcast.ReceiverConfig{Deliver: write}, time.Now())
+//	r := mcast.NewReceiver(mcast.ReceiverConfig{}, time.Now())
 //
 // Both take received datagrams with Handle(pkt, now) and emit datagrams from
-// Poll(now, emit), which returns when it wants to be called again. All randomness comes
+// Poll(now, emit), which returns when it wants to be called again.
+//
+// # Deliveries are outputs
+//
+// A Receiver does no consumer's work inside Handle (raft's Ready/Advance is the
+// model): a chunk whose blocks are all in comes out of Ready, with the decoder that
+// holds them, and the consumer settles it later:
+//
+//	for _, d := range r.Ready() {
+//		go func() { // or a bounded worker queue, as session.ReceiveImage does
+//			b, err := d.Dec.Bytes() // the FEC rebuild, off the receive loop
+//			if err == nil {
+//				err = write(d.Index, b) // checksums, decompression, the write
+//			}
+//			results <- verdict{d.Index, err}
+//		}()
+//	}
+//	// later, on the loop: r.Settle(v.index, v.err, now)
+//
+// Settle(i, nil) means written: the decoder stays the consumer's, which calls its
+// Release once done with the bytes (the buffer then serves the next chunk; package
+// session hands it to image.Installer.PutOwned, so the chunk is never copied). An
+// error wrapping ErrDeferred means not judged yet or no room now: the receiver holds
+// the chunk and offers it again. Any other error rejects it: the receiver takes the
+// decoder back and fetches the chunk again under the rebuild rules (docs/PROTOCOL.md
+// §3 item 2). Between Ready and Settle the receiver never touches the decoder, takes
+// no more blocks of the chunk and does not ask for it; such chunks count against
+// MaxPartial, so a slow consumer holds the network back (DropWindow) instead of
+// growing memory. ReceiverConfig.Deliver is the synchronous form (rebuild and
+// callback inside Handle), kept for tests and simple consumers. All randomness comes
 // from the Rand in the config, so a simulation replays exactly. transport.Drive runs
 // one over a transport.Transport (transport.UDP) in real time; package mcast/simnet
 // runs many over a simulated network in virtual time.
@@ -58,7 +87,7 @@
 // # Failure modes
 //
 // Malformed, truncated, foreign-session, replayed and reordered packets are dropped
-// and counted by reason (wire.Drops); none can make a node panic. A chunk Deliver
+// and counted by reason (wire.Drops); none can make a node panic. A chunk the consumer
 // rejects (a checksum failed) is fetched again. A replacement sender of the same
 // session is followed without losing what was received. Memory is bounded on both
 // sides: the sender caches the parity of a few chunks, the receiver holds a few partial

@@ -21,15 +21,10 @@ type rivalGeom struct {
 // than p holds distinct blocks, p restarts with it (the blocks held are dropped: the
 // rival's are what the sender keeps sending). It reports whether p now takes d.
 func (r *Receiver) rival(p *partial, d *wire.Data, t int64) bool {
-	a := &p.alt
-	if a.n > 0 && a.chunkLen == d.ChunkLen && a.maxParity == d.MaxParity && a.bs == len(d.Payload) {
-		a.n++
-	} else if a.n <= 1 {
-		*a = rivalGeom{chunkLen: d.ChunkLen, maxParity: d.MaxParity, bs: len(d.Payload), n: 1}
-	} else {
-		a.n-- // a third geometry wears the rival down rather than replacing it
+	if !countRival(&p.alt, d) {
 		return false
 	}
+	a := &p.alt
 	if a.n <= p.dec.Have() || p.held {
 		return false
 	}
@@ -41,10 +36,25 @@ func (r *Receiver) rival(p *partial, d *wire.Data, t int64) bool {
 	r.log.Warn("mcast: chunk restarted with the length most blocks claim", "chunk", p.chunk,
 		"was", p.chunkLen, "now", a.chunkLen, "held", p.dec.Have())
 	p.dec.Release()
-	p.dec, p.chunkLen, p.maxParity = dec, a.chunkLen, a.maxParity
+	p.dec, p.chunkLen, p.maxParity, p.bs = dec, a.chunkLen, a.maxParity, a.bs
 	p.alt = rivalGeom{}
 	p.nextParity, p.sampling, p.due, p.grew = 0, false, 0, t
 	r.dirty = true
+	return true
+}
+
+// countRival counts d's geometry in a's slot; false if it wore the rival down instead.
+// A chunk out for delivery counts too (its decoder untouched), so the blocks heard
+// meanwhile still speak when it comes back rejected.
+func countRival(a *rivalGeom, d *wire.Data) bool {
+	if a.n > 0 && a.chunkLen == d.ChunkLen && a.maxParity == d.MaxParity && a.bs == len(d.Payload) {
+		a.n++
+	} else if a.n <= 1 {
+		*a = rivalGeom{chunkLen: d.ChunkLen, maxParity: d.MaxParity, bs: len(d.Payload), n: 1}
+	} else {
+		a.n-- // a third geometry wears the rival down rather than replacing it
+		return false
+	}
 	return true
 }
 
@@ -55,7 +65,7 @@ func (r *Receiver) rival(p *partial, d *wire.Data, t int64) bool {
 func (r *Receiver) evictStalled(t int64) bool {
 	var victim *partial
 	for _, p := range r.partials {
-		if !p.held && (victim == nil || p.grew < victim.grew) {
+		if !p.held && !p.out && (victim == nil || p.grew < victim.grew) {
 			victim = p
 		}
 	}

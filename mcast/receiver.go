@@ -52,6 +52,9 @@ type Receiver struct {
 	hasHorizonSus bool
 	lastData      int64 // when the latest data packet arrived
 	held          int   // partials complete but held (partial.held)
+	out           int   // partials out for delivery (partial.out): queued for Ready or not yet settled
+	ready         []Delivery
+	readyOut      []Delivery
 	lm            congestion.LossMeter
 	rtt           congestion.RTT
 	heardBits     [16]uint64 // linear counting of receivers heard, for report spacing
@@ -93,10 +96,12 @@ type Receiver struct {
 type partial struct {
 	chunk      uint32
 	chunkLen   uint32
+	bs         int // block size of dec (readable while dec is out)
 	dec        *fec.Decoder
 	last       int64   // last block arrival
 	lastSeq    uint32  // its sequence number
-	held       bool    // complete, waiting for the code's tables (ReceiverConfig.FECReady)
+	held       bool    // complete, waiting for the code's tables (ReceiverConfig.FECReady) or deferred
+	out        bool    // complete and out for delivery: dec belongs to the consumer until Settle
 	due        int64   // not before this time (after our request or one we heard)
 	u          float64 // random part of the wait after the chunk's blocks stop arriving
 	reqAt      int64   // when we last asked, for delay samples
@@ -131,7 +136,8 @@ type ReceiverStats struct {
 	KeptBlocks      uint64  // of their blocks, data blocks kept for the next rebuild
 	Deferred        uint64  // deliveries the consumer deferred (ErrDeferred), each retry counted
 	SenderPackets   uint64  // announces and data heard from a sender since joining
-	Partials        int     // partly received chunks held now
+	Partials        int     // partly received chunks held now (including those out for delivery)
+	Out             int     // of those, complete chunks out for delivery (Ready) and not yet settled
 	Drops           wire.Drops
 	RTT             time.Duration // smoothed request-to-repair delay
 	Outlier         bool          // this receiver counts itself an outlier
@@ -146,9 +152,10 @@ type ReceiverStats struct {
 // ErrSession reports a session the receiver cannot take part in.
 var ErrSession = errors.New("mcast: unusable session")
 
-// ErrDeferred, returned (wrapped or not) by ReceiverConfig.Deliver, means the consumer
-// cannot judge the chunk yet: the receiver keeps it whole (within MaxPartial held
-// chunks) and offers it again after the next delivery or a few milliseconds later.
+// ErrDeferred, given (wrapped or not) to Settle or returned by ReceiverConfig.Deliver,
+// means the consumer cannot judge the chunk yet (or has no room for it now): the
+// receiver keeps it whole (within MaxPartial held chunks) and offers it again after
+// the next delivery or a few milliseconds later.
 var ErrDeferred = errors.New("mcast: delivery deferred")
 
 // deferPoll is how soon a deferred chunk is offered again.
@@ -305,6 +312,7 @@ func (r *Receiver) Stats() ReceiverStats {
 	st.Lost = r.lm.Lost()
 	st.Loss = r.lm.Loss()
 	st.Partials = len(r.partials)
+	st.Out = r.out
 	st.RTT = time.Duration(r.rtt.SRTT())
 	st.Outlier = r.isOutlier()
 	st.SeqOutliers = r.lm.Outliers()

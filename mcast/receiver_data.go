@@ -1,7 +1,6 @@
 package mcast
 
 import (
-	"errors"
 	"time"
 
 	"github.com/discuscast/discus/fec"
@@ -61,7 +60,8 @@ func (r *Receiver) onData(h wire.Header, d *wire.Data, t int64) {
 	if p == nil {
 		// Held chunks (complete, waiting for the code's tables) have a bound of their own,
 		// so memory stays within 2·MaxPartial chunks however long the tables take.
-		if r.held >= r.cfg.MaxPartial || len(r.partials)-r.held >= r.cfg.MaxPartial && !r.evictStalled(t) {
+		// Chunks out for delivery count with them.
+		if parked := r.held + r.out; parked >= r.cfg.MaxPartial || len(r.partials)-parked >= r.cfg.MaxPartial && !r.evictStalled(t) {
 			r.drop(wire.DropWindow)
 			return
 		}
@@ -70,11 +70,22 @@ func (r *Receiver) onData(h wire.Header, d *wire.Data, t int64) {
 			r.drop(wire.DropMalformed)
 			return
 		}
-		p = &partial{chunk: c, chunkLen: d.ChunkLen, dec: dec, maxParity: d.MaxParity, u: r.rng.Float64(), grew: t}
+		p = &partial{chunk: c, chunkLen: d.ChunkLen, bs: len(d.Payload), dec: dec, maxParity: d.MaxParity, u: r.rng.Float64(), grew: t}
 		r.due.del(c) // asked for as a partial chunk from now on
 		r.partials = append(r.partials, p)
 		r.byChunk[c] = p
 		r.dirty = true
+	}
+	if p.out {
+		// Complete, its decoder the consumer's until Settle: nothing more to take, but
+		// another length is still counted against it (rival).
+		if d.ChunkLen != p.chunkLen || d.MaxParity != p.maxParity || len(d.Payload) != p.bs {
+			countRival(&p.alt, d)
+			r.drop(wire.DropConflict)
+			return
+		}
+		r.stats.DupBlocks++
+		return
 	}
 	if (d.ChunkLen != p.chunkLen || d.MaxParity != p.maxParity || len(d.Payload) != p.dec.BlockSize()) && !r.rival(p, d, t) {
 		// Another length for this chunk: counted, and it takes over only once heard
@@ -129,7 +140,7 @@ func (r *Receiver) completed(p *partial, t int64) {
 		p.held = false
 		r.held--
 	}
-	r.deliver(p, t)
+	r.offer(p, t)
 }
 
 // deliverHeld rebuilds the held chunks once the tables are ready; it returns when to
@@ -182,47 +193,27 @@ func (r *Receiver) adoptEarly(t int64) {
 	}
 }
 
-func (r *Receiver) deliver(p *partial, t int64) {
-	r.noteReceived(p)
-	b, err := p.dec.Bytes()
-	if err == nil && r.cfg.Deliver != nil {
-		err = r.cfg.Deliver(int(p.chunk), b)
-	}
-	if errors.Is(err, ErrDeferred) {
-		// The consumer cannot judge it yet (its manifest piece is still on the way):
-		// keep the chunk whole and offer it again (deliverHeld).
-		if !p.held {
-			p.held = true
-			r.held++
-		}
-		r.stats.Deferred++
-		return
-	}
-	if err != nil {
-		r.stats.Corrupt++
-		r.log.Warn("mcast: chunk rejected, fetching again", "chunk", p.chunk, "err", err)
-		r.rejected(p, b, err, t)
-		r.dirty = true
-		return
-	}
-	r.stats.Bytes += uint64(p.chunkLen)
-	r.done.set(int(p.chunk))
-	r.due.del(p.chunk)
-	r.cover.del(p.chunk)
-	r.nDone++
-	r.removePartial(p)
-	r.dirty = true
-	r.checkComplete(t)
-}
-
 func (r *Receiver) removePartial(p *partial) {
 	if p.held {
 		p.held = false
 		r.held--
 	}
+	if p.out {
+		// Out for delivery: the decoder is the consumer's unless Ready has not handed it
+		// out yet.
+		p.out = false
+		r.out--
+		if i := r.readyIndex(p); i >= 0 {
+			r.ready = append(r.ready[:i], r.ready[i+1:]...)
+		} else {
+			p.dec = nil
+		}
+	}
 	// Deliver copied what it kept: the chunk-sized buffer serves the next chunk instead
 	// of being allocated and zeroed again.
-	p.dec.Release()
+	if p.dec != nil {
+		p.dec.Release()
+	}
 	delete(r.byChunk, p.chunk)
 	for i, q := range r.partials {
 		if q == p {
@@ -233,6 +224,15 @@ func (r *Receiver) removePartial(p *partial) {
 			return
 		}
 	}
+}
+
+func (r *Receiver) readyIndex(p *partial) int {
+	for i, d := range r.ready {
+		if d.Dec == p.dec {
+			return i
+		}
+	}
+	return -1
 }
 
 func (r *Receiver) checkComplete(t int64) {

@@ -38,7 +38,7 @@ func (r *Receiver) onRequest(h wire.Header, q *wire.Request, t int64) {
 			}
 			continue
 		}
-		if p != nil && p.dec.Missing() <= int(n.Missing) {
+		if p != nil && !p.out && p.dec.Missing() <= int(n.Missing) {
 			r.suppress(p, t+r.rtoPartial(int(n.Missing)))
 			if !p.sampling {
 				p.reqAt, p.reqSeq, p.reqQueue, p.sampling, p.heard = t, r.lastSeq, r.repairQ, true, true

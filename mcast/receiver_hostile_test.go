@@ -257,9 +257,18 @@ func runPair(s *Sender, r *Receiver, now time.Time, steps int) time.Time {
 				s.Handle(p, now)
 			}
 		}
+		settleAll(r, now)
 		now = earliest(next, rn)
 	}
 	return now
+}
+
+// settleAll accepts every chunk the receiver hands out (Ready) and releases its decoder.
+func settleAll(r *Receiver, now time.Time) {
+	for _, d := range r.Ready() {
+		d.Dec.Release()
+		r.Settle(d.Index, nil, now)
+	}
 }
 
 // TestReceiverPoisonedLengths: data blocks claiming a wrong chunk length for 20 chunks

@@ -66,6 +66,9 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 	first := int64(1<<63 - 1)
 	gap := r.gap()
 	for _, p := range r.partials {
+		if p.out {
+			continue // complete: its decoder is the consumer's
+		}
 		m := p.dec.Missing()
 		if m == 0 {
 			continue

@@ -180,23 +180,25 @@ func runSimSource(t testing.TB, c simCase, serve func() mcast.ChunkSource) *simR
 				}
 				return nil
 			},
-			Deliver: func(idx int, chunk []byte) error {
-				if i == 0 && rejected < c.corrupt && !rejectedChunk[idx] {
-					rejected++
-					rejectedChunk[idx] = true
-					return fmt.Errorf("test: chunk %d rejected once", idx)
-				}
-				if xxhash.Sum64(chunk) != src.sums[idx] || len(chunk) != len(src.chunks[idx]) {
-					bad++
-					return fmt.Errorf("chunk %d corrupt", idx)
-				}
-				if got[idx] {
-					t.Errorf("receiver %d: chunk %d delivered twice", i, idx)
-				}
-				got[idx] = true
-				return nil
-			},
 		}, net.Now())
+		// The consumer takes the chunks the receiver hands out (Ready), rebuilds and
+		// checks each and settles it, as a session does on its workers.
+		check := func(idx int, chunk []byte) error {
+			if i == 0 && rejected < c.corrupt && !rejectedChunk[idx] {
+				rejected++
+				rejectedChunk[idx] = true
+				return fmt.Errorf("test: chunk %d rejected once", idx)
+			}
+			if xxhash.Sum64(chunk) != src.sums[idx] || len(chunk) != len(src.chunks[idx]) {
+				bad++
+				return fmt.Errorf("chunk %d corrupt", idx)
+			}
+			if got[idx] {
+				t.Errorf("receiver %d: chunk %d delivered twice", i, idx)
+			}
+			got[idx] = true
+			return nil
+		}
 		res.recvs = append(res.recvs, rc)
 		link := c.link
 		link.Delay = c.delay
@@ -208,7 +210,7 @@ func runSimSource(t testing.TB, c simCase, serve func() mcast.ChunkSource) *simR
 		if c.lateUntil > 0 {
 			join = start.Add(time.Duration(jr.Int64N(int64(c.lateUntil))))
 		}
-		rp := net.AddAt(rc, link, join)
+		rp := net.AddAt(&readyNode{r: rc, check: check}, link, join)
 		if d, ok := c.dieAt[i]; ok {
 			rp.KillAt(start.Add(d))
 		}
@@ -306,4 +308,38 @@ func simLogger(net *simnet.Network) *slog.Logger {
 			}
 			return a
 		}}))
+}
+
+// readyNode drives a Receiver's deliveries as outputs: after every Handle and Poll it
+// takes the chunks Ready hands out, rebuilds each (Dec.Bytes), checks it and settles it.
+type readyNode struct {
+	r     *mcast.Receiver
+	check func(int, []byte) error
+}
+
+func (n *readyNode) Handle(pkt []byte, now time.Time) {
+	n.r.Handle(pkt, now)
+	n.settle(now)
+}
+
+func (n *readyNode) Poll(now time.Time, emit func([]byte)) time.Time {
+	next := n.r.Poll(now, emit)
+	if n.r.HasReady() {
+		n.settle(now)
+		next = n.r.Poll(now, emit) // what the outcomes changed is due now
+	}
+	return next
+}
+
+func (n *readyNode) settle(now time.Time) {
+	for _, d := range n.r.Ready() {
+		b, err := d.Dec.Bytes()
+		if err == nil {
+			err = n.check(d.Index, b)
+		}
+		if err == nil {
+			d.Dec.Release()
+		}
+		n.r.Settle(d.Index, err, now)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/mcast"
@@ -20,7 +21,12 @@ import (
 // end: its early chunks are written on their checksums alone and their SHA-256
 // remembered, then checked as soon as the manifest arrives; a mismatch ends the
 // session with ErrManifest (exit 6), never a success.
+//
+// deliver runs on the delivery workers, join and update on the receive loop: mu guards
+// mc, n and unchecked (the ManifestChecker locks itself), and no hash is computed under
+// it.
 type imageGate struct {
+	mu        sync.Mutex
 	trust     *image.TrustedKeys
 	n         int
 	mc        *image.ManifestChecker
@@ -42,6 +48,8 @@ func (g *imageGate) join(h *image.Header, sig *image.Signature) error {
 
 // update takes a later header: the complete one of a stream brings the manifest.
 func (g *imageGate) update(h *image.Header) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	if g.mc != nil || !h.Complete {
 		return nil
 	}
@@ -53,36 +61,45 @@ func (g *imageGate) update(h *image.Header) error {
 	return nil
 }
 
-// deliver judges session chunk i and hands an image chunk that passes to put.
+// deliver judges session chunk i and hands an image chunk that passes to put. put may
+// take chunk for good (PutOwned): nothing here reads chunk after a put that succeeded.
 func (g *imageGate) deliver(i int, chunk []byte, put func([]byte) error) error {
+	g.mu.Lock()
+	mc, n := g.mc, g.n
+	g.mu.Unlock()
 	switch {
-	case g.mc == nil:
-		if g.unchecked == nil {
-			g.unchecked = make(map[int][32]byte)
-		}
+	case mc == nil:
+		sum := sha256.Sum256(chunk)
 		if err := put(chunk); err != nil {
 			return err
 		}
-		g.unchecked[i] = sha256.Sum256(chunk)
+		g.mu.Lock()
+		if g.unchecked == nil {
+			g.unchecked = make(map[int][32]byte)
+		}
+		g.unchecked[i] = sum // checked by the next recheck, or by finish
+		g.mu.Unlock()
 		return nil
-	case i >= g.n:
-		if err := g.mc.AddPart(i-g.n, chunk); errors.Is(err, image.ErrManifestPending) {
+	case i >= n:
+		if err := mc.AddPart(i-n, chunk); errors.Is(err, image.ErrManifestPending) {
 			return mcast.ErrDeferred // a piece before the table: kept until the table is in
 		} else if err != nil {
 			return &image.ChunkError{Index: i, Offset: -1, Err: err}
 		}
+		g.mu.Lock()
+		defer g.mu.Unlock()
 		return g.recheck()
-	case !g.mc.Ready(i):
+	case !mc.Ready(i):
 		return mcast.ErrDeferred
 	}
-	if err := g.mc.CheckChunk(i, chunk); err != nil {
+	if err := mc.CheckChunk(i, chunk); err != nil {
 		return err
 	}
 	return put(chunk)
 }
 
 // recheck compares the chunks written before the manifest existed with the pieces
-// verified so far.
+// verified so far (g.mu held).
 func (g *imageGate) recheck() error {
 	for i, sum := range g.unchecked {
 		if !g.mc.Ready(i) {
@@ -99,6 +116,15 @@ func (g *imageGate) recheck() error {
 // finish reports an image whose manifest never arrived or did not cover what was
 // written.
 func (g *imageGate) finish() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.mc != nil {
+		// A chunk written just as the manifest arrived was remembered after the last
+		// recheck.
+		if err := g.recheck(); err != nil {
+			return err
+		}
+	}
 	switch {
 	case g.mc == nil:
 		return errors.New("mcast: the session ended without the image's manifest")

@@ -30,7 +30,8 @@ const ackGrace = 2 * time.Second
 // session heard on the default UDP group and waits for ever.
 type ReceiveConfig struct {
 	// Receiver holds protocol settings (SessionID to pick one image, Window);
-	// its OnSession, OnUpdate and Deliver are set by ReceiveImage.
+	// its OnSession and OnUpdate are set by ReceiveImage, and Deliver is unset
+	// (chunks come out of Receiver.Ready and are judged on workers).
 	Receiver mcast.ReceiverConfig
 	// Transport to use; nil opens UDP multicast with UDP.
 	Transport transport.Transport
@@ -180,10 +181,35 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		joinedMeta = append(joinedMeta[:0], si.Meta...)
 		return nil
 	}
-	put := func(c []byte) error { return inst.Put(ctx, c) }
+	// Chunks come out of the receiver (Ready) and are judged on workers (deliver.go):
+	// the rebuild, the manifest's SHA-256 and the installer's checks run there, and the
+	// rebuilt buffer goes to the installer without a copy (PutOwned), back to the
+	// decoder pool once written.
+	work := func(d mcast.Delivery) error {
+		b, err := d.Dec.Bytes()
+		if err != nil {
+			return &image.ChunkError{Index: d.Index, Offset: -1, Err: err} // fetched again
+		}
+		owned := false
+		put := func(c []byte) error {
+			if po, ok := inst.(putOwned); ok {
+				if err := po.PutOwned(ctx, c, d.Dec.Release); err != nil {
+					return err
+				}
+				owned = true
+				return nil
+			}
+			return inst.Put(ctx, c)
+		}
+		err = gate.deliver(d.Index, b, put)
+		if err == nil && !owned {
+			d.Dec.Release()
+		}
+		return err
+	}
 	forged := 0
-	rc.Deliver = func(i int, chunk []byte) error {
-		err := gate.deliver(i, chunk, put)
+	judge := func(v verdict) error {
+		err := v.err
 		var ce *image.ChunkError
 		switch {
 		case err == nil || errors.Is(err, mcast.ErrDeferred) || fatal != nil:
@@ -208,7 +234,13 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		rc.FECReady = fec.Warm
 	}
 	start := time.Now()
+	rc.Deliver = nil
 	r := mcast.NewReceiver(rc, start)
+	onWire, err := mcast.OnWire(r)
+	if err != nil {
+		return ReceiveResult{}, err
+	}
+	dl := newDelivering(onWire, r, cfg.Install.Workers, work, judge)
 	var (
 		lastProgress, completeAt time.Time
 		lastRx, lastHeard        uint64
@@ -260,7 +292,9 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		}
 		return false, nil
 	}
-	err := transport.Drive(ctx, tr, r, stop)
+	err = transport.Drive(ctx, tr, dl, stop)
+	cancel(err) // a worker waiting for the installer's window gives up
+	dl.close()
 	if inst != nil {
 		// Close waits for the last writes and fails unless every chunk of
 		// the final header was verified and written.
