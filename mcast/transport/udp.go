@@ -393,12 +393,13 @@ func (t *UDP) read(c batchConn) {
 			t.stats.groReads.Add(merged)
 			t.stats.groDatagrams.Add(mergedPkts)
 		}
+		got := len(b.Pkts) // b is the consumer's once sent: another reader may reuse it
 		select {
 		case t.in <- b:
 		case <-t.done:
 			return
 		}
-		if len(b.Pkts) < defaultBatchSize/4 {
+		if got < defaultBatchSize/4 {
 			// A short batch: the socket was nearly empty. Let a few more datagrams
 			// gather before the next read; a wake-up per two or three packets costs
 			// the receiver more CPU than the data does.
