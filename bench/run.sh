@@ -3,9 +3,9 @@
 #   bash bench/run.sh           the full run (~35 min on 2 cores)
 #   bash bench/run.sh --quick   small sizes, N = 3, a few loss points (< 5 min once workloads are cached)
 # Env: DSC_SRC=head (default: build Discus from the committed HEAD) or worktree;
-#      BENCH_NAME=NAME writes bench/out/NAME, bench/results/NAME-*, RESULTS-NAME.md (default: the mode).
+#      BENCH_NAME=NAME writes bench/out/NAME, bench/results/NAME-*, bench/results/RESULTS-NAME.md (default: the mode).
 # Writes bench/out/<mode>/*.csv and logs, then bench/results/<mode>-*.csv,
-# bench/RESULTS-<mode>.md (the generated tables) and bench/<mode>-*.png.
+# bench/results/RESULTS-<mode>.md (the generated tables) and bench/<mode>-*.png.
 # Needs root (network namespaces, iptables, losetup); never touches real interfaces.
 set -euo pipefail
 main() {
@@ -149,8 +149,8 @@ cp "$CSV" "bench/results/$name-runs.csv"
 cp "$CEIL_CSV" "bench/results/$name-ceiling.csv"
 cp "$OUT/images.csv" "bench/results/$name-images.csv"
 cp "$OUT/meta.txt" "bench/results/$name-meta.txt"
-bash bench/report.sh "$name" >"bench/RESULTS-$name.md"
-echo "== done: bench/RESULTS-$name.md, bench/results/$name-*.csv, bench/$name-plot.png"
+bash bench/report.sh "$name" >"bench/results/RESULTS-$name.md"
+echo "== done: bench/results/RESULTS-$name.md, bench/results/$name-*.csv, bench/$name-plot.png"
 }
 # All of it is parsed before it runs: editing this file during a run is safe.
 main "$@"; exit $?

@@ -1,7 +1,7 @@
 // Command report turns the benchmark's CSVs into the Markdown tables of
 // bench/RESULTS*.md and the data files bench/plot.gp draws.
 //
-//	report -results bench/results -mode full -dat bench/out/full > bench/RESULTS-full.md
+//	report -results bench/results -mode full -dat bench/out/full > bench/results/RESULTS-full.md
 package main
 
 import (
