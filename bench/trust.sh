@@ -58,7 +58,7 @@ else
   commit="$(git rev-parse --short HEAD)+worktree"
   CGO_ENABLED=0 go build -trimpath -o "$BIN/" ./cmd/...
 fi
-DROP_WINDOW=$(awk '/DropReason = iota/ { f = 1 } f && $1 ~ /^Drop[A-Za-z]+$/ { if ($1 == "DropWindow") { print n; exit } n++ }' mcast/drops.go)
+DROP_WINDOW=$(awk '/DropReason = iota/ { f = 1 } f && $1 ~ /^Drop[A-Za-z]+$/ { if ($1 == "DropWindow") { print n; exit } n++ }' mcast/wire/drops.go)
 
 size=${TRUST_SIZE:-}
 if [ -z "$size" ]; then size=512; [ -f bench/cache/b-2048.raw ] && size=2048; fi
@@ -205,7 +205,7 @@ trust_run() {
   local dblk pblk lost dups defer wdrop
   dblk=$(jnum DataBlocks "$d/send.json") pblk=$(jnum ParityBlocks "$d/send.json")
   lost=$(jnum Lost "$d"/r*.json) dups=$(jnum DupBlocks "$d"/r*.json) defer=$(jnum Deferred "$d"/r*.json)
-  # Drops[DropWindow] (its index from mcast/drops.go): blocks of a chunk that found no
+  # Drops[DropWindow] (its index from mcast/wire/drops.go): blocks of a chunk that found no
   # room among the partial chunks (a receiver holding chunks it cannot deliver yet).
   wdrop=$(for f in "$d"/r*.json; do tr -d ' \t\n' <"$f" || true; echo; done 2>/dev/null |
     { grep -o '"receiver":{[^}]*' || true; } | { grep -o '"Drops":\[[0-9,]*' || true; } |
