@@ -35,6 +35,7 @@ type Receiver struct {
 	cover    chunkTimes // per chunk: a whole-chunk request sent or heard covers us until then
 	nDone    int
 	cursor   int
+	lead     int // the final session's last lead chunks (its manifest), 0 = none
 	partials []*partial
 	byChunk  map[uint32]*partial
 

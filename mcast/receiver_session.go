@@ -67,6 +67,9 @@ func (r *Receiver) onAnnounce(h wire.Header, a *wire.Announce, t int64) {
 		r.dirty = true
 		r.checkComplete(t)
 	}
+	if r.lead == 0 {
+		r.takeLead(a) // a stream's manifest exists only once its count is final
+	}
 	r.descs.agree()
 }
 
@@ -184,11 +187,7 @@ func (r *Receiver) join(h wire.Header, a *wire.Announce, p fec.Params, t int64) 
 	if r.done.len() > 0 {
 		r.cursor = r.rng.IntN(r.done.len())
 	}
-	if a.Lead > 0 && int(a.Lead) <= r.done.len() {
-		// The lead chunks describe the others (an image's manifest): fetch them first,
-		// so what arrives next can be checked at once instead of waiting.
-		r.cursor = r.done.len() - int(a.Lead)
-	}
+	r.takeLead(a)
 	r.lastSent = t
 	r.reportU = 0.5 + r.rng.Float64()
 	r.reportAt = t + int64(float64(int64(congestion.MinReportInterval)/2)*r.reportU)
@@ -204,6 +203,23 @@ func (r *Receiver) join(h wire.Header, a *wire.Announce, p fec.Params, t int64) 
 	r.earlyAsked = nil
 	r.checkComplete(t)
 }
+
+// takeLead notes a final announce's lead chunks (they describe the others: an image's
+// manifest) and fetches them first, so what arrives next can be checked at once instead
+// of waiting. A receiver that joined a stream before its count was final learns them
+// only now, with its window perhaps full of chunks that wait for them: lead chunks are
+// admitted beyond the window (receiver_data.go), or nothing would ever be checked.
+func (r *Receiver) takeLead(a *wire.Announce) {
+	if !a.Final || a.Lead == 0 || int(a.Lead) > r.done.len() {
+		return
+	}
+	r.lead = int(a.Lead)
+	r.log.Debug("mcast: lead", "lead", r.lead, "chunks", r.done.len())
+	r.cursor = r.done.len() - r.lead
+}
+
+// isLead reports whether chunk c is one of the final session's lead chunks.
+func (r *Receiver) isLead(c int) bool { return r.lead > 0 && c >= r.done.len()-r.lead }
 
 // session takes the announce's soft state: rate, membership, loss reference.
 func (r *Receiver) session(a *wire.Announce) {
