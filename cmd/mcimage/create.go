@@ -19,6 +19,7 @@ func cmdCreate(ctx context.Context, args []string) error {
 	fs.Var(&chunk, "chunk-size", "encoded chunk size, 64K..16M")
 	level := fs.Int("level", 1, "zstd compression level 1..22 (1 is fastest)")
 	raw := fs.Bool("raw", false, "image every byte: do not read filesystem metadata to skip free space")
+	keepGaps := fs.Bool("keep-gaps", false, "keep the unallocated space outside partitions too (default: skipped as free space)")
 	workers := fs.Int("workers", 0, "compression goroutines (0: one per CPU)")
 	quiet := fs.Bool("quiet", false, "print nothing but errors (no summary)")
 	signKey := fs.String("sign", "", "sign the image with this OpenSSH ed25519 private key `FILE`")
@@ -46,7 +47,7 @@ func cmdCreate(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	src, fsm, err := fsmap.OpenSource(srcPath, *raw, warnLogger(*quiet))
+	src, fsm, err := fsmap.OpenSourceWith(srcPath, fsmap.SourceOptions{Raw: *raw, KeepGaps: *keepGaps, Logger: warnLogger(*quiet)})
 	// create has always worded a failed scan its own way; keep it.
 	if se, ok := errors.AsType[*fsmap.ScanError](err); ok {
 		return fmt.Errorf("%s: reading the partitions and filesystems of the source: %w", srcPath, se.Err)

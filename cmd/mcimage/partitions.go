@@ -50,6 +50,14 @@ func printPartitions(w io.Writer, m *fsmap.Map) {
 			fmt.Fprintf(w, "  warning: %s%d: %s\n", p.Scheme, p.Index, p.Warning)
 		}
 	}
+	if g := m.GapBytes(); g > 0 {
+		switch held := m.HeldGapBytes; {
+		case held > 0:
+			fmt.Fprintf(w, "  gaps: %s of unallocated space outside partitions, %s of it held (made with --keep-gaps)\n", human(g), human(held))
+		default:
+			fmt.Fprintf(w, "  gaps: %s of unallocated space outside partitions skipped as free space (--keep-gaps keeps it)\n", human(g))
+		}
+	}
 	fmt.Fprintf(w, "  in use: %s of %s (%.1f%%); the rest is free space\n",
 		human(m.UsedBytes()), human(m.Size), 100*float64(m.UsedBytes())/float64(max(m.Size, 1)))
 }

@@ -13,7 +13,9 @@ import (
 
 // A disk with an MBR holding a swap partition and a partition of unknown
 // type: the swap area keeps only its header page, the unknown partition
-// and everything outside partitions are kept whole.
+// is kept whole, and outside partitions only what precedes the first one
+// (boot code, the table): the gap between them (3..4 MiB) and the space
+// after the last one (5..8 MiB) are unallocated, hence free (m.Gaps).
 func ExampleScan() {
 	disk := make([]byte, 8<<20)
 	entry := func(i int, typ byte, startLBA, sectors uint32) {
@@ -37,13 +39,13 @@ func ExampleScan() {
 	for _, r := range m.Used {
 		fmt.Printf("keep [%d, %d)\n", r.Off, r.End())
 	}
-	fmt.Printf("%d of %d bytes kept\n", m.UsedBytes(), m.Size)
+	fmt.Printf("%d of %d bytes kept, %d of gaps skipped\n", m.UsedBytes(), m.Size, m.GapBytes())
 	// Output:
 	// 1 mbr "Linux swap" fs="swap": keep 4096 of 2097152 bytes
 	// 2 mbr "Linux" fs="": keep 1048576 of 1048576 bytes
 	// keep [0, 1052672)
-	// keep [3145728, 8388608)
-	// 6295552 of 8388608 bytes kept
+	// keep [4194304, 5242880)
+	// 2101248 of 8388608 bytes kept, 4194304 of gaps skipped
 }
 
 // Scanning a disk image file (or a block device: os.Open("/dev/sda") and

@@ -306,12 +306,17 @@ func FuzzGPT(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte, size int64) {
 		d := newFuzzDisk(data, size)
-		parts, ok, err := gptPartitions(d, d.size, slog.New(slog.DiscardHandler))
+		parts, tables, ok, err := gptScan(d, d.size, slog.New(slog.DiscardHandler))
 		if err != nil || !ok {
 			return
 		}
 		if len(parts) > gptMaxArrayBytes/128 {
 			t.Fatalf("%d partitions", len(parts))
+		}
+		for _, r := range tables {
+			if r.Off < 0 || r.Len <= 0 || r.End() > d.size {
+				t.Fatalf("table range %+v outside a %d-byte disk", r, d.size)
+			}
 		}
 	})
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"unicode/utf16"
+
+	"github.com/discuscast/discus/image"
 )
 
 // GPT: a protective MBR (an entry of type 0xEE) in sector 0, the primary
@@ -26,23 +28,31 @@ var gptSectorSizes = []int64{512, 4096}
 // unknown, whole-disk partition: guessing from a damaged table could drop
 // data.
 func gptPartitions(r io.ReaderAt, size int64, logger *slog.Logger) ([]Partition, bool, error) {
+	parts, _, ok, err := gptScan(r, size, logger)
+	return parts, ok, err
+}
+
+// gptScan is gptPartitions that also returns the table's own ranges: both
+// headers and both entry arrays, which an image keeps even when it skips
+// the free space outside partitions.
+func gptScan(r io.ReaderAt, size int64, logger *slog.Logger) ([]Partition, []image.Range, bool, error) {
 	if size < 2*mbrSectorSize {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 	sector, err := mbrReadSector(r, 0)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	entries, ok := mbrParse(sector)
 	if !ok {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 	protective := false
 	for _, e := range entries {
 		protective = protective || e.typ == 0xee
 	}
 	if !protective {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 	for _, backup := range []bool{false, true} {
 		for _, ss := range gptSectorSizes {
@@ -54,19 +64,45 @@ func gptPartitions(r io.ReaderAt, size int64, logger *slog.Logger) ([]Partition,
 			if lba < 1 {
 				continue
 			}
-			parts, err := gptRead(r, size, ss, lba)
+			parts, tables, err := gptRead(r, size, ss, lba)
 			if err != nil {
 				continue // try the next sector size, then the backup
 			}
 			if backup {
 				logger.Warn("fsmap: primary GPT header is damaged; using the backup", "sector_size", ss)
 			}
-			return parts, true, nil
+			return parts, tables, true, nil
 		}
 	}
 	logger.Warn("fsmap: protective MBR but no valid GPT header; keeping the whole disk")
 	return []Partition{{Index: 1, Scheme: "gpt", Start: 0, Size: size, Type: "damaged GPT",
-		Warning: "no valid GPT header; kept whole"}}, true, nil
+		Warning: "no valid GPT header; kept whole"}}, nil, true, nil
+}
+
+// gptTableRanges lists where the GPT's structures lie, from the header
+// found at lba: that header and its array, the alternate header and the
+// array beside it, and the standard backup place (last LBA and the array
+// before it) in case the alternate pointer is stale. Everything is clipped
+// to the disk; the caller merges the overlaps.
+func gptTableRanges(size, ss, lba, alt, arrayLBA, arrayBytes int64) []image.Range {
+	arraySectors := (arrayBytes + ss - 1) / ss
+	rs := []image.Range{
+		{Off: lba * ss, Len: ss},
+		{Off: arrayLBA * ss, Len: arraySectors * ss},
+	}
+	for _, h := range []int64{alt, size/ss - 1} {
+		if h <= 0 || h >= size/ss {
+			continue
+		}
+		if h > lba {
+			// A backup: its array is just before it.
+			rs = append(rs, image.Range{Off: max(h-arraySectors, 1) * ss, Len: (min(arraySectors, h-1) + 1) * ss})
+		} else {
+			// The primary seen from the backup: its array follows it.
+			rs = append(rs, image.Range{Off: h * ss, Len: (arraySectors + 1) * ss})
+		}
+	}
+	return clip(normalize(rs), image.Range{Off: 0, Len: size})
 }
 
 // errGPT marks a header or entry array that fails its checks.
@@ -76,47 +112,47 @@ func (e errGPT) Error() string { return "fsmap: gpt: " + string(e) }
 
 // gptRead reads and checks the header at lba with sector size ss, then its
 // entry array.
-func gptRead(r io.ReaderAt, size, ss, lba int64) ([]Partition, error) {
+func gptRead(r io.ReaderAt, size, ss, lba int64) ([]Partition, []image.Range, error) {
 	hdr := make([]byte, ss)
 	if _, err := r.ReadAt(hdr, lba*ss); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !bytes.Equal(hdr[:8], []byte("EFI PART")) {
-		return nil, errGPT("no signature")
+		return nil, nil, errGPT("no signature")
 	}
 	hsize := binary.LittleEndian.Uint32(hdr[12:])
 	if hsize < 92 || int64(hsize) > ss {
-		return nil, errGPT("bad header size")
+		return nil, nil, errGPT("bad header size")
 	}
 	want := binary.LittleEndian.Uint32(hdr[16:])
 	h := append([]byte(nil), hdr[:hsize]...)
 	clear(h[16:20])
 	if crc32.ChecksumIEEE(h) != want {
-		return nil, errGPT("header CRC mismatch")
+		return nil, nil, errGPT("header CRC mismatch")
 	}
 	if my := binary.LittleEndian.Uint64(hdr[24:]); my != uint64(lba) {
-		return nil, errGPT("header's own LBA is wrong")
+		return nil, nil, errGPT("header's own LBA is wrong")
 	}
 	arrayLBA := binary.LittleEndian.Uint64(hdr[72:])
 	count := binary.LittleEndian.Uint32(hdr[80:])
 	esize := binary.LittleEndian.Uint32(hdr[84:])
 	arrayCRC := binary.LittleEndian.Uint32(hdr[88:])
 	if esize < 128 || esize > gptMaxEntrySize || esize%8 != 0 {
-		return nil, errGPT("bad entry size")
+		return nil, nil, errGPT("bad entry size")
 	}
 	total := uint64(count) * uint64(esize)
 	if total > gptMaxArrayBytes {
-		return nil, errGPT("entry array too large")
+		return nil, nil, errGPT("entry array too large")
 	}
 	if arrayLBA == 0 || arrayLBA > uint64(size/ss) || int64(arrayLBA)*ss+int64(total) > size {
-		return nil, errGPT("entry array outside the disk")
+		return nil, nil, errGPT("entry array outside the disk")
 	}
 	array := make([]byte, total)
 	if _, err := r.ReadAt(array, int64(arrayLBA)*ss); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if crc32.ChecksumIEEE(array) != arrayCRC {
-		return nil, errGPT("entry array CRC mismatch")
+		return nil, nil, errGPT("entry array CRC mismatch")
 	}
 	var parts []Partition
 	for i := range int(count) {
@@ -143,7 +179,8 @@ func gptRead(r io.ReaderAt, size, ss, lba int64) ([]Partition, error) {
 		}
 		parts = append(parts, p)
 	}
-	return parts, nil
+	alt := int64(binary.LittleEndian.Uint64(hdr[32:]))
+	return parts, gptTableRanges(size, ss, lba, alt, int64(arrayLBA), int64(total)), nil
 }
 
 // gptGUID formats a GUID stored in GPT's mixed-endian layout.

@@ -144,7 +144,7 @@ func TestGPTHeaderChecks(t *testing.T) {
 		for off, x := range w {
 			copy(b[off:], x)
 		}
-		if _, err := gptRead(readerAt(b), size, 512, 1); err == nil {
+		if _, _, err := gptRead(readerAt(b), size, 512, 1); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
@@ -153,7 +153,7 @@ func TestGPTHeaderChecks(t *testing.T) {
 	for off, x := range w {
 		copy(b[off:], x)
 	}
-	ps, err := gptRead(readerAt(b), size, 512, 1)
+	ps, _, err := gptRead(readerAt(b), size, 512, 1)
 	if err != nil || len(ps) != 1 || ps[0].Start != 2048*512 || ps[0].Size != 4096*512 {
 		t.Fatalf("good header: %v %+v", err, ps)
 	}

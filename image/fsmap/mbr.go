@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+
+	"github.com/discuscast/discus/image"
 )
 
 // MBR layout: four 16-byte entries at 446 and the 0x55AA signature at 510.
@@ -54,30 +56,38 @@ func mbrReadSector(r io.ReaderAt, off int64) ([]byte, error) {
 // not a plausible MBR (no signature, bad boot flags, no partition inside
 // the disk), so the caller can try a bare filesystem instead.
 func mbrPartitions(r io.ReaderAt, size int64, logger *slog.Logger) ([]Partition, bool, error) {
+	parts, _, ok, err := mbrScan(r, size, logger)
+	return parts, ok, err
+}
+
+// mbrScan is mbrPartitions that also returns where the tables lie: sector 0
+// and every EBR of the chain.
+func mbrScan(r io.ReaderAt, size int64, logger *slog.Logger) ([]Partition, []image.Range, bool, error) {
 	if size < mbrSectorSize {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 	sector, err := mbrReadSector(r, 0)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	entries, ok := mbrParse(sector)
 	if !ok {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 	plausible := false
 	for _, e := range entries {
 		if e.boot != 0 && e.boot != 0x80 {
-			return nil, false, nil // boot code of a filesystem's boot sector, not a table
+			return nil, nil, false, nil // boot code of a filesystem's boot sector, not a table
 		}
 		if e.typ != 0 && e.count != 0 && e.start != 0 && int64(e.start)*mbrSectorSize < size {
 			plausible = true
 		}
 	}
 	if !plausible {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 	var parts []Partition
+	tables := []image.Range{{Off: 0, Len: mbrSectorSize}}
 	for i, e := range entries {
 		if e.typ == 0 || e.count == 0 {
 			continue
@@ -85,11 +95,12 @@ func mbrPartitions(r io.ReaderAt, size int64, logger *slog.Logger) ([]Partition,
 		if mbrIsExtended(e.typ) {
 			// The extended container itself is not a partition: its EBRs and
 			// gaps stay kept because no partition covers them.
-			logical, err := mbrLogical(r, size, int64(e.start), int64(e.count), logger)
+			logical, ebrs, err := mbrLogical(r, size, int64(e.start), int64(e.count), logger)
 			if err != nil {
-				return nil, false, err
+				return nil, nil, false, err
 			}
 			parts = append(parts, logical...)
+			tables = append(tables, ebrs...)
 			continue
 		}
 		parts = append(parts, Partition{
@@ -100,32 +111,33 @@ func mbrPartitions(r io.ReaderAt, size int64, logger *slog.Logger) ([]Partition,
 			Type:   mbrTypeName(e.typ),
 		})
 	}
-	return parts, true, nil
+	return parts, tables, true, nil
 }
 
 // mbrLogical walks the EBR chain of the extended partition at LBA extStart.
-func mbrLogical(r io.ReaderAt, size, extStart, extCount int64, logger *slog.Logger) ([]Partition, error) {
-	var parts []Partition
+// ebrs lists the sector of each EBR read.
+func mbrLogical(r io.ReaderAt, size, extStart, extCount int64, logger *slog.Logger) (parts []Partition, ebrs []image.Range, err error) {
 	seen := map[int64]bool{}
 	ebr := extStart
 	for n := 0; ; n++ {
 		if n >= mbrMaxLogical || seen[ebr] {
 			logger.Warn("fsmap: EBR chain loops or is too long; stopped", "lba", ebr)
-			return parts, nil
+			return parts, ebrs, nil
 		}
 		seen[ebr] = true
 		if ebr < extStart || ebr >= extStart+extCount || (ebr+1)*mbrSectorSize > size {
 			logger.Warn("fsmap: EBR outside its extended partition; chain stopped", "lba", ebr)
-			return parts, nil
+			return parts, ebrs, nil
 		}
 		sector, err := mbrReadSector(r, ebr*mbrSectorSize)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		ebrs = append(ebrs, image.Range{Off: ebr * mbrSectorSize, Len: mbrSectorSize})
 		entries, ok := mbrParse(sector)
 		if !ok {
 			logger.Warn("fsmap: EBR without signature; chain stopped", "lba", ebr)
-			return parts, nil
+			return parts, ebrs, nil
 		}
 		if e := entries[0]; e.typ != 0 && e.count != 0 && !mbrIsExtended(e.typ) {
 			parts = append(parts, Partition{
@@ -138,7 +150,7 @@ func mbrLogical(r io.ReaderAt, size, extStart, extCount int64, logger *slog.Logg
 		}
 		next := entries[1]
 		if !mbrIsExtended(next.typ) || next.start == 0 {
-			return parts, nil
+			return parts, ebrs, nil
 		}
 		ebr = extStart + int64(next.start)
 	}

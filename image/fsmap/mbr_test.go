@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"os"
 	"testing"
 )
 
@@ -49,11 +51,23 @@ func TestMBRExtendedDisk(t *testing.T) {
 	if m.Partitions[1].Index != 5 || m.Partitions[2].Index != 6 {
 		t.Fatalf("logical partitions numbered %d, %d", m.Partitions[1].Index, m.Partitions[2].Index)
 	}
-	// The EBR before each logical partition lies outside every partition.
-	for _, p := range m.Partitions[1:] {
-		if !mapCovers(m, p.Start-512, 512) {
-			t.Fatalf("EBR before partition %d not kept", p.Index)
+	// Every EBR lies outside every partition and is kept; the gaps are not.
+	f, err := os.Open(disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, tables, _, err := mbrScan(f, size, slog.New(slog.DiscardHandler))
+	f.Close()
+	if err != nil || len(tables) != 3 {
+		t.Fatalf("tables: %v %v", tables, err)
+	}
+	for _, r := range tables {
+		if !mapCovers(m, r.Off, r.Len) {
+			t.Fatalf("table sector at %d not kept", r.Off)
 		}
+	}
+	if m.GapBytes() == 0 {
+		t.Errorf("no gap skipped: %+v", m.Gaps)
 	}
 	if m.UsedBytes() > size/3 {
 		t.Errorf("used %d of %d", m.UsedBytes(), size)

@@ -30,6 +30,14 @@ type Map struct {
 	Size       int64         // disk size in bytes
 	Used       []image.Range // sorted, merged, absolute, inside [0, Size)
 	Partitions []Partition
+	// Gaps lists the unallocated space outside every partition that Used
+	// leaves out (free space: between partitions and after the last one,
+	// tables excepted); empty with Options.KeepGaps or when the disk has
+	// no partition table. Sorted and merged.
+	Gaps []image.Range
+	// HeldGapBytes is, from ScanImage only, how many bytes of Gaps the
+	// image holds anyway (made with KeepGaps): 0 when they were skipped.
+	HeldGapBytes int64
 }
 
 // ErrBadSize is returned by Scan for a negative disk size.
@@ -45,15 +53,23 @@ func (m *Map) UsedBytes() int64 {
 }
 
 // Scan reads the partition table and filesystem metadata of the disk r of
-// size bytes and returns the ranges in use. Everything it does not
-// understand is kept: bytes outside partitions, partitions of unknown type
-// and filesystems whose metadata looks damaged (those get a Warning and are
-// logged). An error is returned only when reading r fails while looking at
-// the partition table; logger may be nil.
+// size bytes and returns the ranges in use, skipping the unallocated space
+// outside partitions (ScanOptions with the zero Options). Everything it
+// does not understand is kept: the bytes before the first partition (boot
+// code, the post-MBR gap), the partition tables (both GPTs, every EBR),
+// partitions of unknown type and filesystems whose metadata looks damaged
+// (those get a Warning and are logged). An error is returned only when
+// reading r fails while looking at the partition table; logger may be nil.
 func Scan(r io.ReaderAt, size int64, logger *slog.Logger) (*Map, error) {
+	return ScanOptions(r, size, Options{Logger: logger})
+}
+
+// ScanOptions is Scan with options.
+func ScanOptions(r io.ReaderAt, size int64, opt Options) (*Map, error) {
 	if size < 0 {
 		return nil, ErrBadSize
 	}
+	logger := opt.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -61,7 +77,7 @@ func Scan(r io.ReaderAt, size int64, logger *slog.Logger) (*Map, error) {
 	if size == 0 {
 		return m, nil
 	}
-	parts, err := findPartitions(r, size, logger)
+	parts, tables, err := findPartitions(r, size, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -97,10 +113,13 @@ func Scan(r io.ReaderAt, size int64, logger *slog.Logger) (*Map, error) {
 	if len(parts) > 0 && parts[0].Scheme == "mbr" {
 		used = append(used, bareOverlay(r, size, logger)...)
 	}
-	// Boot code, tables, gaps, EBRs and backup GPT: whatever no partition
-	// claims is kept.
-	used = append(used, complement(normalize(covered), size)...)
+	// Outside partitions: boot code, tables, EBRs and the backup GPT are
+	// kept; the rest is free space unless the caller keeps the gaps.
+	outside := complement(normalize(covered), size)
+	kept, gaps := splitGaps(outside, parts, tables, opt.KeepGaps)
+	used = append(used, kept...)
 	m.Used = normalize(used)
+	m.Gaps = gaps
 	m.Partitions = parts
 	return m, nil
 }
@@ -108,16 +127,17 @@ func Scan(r io.ReaderAt, size int64, logger *slog.Logger) (*Map, error) {
 // findPartitions decides how the disk is laid out: GPT, MBR, a bare
 // filesystem, or unknown (one "none" partition with no filesystem, kept
 // whole).
-func findPartitions(r io.ReaderAt, size int64, logger *slog.Logger) ([]Partition, error) {
-	parts, ok, err := gptPartitions(r, size, logger)
+// tables lists where the partition tables themselves lie (nil for none).
+func findPartitions(r io.ReaderAt, size int64, logger *slog.Logger) ([]Partition, []image.Range, error) {
+	parts, tables, ok, err := gptScan(r, size, logger)
 	if err != nil || ok {
-		return parts, err
+		return parts, tables, err
 	}
-	parts, ok, err = mbrPartitions(r, size, logger)
+	parts, tables, ok, err = mbrScan(r, size, logger)
 	if err != nil || ok {
-		return parts, err
+		return parts, tables, err
 	}
-	return []Partition{{Index: 1, Scheme: "none", Start: 0, Size: size}}, nil
+	return []Partition{{Index: 1, Scheme: "none", Start: 0, Size: size}}, nil, nil
 }
 
 // bareOverlay guards against a bare filesystem whose boot code happens to

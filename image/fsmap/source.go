@@ -1,8 +1,12 @@
 package fsmap
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
+	"os"
 
 	"github.com/discuscast/discus/image"
 )
@@ -20,14 +24,39 @@ import (
 // nil). When the source opens but its partition table cannot be read, the
 // error is a *ScanError and the source is closed.
 func OpenSource(path string, raw bool, logger *slog.Logger) (*image.Source, *Map, error) {
+	return OpenSourceWith(path, SourceOptions{Raw: raw, Logger: logger})
+}
+
+// SourceOptions tunes OpenSourceWith. The zero value scans the source,
+// skips the gaps outside its partitions and logs nothing.
+type SourceOptions struct {
+	Raw      bool         // image every byte: no scan, nil map
+	KeepGaps bool         // keep the unallocated space outside partitions (Options.KeepGaps)
+	Logger   *slog.Logger // nil: silent
+}
+
+// ErrEmptyDevice is the error (inside an *fs.PathError) for a block
+// device of zero bytes, such as a loop device with no file attached: an
+// image of it would hold nothing, which is never what was meant.
+var ErrEmptyDevice = errors.New("block device holds 0 bytes (a loop device with no file attached?)")
+
+// OpenSourceWith is OpenSource with options. A block device of zero bytes
+// is refused with ErrEmptyDevice.
+func OpenSourceWith(path string, opt SourceOptions) (*image.Source, *Map, error) {
 	src, err := image.OpenSource(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	if raw || src.Size() <= 0 || src.ReaderAt() == nil {
+	if src.Size() == 0 && path != "-" {
+		if st, err := os.Stat(path); err == nil && st.Mode()&os.ModeDevice != 0 && st.Mode()&os.ModeCharDevice == 0 {
+			src.Close()
+			return nil, nil, &fs.PathError{Op: "open", Path: path, Err: ErrEmptyDevice}
+		}
+	}
+	if opt.Raw || src.Size() <= 0 || src.ReaderAt() == nil {
 		return src, nil, nil
 	}
-	m, err := Scan(src.ReaderAt(), src.Size(), logger)
+	m, err := ScanOptions(src.ReaderAt(), src.Size(), Options{KeepGaps: opt.KeepGaps, Logger: opt.Logger})
 	if err != nil {
 		src.Close()
 		return nil, nil, &ScanError{Path: path, Err: err}
@@ -48,10 +77,45 @@ func (e *ScanError) Error() string {
 
 func (e *ScanError) Unwrap() error { return e.Err }
 
+// heldBytes counts the bytes of rs that the image holds: its non-zero
+// 4 KiB blocks (an image never stores a zero block, so a zero one was
+// either skipped or zero at the source; either way nothing is kept).
+func heldBytes(r io.ReaderAt, rs []image.Range) (int64, error) {
+	buf := make([]byte, 1<<20)
+	var n int64
+	for _, x := range rs {
+		for off := x.Off; off < x.End(); {
+			k := min(int64(len(buf)), x.End()-off)
+			if _, err := r.ReadAt(buf[:k], off); err != nil && err != io.EOF {
+				return 0, err
+			}
+			for b := int64(0); b < k; b += 4096 {
+				blk := buf[b:min(b+4096, k)]
+				if !allZero(blk) {
+					n += int64(len(blk))
+				}
+			}
+			off += k
+		}
+	}
+	return n, nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // ScanImage scans the disk an image file holds without installing it
 // (image.NewDiskReaderKey): the filesystems' metadata is in the image, so
 // the same partitions and used ranges come out as when the image was made.
-// key is needed for an encrypted image, nil otherwise.
+// key is needed for an encrypted image, nil otherwise. Map.HeldGapBytes
+// tells whether the image skipped the gaps (0) or holds them (an image
+// made with --keep-gaps, or before gaps were skipped).
 func ScanImage(r *image.Reader, key *image.Key) (*Map, error) {
 	d, err := image.NewDiskReaderKey(r, key)
 	if err != nil {
@@ -61,6 +125,9 @@ func ScanImage(r *image.Reader, key *image.Key) (*Map, error) {
 	m, err := Scan(d, d.Size(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("reading the image's partitions: %w", err)
+	}
+	if m.HeldGapBytes, err = heldBytes(d, m.Gaps); err != nil {
+		return nil, fmt.Errorf("reading the image's gaps: %w", err)
 	}
 	return m, nil
 }
