@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 
@@ -15,6 +16,7 @@ func cmdExtract(ctx context.Context, args []string) error {
 	fset := flag.NewFlagSet("extract", flag.ContinueOnError)
 	gaps := fset.String("gaps", "leave", "gap bytes (zero/unused in the source): leave, zero or discard")
 	workers := fset.Int("workers", 0, "decompression goroutines (0: one per CPU)")
+	grow := fset.Bool("grow", false, "enlarge the last partition and its filesystem to fill a larger target")
 	tf := addTrustFlags(fset)
 	pos, err := parseFlags(fset, args, 2, "IMAGE TARGET")
 	if err != nil {
@@ -53,19 +55,28 @@ func cmdExtract(ctx context.Context, args []string) error {
 		return err
 	}
 	defer target.Close()
+	w, clip, err := installTarget(target, r, tf.key)
+	if err != nil {
+		return err
+	}
 	// A file target is recreated empty, so leaving gaps yields zeros there.
 	cfg := image.InstallConfig{Workers: *workers, Gaps: mode, Grow: fresh, Decrypt: tf.key}
 	pr := newProgress("extract")
+	var h *image.Header
 	if r == nil {
-		_, err = installStream(ctx, target, cfg, pr)
+		h, err = installStream(ctx, w, cfg, pr)
 	} else {
-		err = installFile(ctx, r, target, cfg, pr)
+		h = r.Header()
+		err = installFile(ctx, r, w, cfg, pr)
 	}
 	pr.done()
 	if err != nil {
 		return err
 	}
-	return target.Close()
+	if err := target.Close(); err != nil {
+		return err
+	}
+	return fitInstalled(ctx, pos[1], h.TargetSize, *grow, clip)
 }
 
 // openTarget opens a block device exclusively (so a mounted one is
@@ -91,7 +102,7 @@ func openTarget(path string) (f *os.File, fresh bool, err error) {
 // installFile installs an opened image file. Each chunk is checked against
 // the manifest as it is read (VerifyChunk), so a file changed after
 // checkFile's pass is still refused chunk by chunk.
-func installFile(ctx context.Context, r *image.Reader, target *os.File, cfg image.InstallConfig, pr *progress) error {
+func installFile(ctx context.Context, r *image.Reader, target io.WriterAt, cfg image.InstallConfig, pr *progress) error {
 	h := r.Header()
 	in, err := image.NewInstaller(target, h, cfg)
 	if err != nil {
@@ -117,7 +128,7 @@ func installFile(ctx context.Context, r *image.Reader, target *os.File, cfg imag
 
 // installStream installs (or, with a nil target, verifies) an image file
 // read from stdin.
-func installStream(ctx context.Context, target *os.File, cfg image.InstallConfig, pr *progress) (*image.Header, error) {
+func installStream(ctx context.Context, target io.WriterAt, cfg image.InstallConfig, pr *progress) (*image.Header, error) {
 	if target == nil {
 		return image.VerifyStream(ctx, os.Stdin, cfg)
 	}
