@@ -35,6 +35,7 @@ type options struct {
 	statsJSON                string
 	key, trust, decrypt      string
 	nokbd                    bool
+	grow                     bool
 }
 
 func main() {
@@ -62,6 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.key, "key", "", "shared secret file (at least 32 random bytes): take only packets authenticated with it, as mcsend --key sends them")
 	fs.StringVar(&o.trust, "trust", "", "install only images signed by a key in this file (authorized_keys format, ssh-ed25519)")
 	fs.StringVar(&o.decrypt, "decrypt", "", "key file of an encrypted image (mcimage create --encrypt)")
+	fs.BoolVar(&o.grow, "grow", false, "enlarge the last partition and its filesystem to fill a larger disk")
 	fs.BoolVar(&o.nokbd, "nokbd", false, "accepted for udpcast compatibility; mcrecv never reads the keyboard")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: mcrecv [flags] TARGET\n\nTARGET: a disk, partition or file written in place, or - for stdout.\n\n")
@@ -135,6 +137,9 @@ func receive(o options, args []string, stdout, stderr io.Writer) error {
 	}
 	defer tgt.close()
 	cfg.Sink = tgt.sink
+	if ds := tgt.deviceSink(&cfg.Install); ds != nil {
+		cfg.Sink = ds
+	}
 	cfg.OnHeader = tgt.prepare
 	cfg.Install.Grow = tgt.grow
 
@@ -146,6 +151,9 @@ func receive(o options, args []string, stdout, stderr io.Writer) error {
 	res, err := session.ReceiveImage(ctx, tgt.w, cfg)
 	if err == nil {
 		err = tgt.finish(res.Header)
+	}
+	if err == nil {
+		err = tgt.fit(ctx, path, res.Header, o.grow, stderr)
 	}
 	pr.Done(recvLine(res.ReceiveProgress))
 	if o.statsJSON != "" {

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/discuscast/discus/image"
+	"github.com/discuscast/discus/image/layout"
 	"github.com/discuscast/discus/internal/cli"
 	"github.com/discuscast/discus/session"
 )
@@ -20,6 +21,7 @@ type target struct {
 	stdout io.Writer
 	sink   func(*image.Header) (session.ChunkSink, error)
 	keep   *imageKeeper
+	clip   *layout.Clip // a block device smaller than the image (fit.go)
 }
 
 func openTarget(path, keepImage string, stdout io.Writer) (*target, error) {

@@ -47,8 +47,8 @@ func CheckFits(m *fsmap.Map, size int64) error {
 		for _, r := range m.Used {
 			lo, hi := max(r.Off, p.Start, limit), min(r.End(), end)
 			if hi > lo {
-				return fmt.Errorf("%w: partition %d (%s) has data up to byte %d, the %d-byte target ends before (at most byte %d)",
-					ErrDoesNotFit, p.Index, fsName(p.FS), hi, size, limit)
+				return fmt.Errorf("%w: partition %d (%s) has used blocks at bytes %d..%d, past what the %d-byte target can hold (%d)",
+					ErrDoesNotFit, p.Index, fsName(p.FS), lo, hi, size, limit)
 			}
 		}
 		switch p.FS {

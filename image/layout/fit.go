@@ -57,7 +57,7 @@ func (r *Resized) Shrunk() bool { return r != nil && r.NewSize < r.OldSize }
 // ErrDoesNotFit is wrapped by Fit's and CheckFits's refusals: a partition,
 // or data in one, lies past a smaller target's end. It wraps
 // image.ErrTargetTooSmall, so callers that map that error keep doing so.
-var ErrDoesNotFit = fmt.Errorf("%w: the image's partitions do not fit", image.ErrTargetTooSmall)
+var ErrDoesNotFit = fmt.Errorf("%w", image.ErrTargetTooSmall)
 
 // Fit rewrites the partition table of disk d, a target of size bytes onto
 // which an image of a disk of imageSize bytes was installed, so that it is
