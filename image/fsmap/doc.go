@@ -55,11 +55,14 @@
 // # Safety first
 //
 // Dropping a used block corrupts a disk; keeping a free one only costs
-// space. So everything Scan does not understand is kept: boot code,
-// partition tables, gaps between partitions, EBRs and free space inside an
-// extended partition, the backup GPT, bytes past a filesystem's end,
-// partitions of unknown type (the image creator still skips blocks that are
-// all zeros). A filesystem whose metadata is inconsistent (a size larger
+// space. So everything Scan does not understand is kept: boot code and all
+// that precedes the first partition, partition tables (every EBR, both
+// GPTs), bytes past a filesystem's end, partitions of unknown type (the
+// image creator still skips blocks that are all zeros). The one thing
+// outside filesystems that is dropped is unallocated space (between
+// partitions, after the last one, inside an extended partition): no table
+// lets anything own it, so it is free (Map.Gaps; Options.KeepGaps keeps
+// it). A filesystem whose metadata is inconsistent (a size larger
 // than its partition, pointers past its end, loops) is kept whole, with
 // Partition.Warning set and a warning logged; a reader that panicked is
 // treated the same way. When two readers recognise the same partition (a
