@@ -55,6 +55,9 @@ func cmdCreate(ctx context.Context, args []string) error {
 		return err
 	}
 	defer src.Close()
+	if src.Size() == 0 && srcPath != "-" {
+		return fmt.Errorf("%s: %w", srcPath, cli.ErrEmptySource)
+	}
 	if fsm != nil {
 		cfg.Used = fsm.Used
 	}

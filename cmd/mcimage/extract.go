@@ -96,7 +96,7 @@ func openTarget(path string) (f *os.File, fresh bool, err error) {
 		f, err = os.OpenFile(path, os.O_RDWR|os.O_EXCL, 0)
 		return f, false, err
 	}
-	return nil, false, fmt.Errorf("%s: not a regular file or block device", path)
+	return nil, false, fmt.Errorf("%w: TARGET %s: not a regular file or block device", errUsage, path)
 }
 
 // installFile installs an opened image file. Each chunk is checked against

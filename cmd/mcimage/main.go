@@ -53,7 +53,13 @@ KEYFILE: at least 32 secret bytes (head -c 32 /dev/urandom > img.key); chunks ar
 ` + cli.ExitCodesHelp
 
 // errUsage marks command-line mistakes (exit status 2).
-var errUsage = errors.New("usage")
+var errUsage = cli.ErrUsage
+
+// exitNow ends the command at once with its code: --help or --version was
+// given, or a flag was wrong (cli.Parse has said so).
+type exitNow int
+
+func (e exitNow) Error() string { return fmt.Sprintf("exit %d", int(e)) }
 
 func main() {
 	os.Exit(run(os.Args[1:]))
@@ -62,7 +68,7 @@ func main() {
 func run(args []string) int {
 	if len(args) < 1 {
 		fmt.Fprint(os.Stderr, usage)
-		return 2
+		return cli.ExitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -75,39 +81,43 @@ func run(args []string) int {
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
-		if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		switch args[0] {
+		case "help", "-h", "-help", "--help":
 			fmt.Print(usage)
-			return 0
+			return cli.ExitOK
+		case "version", "-version", "--version":
+			fmt.Print(cli.Version("mcimage"))
+			return cli.ExitOK
 		}
-		fmt.Fprintf(os.Stderr, "mcimage: unknown command %q\n%s", args[0], usage)
-		return 2
+		fmt.Fprintf(os.Stderr, "mcimage: unknown command %q\nRun 'mcimage --help' for usage.\n", args[0])
+		return cli.ExitUsage
 	}
 	err := cmd(ctx, args[1:])
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errUsage):
-		fmt.Fprintf(os.Stderr, "mcimage %s: %v\n%s", args[0], err, usage)
-		return 2
-	default:
-		fmt.Fprintf(os.Stderr, "mcimage %s: %v\n", args[0], err)
-		return cli.ExitCode(err)
+	if en, ok := errors.AsType[exitNow](err); ok {
+		return int(en)
 	}
+	name := "mcimage " + args[0]
+	cli.PrintError(os.Stderr, name, err, false)
+	if errors.Is(err, errUsage) {
+		fmt.Fprintf(os.Stderr, "Run '%s --help' for usage.\n", name)
+	}
+	return cli.ExitCode(err)
 }
 
 // parseFlags parses fs and requires exactly n positional arguments.
 func parseFlags(fs *flag.FlagSet, args []string, n int, names string) ([]string, error) {
-	fs.SetOutput(os.Stderr)
-	fs.Usage = func() { fmt.Fprintf(os.Stderr, "usage: mcimage %s [flags] %s\n", fs.Name(), names); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	return parseFlagsRange(fs, args, n, n, names)
+}
+
+// parseFlagsRange parses fs (adding --version, showing --help as --flag
+// with the exit codes) and requires min..max positional arguments.
+func parseFlagsRange(fs *flag.FlagSet, args []string, min, max int, names string) ([]string, error) {
+	name := "mcimage " + fs.Name()
+	cli.SetUsage(fs, "usage: "+name+" [flags] "+names)
+	if code, ok := cli.Parse(fs, name, args, os.Stdout, os.Stderr); !ok {
+		return nil, exitNow(code)
 	}
-	if fs.NArg() != n {
+	if fs.NArg() < min || fs.NArg() > max {
 		return nil, fmt.Errorf("%w: want %s", errUsage, names)
 	}
 	return fs.Args(), nil

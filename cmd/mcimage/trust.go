@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -72,18 +71,9 @@ func signedBy(sig *image.Signature) string {
 
 func cmdSign(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("sign", flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: mcimage sign KEY IMAGE [OUT]\n(in place unless OUT is given; KEY: an OpenSSH ed25519 private key)")
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	if fs.NArg() != 2 && fs.NArg() != 3 {
-		return fmt.Errorf("%w: want KEY IMAGE [OUT]", errUsage)
+	// In place unless OUT is given; KEY: an OpenSSH ed25519 private key.
+	if _, err := parseFlagsRange(fs, args, 2, 3, "KEY IMAGE [OUT]"); err != nil {
+		return err
 	}
 	key, err := image.LoadSigningKey(fs.Arg(0))
 	if err != nil {

@@ -8,7 +8,6 @@ package main
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -65,21 +64,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.decrypt, "decrypt", "", "key file of an encrypted image (mcimage create --encrypt)")
 	fs.BoolVar(&o.grow, "grow", false, "enlarge the last partition and its filesystem to fill a larger disk")
 	fs.BoolVar(&o.nokbd, "nokbd", false, "accepted for udpcast compatibility; mcrecv never reads the keyboard")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: mcrecv [flags] TARGET\n\nTARGET: a disk, partition or file written in place, or - for stdout.\n\n")
-		fs.PrintDefaults()
-		fmt.Fprint(stderr, "\n"+cli.ExitCodesHelp)
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return cli.ExitOK
-		}
-		return cli.ExitUsage
+	cli.SetUsage(fs, "usage: mcrecv [flags] TARGET\n\nTARGET: a disk, partition or file written in place, or - for stdout.")
+	if code, ok := cli.Parse(fs, "mcrecv", args, stdout, stderr); !ok {
+		return code
 	}
 	err := receive(o, fs.Args(), stdout, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "mcrecv: %v\n", err)
-	}
+	cli.PrintError(stderr, "mcrecv", err, o.verbose)
 	return cli.ExitCode(err)
 }
 

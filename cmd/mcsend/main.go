@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -76,21 +75,12 @@ func run(args []string, stderr io.Writer) int {
 	fs.StringVar(&o.statsJSON, "stats-json", "", "write the session's statistics as JSON to this file")
 	fs.StringVar(&o.key, "key", "", "shared secret file (at least 32 random bytes): authenticate every packet; receivers need the same --key")
 	fs.BoolVar(&o.nokbd, "nokbd", false, "accepted for udpcast compatibility; mcsend never reads the keyboard")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: mcsend [flags] SOURCE\n\nSOURCE: a Discus image, a disk, partition or file, or - for stdin.\n\n")
-		fs.PrintDefaults()
-		fmt.Fprint(stderr, "\n"+cli.ExitCodesHelp)
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return cli.ExitOK
-		}
-		return cli.ExitUsage
+	cli.SetUsage(fs, "usage: mcsend [flags] SOURCE\n\nSOURCE: a Discus image, a disk, partition or file, or - for stdin.")
+	if code, ok := cli.Parse(fs, "mcsend", args, os.Stdout, stderr); !ok {
+		return code
 	}
 	err := send(o, fs.Args(), stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "mcsend: %v\n", err)
-	}
+	cli.PrintError(stderr, "mcsend", err, o.verbose)
 	return cli.ExitCode(err)
 }
 

@@ -51,6 +51,10 @@ func openSource(ctx context.Context, path string, o options, log *slog.Logger) (
 	if err != nil {
 		return nil, nil, err
 	}
+	if src.Size() == 0 && path != "-" {
+		src.Close()
+		return nil, nil, fmt.Errorf("%s: %w", path, cli.ErrEmptySource)
+	}
 	cfg := image.CreateConfig{ChunkSize: int(chunkSize), Level: o.level, Logger: log}
 	if m != nil {
 		s.fsm, cfg.Used = m, m.Used

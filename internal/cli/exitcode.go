@@ -15,6 +15,10 @@ type UsageError struct{ Msg string }
 
 func (e *UsageError) Error() string { return e.Msg }
 
+// ErrEmptySource is a SRC of no bytes: most often a loop or disk device
+// with nothing attached, whose image would hold nothing (exit code 7).
+var ErrEmptySource = errors.New("source holds no bytes (a loop or disk device with nothing attached?)")
+
 // ExitCode maps an error to the documented exit codes.
 func ExitCode(err error) int {
 	var ue *UsageError
@@ -23,7 +27,7 @@ func ExitCode(err error) int {
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.Is(err, ErrUsage):
 		return ExitUsage
 	case errors.Is(err, session.ErrStartTimeout):
 		return ExitStart
@@ -37,7 +41,7 @@ func ExitCode(err error) int {
 		errors.Is(err, image.ErrUntrusted), errors.Is(err, image.ErrManifest),
 		errors.Is(err, image.ErrKey):
 		return ExitVerify
-	case errors.Is(err, image.ErrTargetTooSmall), errors.As(err, &pe), errors.As(err, &errno):
+	case errors.Is(err, image.ErrTargetTooSmall), errors.Is(err, ErrEmptySource), errors.As(err, &pe), errors.As(err, &errno):
 		return ExitIO
 	case errors.Is(err, context.Canceled):
 		return ExitFailure
@@ -45,14 +49,18 @@ func ExitCode(err error) int {
 	return ExitFailure
 }
 
-// ExitCodesHelp is the table printed by --help.
-const ExitCodesHelp = `Exit codes:
-  0  success: mcrecv's target verified complete; every receiver that joined mcsend completed
-  1  other failure (including interruption)
-  2  bad usage
-  3  start timeout: no receiver (mcsend) or no sender (mcrecv) within --start-timeout
-  4  no receivers joined before --max-wait (mcsend)
+// ExitCodesHelp is the table printed by every --help (README has the same).
+const ExitCodesHelp = `Exit codes (the same for mcimage, mcsend and mcrecv):
+  0  success: mcrecv's target verified complete; every receiver that joined
+     mcsend completed; mcimage's command done
+  1  other failure, or interrupted (Ctrl-C, SIGTERM)
+  2  bad usage: unknown flag, bad value, wrong arguments, no such interface
+  3  start timeout: no receiver (mcsend) or no sender (mcrecv) within
+     --start-timeout
+  4  mcsend: fewer than --min-receivers joined before --max-wait
   5  receivers lost (mcsend) or sender lost, --receive-timeout (mcrecv)
-  6  verification failed: corrupt image or data, or an incomplete transfer
-  7  I/O error: source unreadable, target too small, unwritable or full
+  6  verification failed: corrupt image or data, unsigned or untrusted image,
+     wrong key, incomplete transfer
+  7  I/O error: source missing or unreadable, target too small (refused
+     before the first write), unwritable or full
 `

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/netip"
+	"strings"
 
 	"github.com/discuscast/discus/mcast/transport"
 )
@@ -32,6 +34,14 @@ func (n *NetFlags) Register(fs *flag.FlagSet) {
 func (n *NetFlags) UDPConfig() (transport.UDPConfig, error) {
 	cfg := transport.UDPConfig{Interface: n.Interface, Port: n.Portbase, TTL: n.TTL}
 	var err error
+	if n.Interface != "" {
+		// Checked here, before any socket: the transport's error for a
+		// missing interface is the kernel's "route ip+net: no such network
+		// interface", which names neither the flag nor the interface.
+		if _, err := net.InterfaceByName(n.Interface); err != nil {
+			return cfg, Usagef("no network interface named %q%s", n.Interface, interfaceList())
+		}
+	}
 	if n.DataAddr != "" {
 		if cfg.Group, err = netip.ParseAddr(n.DataAddr); err != nil {
 			return cfg, fmt.Errorf("--mcast-data-address: %w", err)
@@ -55,4 +65,18 @@ func (n *NetFlags) UDPConfig() (transport.UDPConfig, error) {
 func StringAlias(fs *flag.FlagSet, name, of string) {
 	f := fs.Lookup(of)
 	fs.Var(f.Value, name, "alias of --"+of)
+}
+
+// interfaceList names the interfaces there are, for the message about one
+// that is not.
+func interfaceList() string {
+	ifs, err := net.Interfaces()
+	if err != nil || len(ifs) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(ifs))
+	for _, i := range ifs {
+		names = append(names, i.Name)
+	}
+	return " (this machine has " + strings.Join(names, ", ") + ")"
 }
