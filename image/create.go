@@ -43,7 +43,16 @@ type CreateConfig struct {
 	// Encrypt, if set, seals every chunk's payload with this key. The
 	// image ID must then be random (ID zero): nonces derive from it.
 	Encrypt *Key
+
+	// BlockSize is the block map's block size (a power of two, MinBlockSize
+	// .. MaxBlockSize); 0 = DefaultBlockSize (no map for an encrypted
+	// image: the plain blocks' hashes would let anyone confirm guesses of
+	// their content); NoBlockMap = no block map.
+	BlockSize int
 }
+
+// NoBlockMap as CreateConfig.BlockSize creates an image without a block map.
+const NoBlockMap = -1
 
 // CreateStats counts a creation's work. Bytes are target bytes unless
 // named otherwise.
@@ -63,6 +72,8 @@ type CreateStats struct {
 	// CreateConfig.Sign, the signature of the complete header.
 	Manifest  *Manifest
 	Signature *Signature
+	// BlockMap is the image's block map (nil if it has none).
+	BlockMap *BlockMap
 }
 
 // NewID returns a random image ID.
@@ -148,6 +159,23 @@ func CreateChunks(ctx context.Context, src *Source, cfg CreateConfig, emit func(
 	if cfg.Encrypt != nil {
 		h.Encrypted, h.KeyID = true, cfg.Encrypt.ID()
 	}
+	var mb *mapBuilder
+	if cfg.BlockSize != NoBlockMap && cfg.Encrypt != nil {
+		// The hashes of plain blocks would let anyone confirm a guess of
+		// their content: an encrypted image has no block map.
+		if cfg.BlockSize != 0 {
+			return nil, CreateStats{}, errors.New("image: an encrypted image has no block map (its hashes would reveal the plain blocks)")
+		}
+	} else if cfg.BlockSize != NoBlockMap {
+		bs := cfg.BlockSize
+		if bs == 0 {
+			bs = DefaultBlockSize
+		}
+		if mb, err = newMapBuilder(bs); err != nil {
+			return nil, CreateStats{}, err
+		}
+		h.BlockSize = bs
+	}
 	if h.ID.IsZero() {
 		h.ID = NewID()
 	}
@@ -174,6 +202,7 @@ func CreateChunks(ctx context.Context, src *Source, cfg CreateConfig, emit func(
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	ct := newCutter(src, regions, p, h.ID)
+	ct.blocks = mb
 	jobs := make(chan *job, p.workers)
 	results := make(chan *result, p.workers)
 	slots := make(chan struct{}, p.workers+2)
@@ -228,6 +257,9 @@ func CreateChunks(ctx context.Context, src *Source, cfg CreateConfig, emit func(
 			}
 			sum := sha256.Sum256(c)
 			hashes = append(hashes, sum[:]...)
+			if mb != nil {
+				mb.span(span.End())
+			}
 			if err := emit(index, c); err != nil {
 				return err
 			}
@@ -265,7 +297,23 @@ func CreateChunks(ctx context.Context, src *Source, cfg CreateConfig, emit func(
 	if h.ChunkCount > maxManifestChunks(h.ChunkSize) {
 		return nil, st, fmt.Errorf("image: %d chunks: too many for the manifest at chunk size %d; use a larger chunk size", h.ChunkCount, h.ChunkSize)
 	}
-	st.Manifest = newManifest(h.ChunkSize, hashes)
+	var mapb []byte
+	if mb != nil {
+		// The cutter has finished (results closed after it): the map is whole.
+		if st.BlockMap = mb.done(); st.BlockMap != nil {
+			mapb = st.BlockMap.raw
+			h.BlockMapLen = uint32(len(mapb))
+		} else {
+			h.BlockSize = 0
+			if l := cfg.Logger; l != nil {
+				l.Warn("image: block map too large, image made without one (use a larger block size)", "limit", MaxBlockMapLen)
+			}
+		}
+	}
+	if err := h.validate(); err != nil {
+		return nil, st, fmt.Errorf("image: %w (use a larger chunk or block size)", err)
+	}
+	st.Manifest = newManifest(h.ChunkSize, hashes, mapb)
 	h.ManifestRoot = st.Manifest.Root()
 	if err := h.validate(); err != nil {
 		return nil, st, fmt.Errorf("image: internal error: %w", err)

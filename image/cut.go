@@ -36,6 +36,8 @@ type cutter struct {
 	size  int64         // source size, known at the end for streams
 
 	free chan *[]byte // job buffers for reuse; a sync.Pool would drop them at each GC
+
+	blocks *mapBuilder // hashes the used bytes for the block map; nil = none
 }
 
 func newCutter(src *Source, regions []Range, p createParams, id ID) *cutter {
@@ -226,6 +228,9 @@ func (c *cutter) scan(j *job, piece []byte, off int64) {
 				j.ranges[n-1].Len += int64(len(blk))
 			} else {
 				j.ranges = append(j.ranges, Range{Off: at, Len: int64(len(blk))})
+			}
+			if c.blocks != nil {
+				c.blocks.add(at, blk)
 			}
 			if dst != len(j.raw)+i {
 				copy(j.raw[dst:dst+len(blk)], blk)

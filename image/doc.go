@@ -78,6 +78,18 @@
 // the sealed bytes, so an encrypted image is verified and served without
 // its key.
 //
+// # Block map
+//
+// Every image (but an encrypted one) carries a BlockMap: its used extents,
+// its chunks' spans and the SHA-256 of the used bytes of every aligned
+// block (CreateConfig.BlockSize, 16 KiB by default). The manifest root
+// commits to it (its pieces end the manifest table), so a signature covers
+// it; a session carries it as further manifest parts (ManifestChecker.BlockMap
+// once they are in); the image file keeps it in the index (Reader.BlockMap).
+// HashTarget hashes a target against it on all cores, and HeldChunks says
+// which chunks the target already holds whole: what a resumed receiver
+// need not fetch.
+//
 // # Errors
 //
 // Errors wrap sentinels (ErrCorrupt, ErrTruncated, ErrForeignImage,

@@ -121,7 +121,8 @@ func appendIndex(dst []byte, offsets []uint64, m *Manifest, h *Header, sig *Sign
 		dst = append(dst, m.hashes[i*hashLen:(i+1)*hashLen]...)
 	}
 	dst = append(dst, hb...)
-	return append(dst, sb...), nil
+	dst = append(dst, sb...)
+	return append(dst, m.mapb...), nil
 }
 
 // appendTrailer returns idx followed by the trailer for an index that
@@ -164,6 +165,7 @@ type fileIndex struct {
 	offs []int64 // count+1: chunk i is [offs[i], offs[i+1])
 	m    *Manifest
 	sig  *Signature
+	bm   *BlockMap
 }
 
 // parseIndex decodes an index block and checks it against the file: count
@@ -189,7 +191,7 @@ func parseIndex(b []byte, first, indexOff int64) (*fileIndex, error) {
 		sl = sigBlockLen
 	}
 	// All int64: count < 2^32 and hl < 2^32 cannot overflow.
-	if int64(len(b)) != indexFixed+indexEntryLen*count+hl+sl {
+	if int64(len(b)) < indexFixed+indexEntryLen*count+hl+sl {
 		return nil, corruptf("image index: length %d does not match %d chunks", len(b), count)
 	}
 	hoff := indexFixed + indexEntryLen*count
@@ -216,12 +218,25 @@ func parseIndex(b []byte, first, indexOff int64) (*fileIndex, error) {
 			return nil, &ChunkError{Index: int(i), Offset: ix.offs[i], Err: corruptf("index gives chunk length %d", n)}
 		}
 	}
-	ix.m = newManifest(h.ChunkSize, hashes)
+	if int64(len(b)) != indexFixed+indexEntryLen*count+hl+sl+int64(h.BlockMapLen) {
+		return nil, corruptf("image index: length %d does not match %d chunks and the block map", len(b), count)
+	}
+	var mapb []byte
+	if h.BlockMapLen != 0 {
+		mapb = b[hoff+hl+sl:]
+		if ix.bm, err = ParseBlockMap(mapb); err != nil {
+			return nil, fmt.Errorf("image index: %w", err)
+		}
+		if err := ix.bm.CheckHeader(h); err != nil {
+			return nil, fmt.Errorf("image index: %w", err)
+		}
+	}
+	ix.m = newManifest(h.ChunkSize, hashes, mapb)
 	if ix.m.Root() != h.ManifestRoot {
 		return nil, fmt.Errorf("%w: the index's chunk hashes do not give the header's manifest root", ErrManifest)
 	}
 	if sl > 0 {
-		if ix.sig, err = ParseSignature(b[hoff+hl:]); err != nil {
+		if ix.sig, err = ParseSignature(b[hoff+hl : hoff+hl+sl]); err != nil {
 			return nil, fmt.Errorf("image index: %w", err)
 		}
 		if err := ix.sig.Verify(h); err != nil {

@@ -37,14 +37,15 @@ type FileWriter struct {
 
 	mu sync.Mutex
 	chunkBook
-	pre     *Header // the preliminary header for the file's prologue
-	spool   *os.File
-	spoolAt int64
-	at      []spoolSpan // by chunk index; n == 0: missing
-	dec     *zstd.Decoder
-	raw     []byte
-	closed  bool
-	sig     *Signature // written into the index if set
+	pre      *Header // the preliminary header for the file's prologue
+	spool    *os.File
+	spoolAt  int64
+	at       []spoolSpan // by chunk index; n == 0: missing
+	dec      *zstd.Decoder
+	raw      []byte
+	closed   bool
+	sig      *Signature // written into the index if set
+	blockMap *BlockMap  // the image's block map (SetBlockMap), needed if the header has one
 }
 
 type spoolSpan struct {
@@ -88,7 +89,7 @@ func NewFileWriter(path string, h *Header) (*FileWriter, error) {
 func preliminary(h *Header) *Header {
 	p := h.clone()
 	if p.Complete {
-		p.Complete, p.ChunkCount, p.ManifestRoot = false, 0, [32]byte{}
+		p.Complete, p.ChunkCount, p.ManifestRoot, p.BlockMapLen = false, 0, [32]byte{}, 0
 		p.DataBytes, p.ZeroBytes, p.UnusedBytes, p.StoredBytes = 0, 0, 0, 0
 	}
 	return p
@@ -198,6 +199,15 @@ func (w *FileWriter) SetSignature(sig *Signature) error {
 	return nil
 }
 
+// SetBlockMap gives the image's block map (a receiver has it from the
+// session's manifest parts): the index must hold it when the final header
+// says the image has one, or the manifest root could not be matched.
+func (w *FileWriter) SetBlockMap(bm *BlockMap) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.blockMap = bm
+}
+
 // Header returns the header the writer works with.
 func (w *FileWriter) Header() *Header {
 	w.mu.Lock()
@@ -303,7 +313,20 @@ func (w *FileWriter) writeFile(h *Header) (err error) {
 	for i := range offsets {
 		hashes = append(hashes, w.at[i].hash[:]...)
 	}
-	m := newManifest(h.ChunkSize, hashes)
+	if h.BlockMapLen != 0 && w.blockMap == nil && !h.Encrypted {
+		// Not given: the map is a function of the chunks' plain bytes.
+		if w.blockMap, err = w.rebuildMap(h); err != nil {
+			return err
+		}
+	}
+	if h.BlockMapLen != 0 && (w.blockMap == nil || w.blockMap.CheckHeader(h) != nil) {
+		return fmt.Errorf("%w: the image's block map was not given (or is not this image's)", ErrIncomplete)
+	}
+	var mapb []byte
+	if h.BlockMapLen != 0 {
+		mapb = w.blockMap.raw
+	}
+	m := newManifest(h.ChunkSize, hashes, mapb)
 	if h.ManifestRoot == ([32]byte{}) {
 		h = h.clone()
 		h.ManifestRoot = m.Root()
@@ -334,4 +357,44 @@ func (w *FileWriter) writeFile(h *Header) (err error) {
 		return err
 	}
 	return os.Rename(out.Name(), w.path)
+}
+
+// rebuildMap computes the block map of header h from the spooled chunks
+// (not sealed), in index order. w.mu is held.
+func (w *FileWriter) rebuildMap(h *Header) (*BlockMap, error) {
+	mb, err := newMapBuilder(h.BlockSize)
+	if err != nil {
+		return nil, err
+	}
+	var buf []byte
+	for i := range int(h.ChunkCount) {
+		s := w.at[i]
+		if cap(buf) < s.n {
+			buf = make([]byte, s.n)
+		}
+		c := buf[:s.n]
+		if _, err := w.spool.ReadAt(c, s.off); err != nil {
+			return nil, err
+		}
+		ch, payload, err := ParseChunk(c)
+		if err != nil {
+			return nil, err
+		}
+		if err := w.decodes(ch, payload); err != nil {
+			return nil, err
+		}
+		raw := payload
+		if ch.Codec == CodecZstd {
+			raw = w.raw[:ch.RawLen]
+		}
+		for _, rg := range ch.Ranges {
+			mb.add(rg.Off, raw[:rg.Len])
+			raw = raw[rg.Len:]
+		}
+		mb.span(ch.Span.End())
+	}
+	if bm := mb.done(); bm != nil {
+		return bm, nil
+	}
+	return nil, fmt.Errorf("%w: block map too large", ErrCorrupt)
 }

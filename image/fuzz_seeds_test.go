@@ -62,6 +62,9 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		"FuzzManifestChecker/out-of-range-idx": {5, piece, 1 << 30, []byte("DSCK")},
 	}
 	seeds["FuzzParseChunk/empty-chunk"] = []any{empty}
+	if bm := r.BlockMap(); bm != nil {
+		seeds["FuzzParseBlockMap/small-image"] = []any{bm.raw}
+	}
 	for name, vals := range seeds {
 		var sb strings.Builder
 		sb.WriteString("go test fuzz v1\n")

@@ -54,6 +54,13 @@ type Header struct {
 	// header on, so an installer refuses a missing or wrong key at once.
 	Encrypted bool
 	KeyID     KeyID
+
+	// BlockSize is the block size of the image's block map (BlockMap), 0
+	// if it has none; known from the preliminary header on. BlockMapLen is
+	// the encoded map's length, set in the complete header (0 = no map):
+	// the manifest root commits to the map, so a signature covers it too.
+	BlockSize   int
+	BlockMapLen uint32
 }
 
 const (
@@ -69,6 +76,9 @@ const (
 	hoffRoot   = 104
 	hoffKeyID  = 136
 	hoffSrcLen = 144
+	// Version 3: the block map's length and block size (log2).
+	hoffMapLen   = 44
+	hoffMapShift = 146
 )
 
 // Ratio is TargetSize / StoredBytes, the overall saving, or 0 if unknown.
@@ -103,6 +113,14 @@ func (h *Header) validate() error {
 	if !h.Encrypted && !h.KeyID.IsZero() {
 		return corruptf("header: key ID without the encrypted flag")
 	}
+	if h.BlockSize != 0 {
+		if _, err := blockShift(h.BlockSize); err != nil {
+			return corruptf("header: %v", err)
+		}
+	}
+	if h.BlockMapLen != 0 && (h.BlockSize == 0 || !h.Complete || h.BlockMapLen > MaxBlockMapLen) {
+		return corruptf("header: block map length %d without a block size, in a preliminary header or too large", h.BlockMapLen)
+	}
 	if h.Complete {
 		if h.TargetSize < 0 {
 			return corruptf("header: complete header without target size")
@@ -110,7 +128,7 @@ func (h *Header) validate() error {
 		if h.ChunkCount < 1 || h.ChunkCount > MaxChunkCount {
 			return corruptf("header: chunk count %d out of range", h.ChunkCount)
 		}
-		if h.ChunkCount > maxManifestChunks(h.ChunkSize) {
+		if 1+manifestPieces(h.ChunkSize, int(h.ChunkCount))+mapPieces(h.ChunkSize, h.BlockMapLen) > 1+pieceLen(h.ChunkSize)/hashLen {
 			return corruptf("header: %d chunks: the manifest table would not fit one %d-byte chunk (use a larger chunk size)", h.ChunkCount, h.ChunkSize)
 		}
 	} else if h.ChunkCount != 0 || h.ManifestRoot != [32]byte{} {
@@ -158,6 +176,11 @@ func (h *Header) MarshalBinary() ([]byte, error) {
 	copy(b[hoffRoot:hoffRoot+32], h.ManifestRoot[:])
 	copy(b[hoffKeyID:hoffKeyID+8], h.KeyID[:])
 	le.PutUint16(b[hoffSrcLen:], uint16(len(h.Source)))
+	le.PutUint32(b[hoffMapLen:], h.BlockMapLen)
+	if h.BlockSize != 0 {
+		s, _ := blockShift(h.BlockSize)
+		b[hoffMapShift] = byte(s)
+	}
 	b = append(b, h.Source...)
 	b = le.AppendUint64(b, xxhash.Sum64(b))
 	return b, nil
@@ -180,7 +203,7 @@ func ParseHeader(b []byte) (*Header, error) {
 	if flags&^hflagKnown != 0 {
 		return nil, fmt.Errorf("%w: header flags %#x", ErrVersion, flags)
 	}
-	if b[44] != 0 || b[45] != 0 || b[46] != 0 || b[47] != 0 || b[hoffSrcLen+2] != 0 || b[hoffSrcLen+3] != 0 {
+	if b[hoffSrcLen+3] != 0 {
 		return nil, corruptf("header: reserved bytes not zero")
 	}
 	h := &Header{
@@ -197,6 +220,13 @@ func ParseHeader(b []byte) (*Header, error) {
 		StoredBytes: int64(le.Uint64(b[80:])),
 		Source:      string(b[headerFixedLen : n-8]),
 		Encrypted:   flags&hflagEncrypted != 0,
+		BlockMapLen: le.Uint32(b[hoffMapLen:]),
+	}
+	if sh := b[hoffMapShift]; sh != 0 {
+		if sh < 12 || sh > 20 {
+			return nil, corruptf("header: block size 2^%d out of range", sh)
+		}
+		h.BlockSize = 1 << sh
 	}
 	copy(h.ID[:], b[8:24])
 	copy(h.DeltaBase[:], b[88:104])

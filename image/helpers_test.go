@@ -123,8 +123,9 @@ func buildFile(pre, h *Header, chunks [][]byte, key ed25519.PrivateKey) []byte {
 		s := sha256.Sum256(c)
 		hashes = append(hashes, s[:]...)
 	}
-	m := newManifest(h.ChunkSize, hashes)
+	m := newManifest(h.ChunkSize, hashes, nil)
 	h = h.clone()
+	h.BlockMapLen, h.BlockSize = 0, 0 // built without a block map
 	h.ManifestRoot = m.Root()
 	var sig *Signature
 	if key != nil {

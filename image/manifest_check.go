@@ -20,10 +20,16 @@ type ManifestChecker struct {
 	count  int
 	pieces int
 
-	mu     sync.Mutex
-	table  []byte   // nil until verified
-	hashes [][]byte // piece j, nil until verified
-	have   int      // verified pieces
+	mapLen  int     // bytes of the block map, 0 if none
+	mapq    int     // its pieces
+	h       *Header // to check the map against
+	mu      sync.Mutex
+	table   []byte   // nil until verified
+	hashes  [][]byte // piece j, nil until verified
+	have    int      // verified pieces
+	mapp    [][]byte // block map piece k, nil until verified
+	mapHave int
+	bm      *BlockMap // once every map piece is in
 }
 
 // NewManifestChecker prepares to check the chunks of the image of h, which
@@ -37,17 +43,35 @@ func NewManifestChecker(h *Header) (*ManifestChecker, error) {
 	}
 	n := manifestPieces(h.ChunkSize, int(h.ChunkCount))
 	// hashes is allocated here: n ≤ P/32 by validate, a few KiB at most.
+	q := mapPieces(h.ChunkSize, h.BlockMapLen)
 	return &ManifestChecker{root: h.ManifestRoot, piece: pieceLen(h.ChunkSize), count: int(h.ChunkCount),
-		pieces: n, hashes: make([][]byte, n)}, nil
+		pieces: n, hashes: make([][]byte, n), mapLen: int(h.BlockMapLen), mapq: q, mapp: make([][]byte, q),
+		h: h.clone()}, nil
 }
 
-// Parts is the number of manifest parts (the table and the pieces).
-func (m *ManifestChecker) Parts() int { return 1 + m.pieces }
+// Parts is the number of manifest parts (the table, the pieces and the
+// block map's pieces).
+func (m *ManifestChecker) Parts() int { return 1 + m.pieces + m.mapq }
+
+// BlockMap returns the image's block map once all its parts are verified
+// (nil before, or if the image has none).
+func (m *ManifestChecker) BlockMap() *BlockMap {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.bm
+}
+
+// HasBlockMap reports whether the image has a block map.
+func (m *ManifestChecker) HasBlockMap() bool { return m.mapq > 0 }
 
 // partLen is the exact length of part j.
 func (m *ManifestChecker) partLen(j int) int {
 	if j == 0 {
-		return m.pieces * hashLen
+		return (m.pieces + m.mapq) * hashLen
+	}
+	if j > m.pieces {
+		k := j - 1 - m.pieces
+		return min(m.piece, m.mapLen-k*m.piece)
 	}
 	return min(m.piece, m.count*hashLen-(j-1)*m.piece)
 }
@@ -58,8 +82,8 @@ func (m *ManifestChecker) partLen(j int) int {
 // before the table: offer it again once the table is in. A part already
 // verified is accepted again without a check (b is not kept).
 func (m *ManifestChecker) AddPart(j int, b []byte) error {
-	if j < 0 || j > m.pieces {
-		return corruptf("manifest part %d out of range 0..%d", j, m.pieces)
+	if j < 0 || j >= m.Parts() {
+		return corruptf("manifest part %d out of range 0..%d", j, m.Parts()-1)
 	}
 	if len(b) != m.partLen(j) {
 		return corruptf("manifest part %d is %d bytes, expected %d", j, len(b), m.partLen(j))
@@ -76,6 +100,9 @@ func (m *ManifestChecker) AddPart(j int, b []byte) error {
 		m.table = append([]byte(nil), b...)
 		return nil
 	}
+	if j > m.pieces {
+		return m.addMapPart(j-1-m.pieces, b)
+	}
 	if m.hashes[j-1] != nil {
 		return nil
 	}
@@ -87,6 +114,40 @@ func (m *ManifestChecker) AddPart(j int, b []byte) error {
 	}
 	m.hashes[j-1] = append([]byte(nil), b...)
 	m.have++
+	return nil
+}
+
+// addMapPart verifies and keeps block map piece k; m.mu is held. The last
+// piece in parses the whole map: one that verifies against the table but
+// does not parse was made so by the image's creator, and is refused as
+// corrupt for good (a receiver then gives up on resuming, not on the image).
+func (m *ManifestChecker) addMapPart(k int, b []byte) error {
+	if m.mapp[k] != nil {
+		return nil
+	}
+	if m.table == nil {
+		return fmt.Errorf("%w: block map piece %d before the table", ErrManifestPending, k)
+	}
+	if s := sha256.Sum256(b); [32]byte(m.table[(m.pieces+k)*hashLen:]) != s {
+		return corruptf("block map piece %d does not match the manifest table", k)
+	}
+	m.mapp[k] = append([]byte(nil), b...)
+	m.mapHave++
+	if m.mapHave < m.mapq {
+		return nil
+	}
+	raw := make([]byte, 0, m.mapLen)
+	for _, p := range m.mapp {
+		raw = append(raw, p...)
+	}
+	bm, err := ParseBlockMap(raw)
+	if err == nil {
+		err = bm.CheckHeader(m.h)
+	}
+	if err != nil {
+		return err
+	}
+	m.bm = bm
 	return nil
 }
 
@@ -104,7 +165,7 @@ func (m *ManifestChecker) Ready(i int) bool {
 func (m *ManifestChecker) Complete() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.table != nil && m.have == m.pieces
+	return m.table != nil && m.have == m.pieces && m.mapHave == m.mapq
 }
 
 // MissingParts lists the parts not verified yet, in order.
@@ -118,6 +179,11 @@ func (m *ManifestChecker) MissingParts() []int {
 	for j, h := range m.hashes {
 		if h == nil {
 			out = append(out, j+1)
+		}
+	}
+	for k, p := range m.mapp {
+		if p == nil {
+			out = append(out, 1+m.pieces+k)
 		}
 	}
 	return out

@@ -20,6 +20,7 @@ type Reader struct {
 	prelude *Header // the preliminary header from the file's start
 	m       *Manifest
 	sig     *Signature
+	bm      *BlockMap
 }
 
 // Open reads an image file's prologue, trailer and index. It checks them
@@ -79,7 +80,7 @@ func Open(r io.ReaderAt, size int64) (*Reader, error) {
 	if err := sameImage(pre, ix.h); err != nil {
 		return nil, err
 	}
-	return &Reader{r: r, size: size, h: ix.h, offs: ix.offs, prelude: pre, m: ix.m, sig: ix.sig}, nil
+	return &Reader{r: r, size: size, h: ix.h, offs: ix.offs, prelude: pre, m: ix.m, sig: ix.sig, bm: ix.bm}, nil
 }
 
 // sameImage checks that the preliminary header agrees with the final one.

@@ -19,6 +19,10 @@ func (r *Reader) ManifestParts() int { return r.m.Parts() }
 // ManifestPart returns manifest part j: 0 the table, 1.. the pieces.
 func (r *Reader) ManifestPart(j int) ([]byte, error) { return r.m.Part(j) }
 
+// BlockMap returns the image's block map (checked against the manifest
+// root by Open), or nil if it has none.
+func (r *Reader) BlockMap() *BlockMap { return r.bm }
+
 // ChunkHash is the SHA-256 the manifest gives for encoded chunk i.
 func (r *Reader) ChunkHash(i int) [32]byte { return r.m.Hash(i) }
 

@@ -119,6 +119,16 @@ func ScanStreamSigned(ctx context.Context, r io.Reader, start func(*Header) erro
 	if err := read(idx[indexFixed:]); err != nil {
 		return nil, nil, err
 	}
+	if hoff := indexFixed + indexEntryLen*int(count); hl >= headerFixedLen {
+		// The block map follows; its length is in the header (checked by parseIndex).
+		if ml := le.Uint32(idx[hoff+hoffMapLen:]); ml > 0 && ml <= MaxBlockMapLen {
+			mb := make([]byte, ml)
+			if err := read(mb); err != nil {
+				return nil, nil, err
+			}
+			idx = append(idx, mb...)
+		}
+	}
 	var tr [trailerLen]byte
 	if err := read(tr[:]); err != nil {
 		return nil, nil, err

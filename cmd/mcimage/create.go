@@ -24,6 +24,7 @@ func cmdCreate(ctx context.Context, args []string) error {
 	quiet := fs.Bool("quiet", false, "print nothing but errors (no summary)")
 	signKey := fs.String("sign", "", "sign the image with this OpenSSH ed25519 private key `FILE`")
 	encKey := fs.String("encrypt", "", "seal every chunk with the key in `FILE` (at least 32 secret bytes)")
+	block := fs.String("block-size", "16K", "block map granularity `SIZE`, a power of two 4K..1M, or none (an encrypted image has none)")
 	pos, err := parseFlags(fs, args, 2, "SRC IMAGE")
 	if err != nil {
 		return err
@@ -36,6 +37,9 @@ func cmdCreate(ctx context.Context, args []string) error {
 	}
 	srcPath, imgPath := pos[0], pos[1]
 	cfg := image.CreateConfig{ChunkSize: int(chunk), Level: *level, Workers: *workers}
+	if cfg.BlockSize, err = blockSizeFlag(*block, *encKey != ""); err != nil {
+		return err
+	}
 	// Keys first: a bad key file must fail before a long creation.
 	if *signKey != "" {
 		if cfg.Sign, err = image.LoadSigningKey(*signKey); err != nil {
@@ -109,4 +113,20 @@ func cmdCreate(ctx context.Context, args []string) error {
 		}
 	}
 	return nil
+}
+
+// blockSizeFlag turns --block-size into CreateConfig.BlockSize: "none"
+// makes no block map; the default makes none for an encrypted image.
+func blockSizeFlag(v string, encrypted bool) (int, error) {
+	if v == "none" || (encrypted && v == "16K") {
+		return image.NoBlockMap, nil
+	}
+	n, err := cli.ParseSize(v)
+	if err != nil || n < image.MinBlockSize || n > image.MaxBlockSize || n&(n-1) != 0 {
+		return 0, fmt.Errorf("%w: --block-size %q: want a power of two 4K..1M, or none", errUsage, v)
+	}
+	if encrypted {
+		return 0, fmt.Errorf("%w: --block-size with --encrypt: an encrypted image has no block map", errUsage)
+	}
+	return int(n), nil
 }

@@ -99,6 +99,11 @@ func printTrust(h *image.Header, sig *image.Signature) {
 		fmt.Println("encrypted:    no")
 	}
 	fmt.Printf("manifest:     root %x, %d parts\n", h.ManifestRoot, h.ManifestParts())
+	if h.BlockMapLen > 0 {
+		fmt.Printf("block map:    %d KiB blocks, %d bytes\n", h.BlockSize>>10, h.BlockMapLen)
+	} else {
+		fmt.Println("block map:    none")
+	}
 }
 
 type countReader struct {
