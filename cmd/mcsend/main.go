@@ -36,6 +36,7 @@ type options struct {
 	chunkSize                 string
 	level                     int
 	raw                       bool
+	keepGaps                  bool
 	progress, quiet, verbose  bool
 	statsJSON                 string
 	key                       string
@@ -69,6 +70,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.StringVar(&o.chunkSize, "chunk-size", "1m", "chunk size when SOURCE is raw (64k..16m)")
 	fs.IntVar(&o.level, "level", 0, "zstd level when SOURCE is raw (0 = fastest)")
 	fs.BoolVar(&o.raw, "raw", false, "send every block of a raw SOURCE, ignoring its filesystems")
+	fs.BoolVar(&o.keepGaps, "keep-gaps", false, "send a raw SOURCE's unallocated space outside partitions too (default: skipped as free)")
 	fs.BoolVar(&o.progress, "progress", false, "always print progress lines (default: a bar on a terminal)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print nothing but errors")
 	fs.BoolVar(&o.verbose, "v", false, "log protocol events")

@@ -47,7 +47,7 @@ func openSource(ctx context.Context, path string, o options, log *slog.Logger) (
 	if err != nil {
 		return nil, nil, cli.Usagef("--chunk-size: %v", err)
 	}
-	src, m, err := fsmap.OpenSource(path, o.raw, log)
+	src, m, err := fsmap.OpenSourceWith(path, fsmap.SourceOptions{Raw: o.raw, KeepGaps: o.keepGaps, Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/discuscast/discus/image"
+	"github.com/discuscast/discus/image/fsmap"
 )
 
 // Disk is an installed target: read to find its tables, written to fix
@@ -84,6 +85,13 @@ func Fit(d Disk, imageSize, size int64, cfg Config) (*Result, error) {
 		if m != nil && m.protective {
 			logf(cfg, "layout: protective MBR but no valid GPT header: table left as it is")
 		}
+		return res, nil
+	}
+	if fs := fsmap.Detect(d, min(size, imageSize)); fs != "" || !m.inside(imageSize) {
+		// A bare filesystem whose boot sector looks like a table (FAT and
+		// NTFS end theirs with 55 AA too), or a table that did not fit the
+		// image's own disk: not a table Fit may rewrite.
+		logf(cfg, "layout: sector 0 is not a partition table that fits the image; left as it is", "fs", fs)
 		return res, nil
 	}
 	res.Scheme, res.SectorSize = "mbr", 512

@@ -287,3 +287,23 @@ func mountRO(t *testing.T, dev string) string {
 	t.Cleanup(func() { exec.Command("umount", dir).Run() })
 	return dir
 }
+
+// A bare FAT filesystem's boot sector ends in 55 AA like an MBR: Fit must
+// take it for no table and write nothing, even asked to grow.
+func TestFitLeavesBareFilesystem(t *testing.T) {
+	needTools(t, "mkfs.vfat")
+	dir := t.TempDir()
+	p := filepath.Join(dir, "fat")
+	sh(t, "truncate", "-s", "33M", p)
+	sh(t, "mkfs.vfat", "-F", "32", p)
+	before, _ := os.ReadFile(p)
+	sh(t, "truncate", "-s", "64M", p)
+	res, _, err := FitPath(context.Background(), p, 33*mib, Config{Grow: true})
+	if err != nil || res.Scheme != "" {
+		t.Fatalf("FitPath on a bare FAT: %+v %v", res, err)
+	}
+	after, _ := os.ReadFile(p)
+	if string(after[:len(before)]) != string(before) {
+		t.Fatal("the filesystem was changed")
+	}
+}

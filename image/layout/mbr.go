@@ -195,3 +195,18 @@ func fixProtective(d Disk, size, ss int64) error {
 	}
 	return nil
 }
+
+// inside reports whether every partition lies inside a disk of size bytes
+// and starts past sector 0: a table that was right for the image's disk.
+func (m *mbrDisk) inside(size int64) bool {
+	parts := append(append([]mbrPart(nil), m.primary...), m.logical...)
+	if m.ext != nil {
+		parts = append(parts, *m.ext)
+	}
+	for _, p := range parts {
+		if p.start < 1 || p.end()*512 > size {
+			return false
+		}
+	}
+	return true
+}
