@@ -1,12 +1,9 @@
 package fsmap
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
-	"os"
 
 	"github.com/discuscast/discus/image"
 )
@@ -35,23 +32,11 @@ type SourceOptions struct {
 	Logger   *slog.Logger // nil: silent
 }
 
-// ErrEmptyDevice is the error (inside an *fs.PathError) for a block
-// device of zero bytes, such as a loop device with no file attached: an
-// image of it would hold nothing, which is never what was meant.
-var ErrEmptyDevice = errors.New("block device holds 0 bytes (a loop device with no file attached?)")
-
-// OpenSourceWith is OpenSource with options. A block device of zero bytes
-// is refused with ErrEmptyDevice.
+// OpenSourceWith is OpenSource with options.
 func OpenSourceWith(path string, opt SourceOptions) (*image.Source, *Map, error) {
 	src, err := image.OpenSource(path)
 	if err != nil {
 		return nil, nil, err
-	}
-	if src.Size() == 0 && path != "-" {
-		if st, err := os.Stat(path); err == nil && st.Mode()&os.ModeDevice != 0 && st.Mode()&os.ModeCharDevice == 0 {
-			src.Close()
-			return nil, nil, &fs.PathError{Op: "open", Path: path, Err: ErrEmptyDevice}
-		}
 	}
 	if opt.Raw || src.Size() <= 0 || src.ReaderAt() == nil {
 		return src, nil, nil
