@@ -8,8 +8,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"time"
 
 	"github.com/discuscast/discus/image"
+	"github.com/discuscast/discus/internal/cli"
 )
 
 func cmdExtract(ctx context.Context, args []string) error {
@@ -62,6 +64,7 @@ func cmdExtract(ctx context.Context, args []string) error {
 	// A file target is recreated empty, so leaving gaps yields zeros there.
 	cfg := image.InstallConfig{Workers: *workers, Gaps: mode, Grow: fresh, Decrypt: tf.key}
 	pr := newProgress("extract")
+	start := time.Now()
 	var h *image.Header
 	if r == nil {
 		h, err = installStream(ctx, w, cfg, pr)
@@ -76,7 +79,12 @@ func cmdExtract(ctx context.Context, args []string) error {
 	if err := target.Close(); err != nil {
 		return err
 	}
-	return fitInstalled(ctx, pos[1], h.TargetSize, *grow, clip)
+	if err := fitInstalled(ctx, pos[1], h.TargetSize, *grow, clip); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "%s: installed onto %s, every chunk verified: %d chunks, %s of data on a %s disk, in %s\n",
+		pos[0], pos[1], h.ChunkCount, human(h.DataBytes), human(h.TargetSize), cli.Duration(time.Since(start)))
+	return nil
 }
 
 // openTarget opens a block device exclusively (so a mounted one is

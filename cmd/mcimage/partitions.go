@@ -9,6 +9,7 @@ import (
 
 	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/image/fsmap"
+	"github.com/discuscast/discus/internal/cli"
 )
 
 // diskMap lists the partitions of the disk an image file holds, read from
@@ -67,5 +68,5 @@ func warnLogger(quiet bool) *slog.Logger {
 	if quiet {
 		return nil
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return cli.NewLogger(os.Stderr, false)
 }

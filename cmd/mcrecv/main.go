@@ -9,7 +9,6 @@ import (
 	"context"
 	"encoding/hex"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -119,7 +118,8 @@ func receive(o options, args []string, stdout, stderr io.Writer) error {
 		}
 		copy(cfg.Receiver.SessionID[:], b)
 	}
-	cfg.Logger = cli.NewLogger(stderr, o.verbose)
+	pr := cli.NewProgress(os.Stderr, cli.ProgressMode(o.quiet, o.progress))
+	cfg.Logger = cli.NewLogger(cli.LogWriter(stderr, pr), o.verbose)
 
 	tgt, err := openTarget(path, o.keepImage, stdout)
 	if err != nil {
@@ -133,8 +133,8 @@ func receive(o options, args []string, stdout, stderr io.Writer) error {
 	cfg.OnHeader = tgt.prepare
 	cfg.Install.Grow = tgt.grow
 
-	pr := cli.NewProgress(os.Stderr, cli.ProgressMode(o.quiet, o.progress))
-	cfg.Progress = func(p session.ReceiveProgress) { pr.Update(time.Now(), false, recvLine(p)) }
+	st := &cli.RecvStatus{Target: tgt.describe(path)}
+	cfg.Progress = func(p session.ReceiveProgress) { now := time.Now(); pr.Update(now, false, st.Line(now, p)) }
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -145,36 +145,13 @@ func receive(o options, args []string, stdout, stderr io.Writer) error {
 	if err == nil {
 		err = tgt.fit(ctx, path, res.Header, o.grow, stderr)
 	}
-	pr.Done(recvLine(res.ReceiveProgress))
+	pr.Done(st.Summary(res.ReceiveProgress, err))
 	if o.statsJSON != "" {
 		if werr := writeStats(o.statsJSON, path, res, err); werr != nil && err == nil {
 			err = werr
 		}
 	}
 	return err
-}
-
-func recvLine(p session.ReceiveProgress) string {
-	if !p.Joined {
-		return fmt.Sprintf("mcrecv %s: waiting for a sender", p.Elapsed.Round(time.Second))
-	}
-	st, in := p.Stats, p.Install
-	total := max(st.ChunksTotal, in.TotalChunks)
-	frac := 0.0
-	if total > 0 {
-		frac = float64(in.Written) / float64(total)
-	}
-	rate := 0.0
-	if s := p.Elapsed.Seconds(); s > 0 {
-		rate = float64(in.DataBytes) / s
-	}
-	eta := "?"
-	if frac > 0 && frac < 1 {
-		eta = (time.Duration(p.Elapsed.Seconds()*(1-frac)/frac) * time.Second).Round(time.Second).String()
-	}
-	return fmt.Sprintf("mcrecv %s %3.0f%% %d/%d chunks, %s written, %s/s, ETA %s, loss %.1f%%, %d requests",
-		cli.Bar(frac, 20), 100*frac, in.Written, total, cli.HumanBytes(in.DataBytes),
-		cli.HumanBytes(int64(rate)), eta, 100*st.Loss, st.Requests)
 }
 
 type statsFile struct {

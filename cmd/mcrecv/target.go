@@ -103,3 +103,14 @@ func (t *target) close() {
 		t.keep.close()
 	}
 }
+
+// describe names where the disk goes, for the summary line.
+func (t *target) describe(path string) string {
+	switch {
+	case t.keep != nil:
+		return t.keep.path + " (kept as an image)"
+	case t.spill != nil:
+		return "standard output"
+	}
+	return path
+}

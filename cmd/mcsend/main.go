@@ -10,7 +10,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -125,7 +124,8 @@ func send(o options, args []string, stderr io.Writer) error {
 	cfg.Sender.BlockSize = transport.BlockSizeForMTU(o.mtu, udp.Group.Is6(), cfg.Sender.Key != nil)
 	cfg.Sender.MaxParity = o.fec
 
-	log := cli.NewLogger(stderr, o.verbose)
+	pr := cli.NewProgress(os.Stderr, cli.ProgressMode(o.quiet, o.progress))
+	log := cli.NewLogger(cli.LogWriter(stderr, pr), o.verbose)
 	cfg.Logger = log
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -137,11 +137,15 @@ func send(o options, args []string, stderr io.Writer) error {
 	defer cleanup()
 	cfg.Sender.SessionID = source.id
 
-	pr := cli.NewProgress(os.Stderr, cli.ProgressMode(o.quiet, o.progress))
-	cfg.Progress = func(p session.SendProgress) { pr.Update(time.Now(), false, sendLine(p, source)) }
+	st := &cli.SendStatus{Header: source.header, BlockSize: cfg.Sender.BlockSize,
+		MinReceivers: cfg.MinReceivers, ReceiverTimeout: cfg.ReceiverTimeout}
+	if st.ReceiverTimeout == 0 {
+		st.ReceiverTimeout = session.DefaultReceiverTimeout
+	}
+	cfg.Progress = func(p session.SendProgress) { now := time.Now(); pr.Update(now, false, st.Line(now, p)) }
 
 	res, err := session.Send(ctx, source.cs, cfg)
-	pr.Done(sendLine(res.SendProgress, source))
+	pr.Done(st.Summary(res.SendProgress))
 	if o.statsJSON != "" {
 		if werr := writeStats(o.statsJSON, res, source, err); werr != nil && err == nil {
 			err = werr
@@ -169,23 +173,6 @@ func (o options) rateConfig(sc *mcast.SenderConfig) error {
 		sc.MaxRate, sc.FixedRate = r, true
 	}
 	return nil
-}
-
-func sendLine(p session.SendProgress, s *source) string {
-	st := p.Stats
-	done := 0
-	for _, r := range p.Receivers {
-		if r.Done {
-			done++
-		}
-	}
-	state := "waiting"
-	if p.Started {
-		state = "sending"
-	}
-	return fmt.Sprintf("mcsend %s %s: %s sent of %s, rate %s/s, receivers %d/%d done, %d lost, %d repair blocks, %d requests",
-		state, p.Elapsed.Round(100*time.Millisecond), cli.HumanBytes(int64(st.Bytes)), s.describe(),
-		cli.HumanBytes(st.Rate), done, len(p.Receivers), p.Lost, st.ParityBlocks, st.Requests)
 }
 
 type statsFile struct {

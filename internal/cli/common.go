@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 
 	"github.com/discuscast/discus/mcast/wire"
@@ -22,16 +21,6 @@ func ProgressMode(quiet, lines bool) string {
 		return "lines"
 	}
 	return "auto"
-}
-
-// NewLogger logs as text to w: protocol events with verbose, else warnings
-// and errors only.
-func NewLogger(w io.Writer, verbose bool) *slog.Logger {
-	level := slog.LevelWarn
-	if verbose {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 // WriteJSON writes v to path as indented JSON (--stats-json).

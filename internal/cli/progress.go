@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -11,6 +12,7 @@ import (
 // as a plain line every Interval otherwise (logs of netboot scripts), and not
 // at all when quiet.
 type Progress struct {
+	mu       sync.Mutex // Update and Done come from the session, Write from its logger
 	w        io.Writer
 	tty      bool
 	quiet    bool
@@ -38,6 +40,8 @@ func NewProgress(f *os.File, mode string) *Progress {
 
 // Update shows line if its turn has come (or force is set).
 func (p *Progress) Update(now time.Time, force bool, line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.quiet || (!force && now.Sub(p.last) < p.interval) {
 		return
 	}
@@ -51,18 +55,39 @@ func (p *Progress) Update(now time.Time, force bool, line string) {
 	fmt.Fprintln(p.w, line)
 }
 
-// Done ends the line on a terminal and prints a final summary.
+// Done ends the line on a terminal and prints a final summary (none if
+// line is empty: the error message that follows says it all).
 func (p *Progress) Done(line string) {
-	if p.quiet {
-		return
-	}
-	if p.tty {
-		fmt.Fprint(p.w, "\r")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.quiet:
+	case p.tty:
 		pad := max(p.width-len(line), 0)
-		fmt.Fprintf(p.w, "%s%*s\n", line, pad, "")
-		return
+		if line == "" {
+			pad = p.width
+		}
+		fmt.Fprintf(p.w, "\r%s%*s\r", line, pad, "")
+		if line != "" {
+			fmt.Fprintln(p.w)
+		}
+		p.width = 0
+	case line != "":
+		fmt.Fprintln(p.w, line)
 	}
-	fmt.Fprintln(p.w, line)
+}
+
+// Write prints log lines (and error messages) between progress lines: on a
+// terminal the bar is wiped first and drawn again by the next Update. Quiet
+// does not silence it.
+func (p *Progress) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty && p.width > 0 {
+		fmt.Fprintf(p.w, "\r%*s\r", p.width, "")
+		p.width = 0
+	}
+	return p.w.Write(b)
 }
 
 // Bar draws a fixed-width bar for fraction f in [0, 1].
@@ -78,4 +103,13 @@ func Bar(f float64, width int) string {
 		}
 	}
 	return "[" + string(b) + "]"
+}
+
+// LogWriter is where a command's log lines go: through its Progress when
+// they share the terminal (so the bar is wiped first), else to stderr as it is.
+func LogWriter(stderr io.Writer, p *Progress) io.Writer {
+	if f, ok := stderr.(*os.File); ok && f == p.w {
+		return p
+	}
+	return stderr
 }
