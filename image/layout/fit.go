@@ -165,7 +165,7 @@ func checkDropped(dropped []image.Range, index int, start, end, size int64) erro
 	for _, r := range dropped {
 		lo, hi := max(r.Off, start), min(r.End(), end)
 		if hi > lo {
-			return fmt.Errorf("%w: partition %d holds data at bytes %d..%d, past the end of the %d-byte target",
+			return fmt.Errorf("%w: partition %d holds data at bytes %d..%d, past the end of the %d-byte target (the disk as written is not usable)",
 				ErrDoesNotFit, index, lo, hi, size)
 		}
 	}

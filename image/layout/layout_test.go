@@ -307,3 +307,29 @@ func TestFitLeavesBareFilesystem(t *testing.T) {
 		t.Fatal("the filesystem was changed")
 	}
 }
+
+// TestGrowMBRLogical: when the last partition is a logical one, it and its
+// extended container grow to the disk's end; sfdisk reads the table back.
+func TestGrowMBRLogical(t *testing.T) {
+	needTools(t, "parted", "sfdisk")
+	dir := t.TempDir()
+	p := filepath.Join(dir, "disk")
+	sh(t, "truncate", "-s", "64M", p)
+	sh(t, "parted", "-s", p, "mklabel", "msdos", "mkpart", "primary", "1MiB", "9MiB",
+		"mkpart", "extended", "9MiB", "60MiB", "mkpart", "logical", "10MiB", "30MiB", "mkpart", "logical", "31MiB", "50MiB")
+	sh(t, "truncate", "-s", "100M", p)
+	res, _, err := FitPath(context.Background(), p, 64*mib, Config{Grow: true})
+	if err != nil || res.Resized == nil || res.Resized.Index != 6 {
+		t.Fatalf("FitPath: %+v %v", res, err)
+	}
+	out := sh(t, "sfdisk", "-d", p)
+	for _, want := range []string{
+		fmt.Sprintf("start=       18432, size=      %d, type=f", 100*mib/512-18432),
+		fmt.Sprintf("start=       63488, size=      %d, type=83", 100*mib/512-63488),
+	} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("sfdisk -d lacks %q:\n%s", want, out)
+		}
+	}
+	sh(t, "sfdisk", "-V", p)
+}
