@@ -31,10 +31,10 @@ const (
 	MaxChunkLimit           = 16 << 20
 	DefaultMaxRate          = 1250_000_000 // adaptive ceiling: 10 Gbit/s
 	DefaultStartRate        = 12_500_000   // adaptive start: 100 Mbit/s
-	DefaultMinRate          = 125_000      // adaptive floor: 1 Mbit/s
-	DefaultAnnounceInterval = 200 * time.Millisecond
-	DefaultSideShare        = 0.05
-	DefaultEncoderCache     = 8
+	defaultMinRate          = 125_000      // adaptive floor: 1 Mbit/s
+	defaultAnnounceInterval = 200 * time.Millisecond
+	defaultSideShare        = 0.05
+	defaultEncoderCache     = 8
 	DefaultWindow           = 8
 )
 
@@ -43,9 +43,12 @@ var ErrConfig = errors.New("mcast: invalid configuration")
 
 // SenderConfig configures a Sender. The zero value (plus a SessionID) is a working
 // adaptive sender for a 1500-byte MTU.
+//
+// The unexported fields are knobs no tool sets: their defaults are the protocol's, and
+// only this package's tests tune them.
 type SenderConfig struct {
 	SessionID [16]byte // the image ID; receivers ignore every other session
-	NodeID    uint64   // this node on the wire; 0 = random from Rand
+	node      uint64   // this node on the wire; 0 = random from Rand
 
 	BlockSize int // bytes per block; 0 = DefaultBlockSize (use ~8900 for 9000-byte jumbo frames)
 	MaxParity int // parity indexes per chunk; 0 = the fec default rule
@@ -56,13 +59,13 @@ type SenderConfig struct {
 	// FixedRate paces at exactly MaxRate instead of adapting to reported loss.
 	FixedRate bool
 	StartRate int64 // adaptive start rate; 0 = min(DefaultStartRate, MaxRate)
-	MinRate   int64 // adaptive floor; 0 = DefaultMinRate
+	minRate   int64 // adaptive floor; 0 = defaultMinRate
 
-	AnnounceInterval time.Duration // 0 = DefaultAnnounceInterval
-	// SideShare is the fraction of packets that may serve repairs for outlier receivers
-	// (very lossy or slow) while others still need data; 0 = DefaultSideShare.
-	SideShare    float64
-	EncoderCache int // chunks whose parity is kept; 0 = DefaultEncoderCache
+	announceInterval time.Duration // 0 = defaultAnnounceInterval
+	// sideShare is the fraction of packets that may serve repairs for outlier receivers
+	// (very lossy or slow) while others still need data; 0 = defaultSideShare.
+	sideShare    float64
+	encoderCache int // chunks whose parity is kept; 0 = defaultEncoderCache
 
 	// Paused starts the sender holding data back (announces and acks still go out), e.g.
 	// until enough receivers have said hello; see Sender.SetPaused.
@@ -100,12 +103,12 @@ type SessionInfo struct {
 // ReceiverConfig configures a Receiver.
 type ReceiverConfig struct {
 	SessionID [16]byte // zero = join the first session heard
-	NodeID    uint64   // 0 = random from Rand
+	node      uint64   // 0 = random from Rand
 
 	// Window is how many chunks the receiver asks for ahead; 0 = DefaultWindow.
 	Window int
-	// MaxPartial bounds partly received chunks held in memory; 0 = 2*Window+4.
-	MaxPartial int
+	// maxPartial bounds partly received chunks held in memory; 0 = 2*Window+4.
+	maxPartial int
 	// MaxChunks is the largest chunk count a session may announce; an announce beyond
 	// it is dropped (counted as DropRange). The receiver keeps one bit per chunk, so
 	// the zero value, DefaultMaxChunks (4 Mi chunks, 4 TiB at 1 MiB a chunk), costs at

@@ -55,7 +55,7 @@
 // decoder back and fetches the chunk again under the rebuild rules (docs/PROTOCOL.md
 // §3 item 2). Between Ready and Settle the receiver never touches the decoder, takes
 // no more blocks of the chunk and does not ask for it; such chunks count against
-// MaxPartial, so a slow consumer holds the network back (DropWindow) instead of
+// the held-chunk bound, so a slow consumer holds the network back (DropWindow) instead of
 // growing memory. ReceiverConfig.Deliver is the synchronous form (rebuild and
 // callback inside Handle), kept for tests and simple consumers. All randomness comes
 // from the Rand in the config, so a simulation replays exactly. transport.Drive runs

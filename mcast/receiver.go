@@ -155,7 +155,7 @@ var ErrSession = errors.New("mcast: unusable session")
 
 // ErrDeferred, given (wrapped or not) to Settle or returned by ReceiverConfig.Deliver,
 // means the consumer cannot judge the chunk yet (or has no room for it now): the
-// receiver keeps it whole (within MaxPartial held chunks) and offers it again after
+// receiver keeps it whole (within maxPartial held chunks) and offers it again after
 // the next delivery or a few milliseconds later.
 var ErrDeferred = errors.New("mcast: delivery deferred")
 
@@ -167,8 +167,8 @@ func NewReceiver(cfg ReceiverConfig, now time.Time) *Receiver {
 	if cfg.Window <= 0 {
 		cfg.Window = DefaultWindow
 	}
-	if cfg.MaxPartial <= 0 {
-		cfg.MaxPartial = 2*cfg.Window + 4
+	if cfg.maxPartial <= 0 {
+		cfg.maxPartial = 2*cfg.Window + 4
 	}
 	if cfg.MaxChunks <= 0 {
 		cfg.MaxChunks = DefaultMaxChunks
@@ -178,12 +178,12 @@ func NewReceiver(cfg ReceiverConfig, now time.Time) *Receiver {
 		cfg:     cfg,
 		log:     logger(cfg.Logger),
 		rng:     rng,
-		hdr:     wire.Header{Node: nodeID(cfg.NodeID, rng)},
+		hdr:     wire.Header{Node: nodeID(cfg.node, rng)},
 		epoch:   now,
 		byChunk: make(map[uint32]*partial),
 		// Room for the longest request and its trailer: OnWire seals in place.
 		buf:   make([]byte, 0, wire.MaxReceiverPacket),
-		due:   chunkTimes{max: 4*(cfg.Window+cfg.MaxPartial) + 64},
+		due:   chunkTimes{max: 4*(cfg.Window+cfg.maxPartial) + 64},
 		cover: chunkTimes{max: maxCovers},
 	}
 	r.rtt.Init()

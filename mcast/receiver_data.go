@@ -59,14 +59,14 @@ func (r *Receiver) onData(h wire.Header, d *wire.Data, t int64) {
 	p := r.byChunk[c]
 	if p == nil {
 		// Held chunks (complete, waiting for the code's tables) have a bound of their own,
-		// so memory stays within 2·MaxPartial chunks however long the tables take.
+		// so memory stays within 2·maxPartial chunks however long the tables take.
 		// Chunks out for delivery count with them.
 		// Lead chunks (the manifest the held ones may wait for) get a second window of
 		// their own: without it a window full of chunks waiting for the manifest would
 		// never let the manifest in.
 		parked := r.held + r.out
-		full := parked >= r.cfg.MaxPartial || len(r.partials)-parked >= r.cfg.MaxPartial && !r.evictStalled(t)
-		if full && (!r.isLead(int(c)) || len(r.partials) >= 2*r.cfg.MaxPartial) {
+		full := parked >= r.cfg.maxPartial || len(r.partials)-parked >= r.cfg.maxPartial && !r.evictStalled(t)
+		if full && (!r.isLead(int(c)) || len(r.partials) >= 2*r.cfg.maxPartial) {
 			r.drop(wire.DropWindow)
 			return
 		}

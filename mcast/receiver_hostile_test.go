@@ -301,7 +301,7 @@ func TestReceiverPoisonedLengths(t *testing.T) {
 // TestReceiverEvictsStalled: a partial chunk that stopped progressing is evicted
 // when room is needed, after evictAge (measured from the timers), not before.
 func TestReceiverEvictsStalled(t *testing.T) {
-	r, now := joinedReceiver(t, ReceiverConfig{MaxPartial: 2})
+	r, now := joinedReceiver(t, ReceiverConfig{maxPartial: 2})
 	seq := uint32(0)
 	send := func(c uint32, blocks int) {
 		for b := range blocks {

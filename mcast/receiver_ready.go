@@ -19,7 +19,7 @@ type Delivery struct {
 
 // Ready returns the chunks completed (or offered again) since the last call, in the
 // order they completed; nil if none. The slice is valid until the next call. Each must
-// be settled (Settle) exactly once; until then it counts against MaxPartial like a
+// be settled (Settle) exactly once; until then it counts against the held-chunk bound (2·Window+4) like a
 // held chunk. A receiver configured with Deliver hands nothing out here.
 func (r *Receiver) Ready() []Delivery {
 	if len(r.ready) == 0 {

@@ -86,7 +86,7 @@ func TestReadyOwnership(t *testing.T) {
 // TestReadyBound: chunks out for delivery count against MaxPartial like held ones: with
 // every slot out, a new chunk is refused (DropWindow) until one is settled.
 func TestReadyBound(t *testing.T) {
-	r, now := joinedReceiver(t, ReceiverConfig{MaxPartial: 2})
+	r, now := joinedReceiver(t, ReceiverConfig{maxPartial: 2})
 	seq := uint32(0)
 	sendChunk(r, 0, &seq, now)
 	sendChunk(r, 1, &seq, now)

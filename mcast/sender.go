@@ -99,20 +99,20 @@ func NewSender(cfg SenderConfig, src ChunkSource, now time.Time) (*Sender, error
 	if cfg.MaxRate == 0 {
 		cfg.MaxRate = DefaultMaxRate
 	}
-	if cfg.MinRate == 0 {
-		cfg.MinRate = DefaultMinRate
+	if cfg.minRate == 0 {
+		cfg.minRate = defaultMinRate
 	}
 	if cfg.StartRate == 0 {
 		cfg.StartRate = min(DefaultStartRate, cfg.MaxRate)
 	}
-	if cfg.AnnounceInterval == 0 {
-		cfg.AnnounceInterval = DefaultAnnounceInterval
+	if cfg.announceInterval == 0 {
+		cfg.announceInterval = defaultAnnounceInterval
 	}
-	if cfg.SideShare == 0 {
-		cfg.SideShare = DefaultSideShare
+	if cfg.sideShare == 0 {
+		cfg.sideShare = defaultSideShare
 	}
-	if cfg.EncoderCache == 0 {
-		cfg.EncoderCache = DefaultEncoderCache
+	if cfg.encoderCache == 0 {
+		cfg.encoderCache = defaultEncoderCache
 	}
 	params := fec.Params{BlockSize: cfg.BlockSize, MaxParity: cfg.MaxParity}
 	switch {
@@ -120,10 +120,10 @@ func NewSender(cfg SenderConfig, src ChunkSource, now time.Time) (*Sender, error
 		return nil, fmt.Errorf("%w: nil ChunkSource", ErrConfig)
 	case cfg.MaxChunk < 0 || cfg.MaxChunk > MaxChunkLimit:
 		return nil, fmt.Errorf("%w: MaxChunk %d not in (0, %d]", ErrConfig, cfg.MaxChunk, MaxChunkLimit)
-	case cfg.MaxRate < 0 || cfg.MinRate < 0 || cfg.StartRate < 0 || cfg.MinRate > cfg.MaxRate:
+	case cfg.MaxRate < 0 || cfg.minRate < 0 || cfg.StartRate < 0 || cfg.minRate > cfg.MaxRate:
 		return nil, fmt.Errorf("%w: rates", ErrConfig)
-	case cfg.SideShare < 0 || cfg.SideShare > 0.5:
-		return nil, fmt.Errorf("%w: SideShare %v not in [0, 0.5]", ErrConfig, cfg.SideShare)
+	case cfg.sideShare < 0 || cfg.sideShare > 0.5:
+		return nil, fmt.Errorf("%w: side share %v not in [0, 0.5]", ErrConfig, cfg.sideShare)
 	case cfg.MaxParity < 0 || cfg.MaxParity > 65535:
 		return nil, fmt.Errorf("%w: MaxParity %d", ErrConfig, cfg.MaxParity)
 	}
@@ -142,14 +142,14 @@ func NewSender(cfg SenderConfig, src ChunkSource, now time.Time) (*Sender, error
 		src:    src,
 		log:    logger(cfg.Logger),
 		rng:    rng,
-		hdr:    wire.Header{Session: cfg.SessionID, Node: nodeID(cfg.NodeID, rng)},
+		hdr:    wire.Header{Session: cfg.SessionID, Node: nodeID(cfg.node, rng)},
 		params: params,
 		pktLen: wire.DataPacketLen(cfg.BlockSize, cfg.Key != nil),
 		paused: cfg.Paused,
 		peers:  make(map[uint64]*peer),
 		// Room for the longest packet and its trailer: OnWire seals in place.
 		buf: make([]byte, 0, wire.MaxSenderPacket(cfg.BlockSize)),
-		enc: encCache{max: cfg.EncoderCache},
+		enc: encCache{max: cfg.encoderCache},
 	}
 	s.repairs.init()
 	s.fulls.init()
@@ -159,7 +159,7 @@ func NewSender(cfg SenderConfig, src ChunkSource, now time.Time) (*Sender, error
 		rate = cfg.MaxRate
 	}
 	s.pace.Init(float64(rate), s.pktLen, now)
-	s.rc.Init(now, float64(cfg.MinRate), float64(cfg.MaxRate), s.pktLen, s.log)
+	s.rc.Init(now, float64(cfg.minRate), float64(cfg.MaxRate), s.pktLen, s.log)
 	s.nextAnnounce, s.nextTick, s.nextAck = now, now, now
 	s.refreshCount()
 	return s, nil
@@ -257,7 +257,7 @@ func (s *Sender) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
 	if !now.Before(s.nextAnnounce) || s.sinceAnnounce >= announceEvery {
 		s.emitAnnounce(emit)
 		s.sinceAnnounce = 0
-		every := s.cfg.AnnounceInterval
+		every := s.cfg.announceInterval
 		if s.paused {
 			// Receivers starting now join at the next announce, and the session waits
 			// for them: announce more often while nothing else is sent.

@@ -242,7 +242,7 @@ func (s *Sender) pickJob() (j *job, side bool) {
 		return s.curSide, true
 	case s.cur != nil:
 		if s.curSide != nil {
-			s.sideCredit = min(s.sideCredit+s.cfg.SideShare, 2)
+			s.sideCredit = min(s.sideCredit+s.cfg.sideShare, 2)
 		}
 		return s.cur, false
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 // errQueueFull: every delivery worker is busy and the queue is full. The chunk stays
-// in the Receiver, held (it counts against MaxPartial, whose DropWindow is the
+// in the Receiver, held (it counts against the held-chunk bound (2·Window+4), whose DropWindow is the
 // back-pressure on the network), and is offered again after the next delivery.
 var errQueueFull = fmt.Errorf("session: delivery queue full: %w", mcast.ErrDeferred)
 

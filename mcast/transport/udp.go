@@ -23,11 +23,11 @@ import (
 // Defaults for UDPConfig's zero fields.
 const (
 	DefaultPort       = 9000 // data on Port, control (requests, reports) on Port+1, as udpcast's portbase
-	DefaultBufferSize = 16 << 20
+	defaultBufferSize = 16 << 20
 	// rxCoalesce: after a short batch the reader waits this long before reading
 	// again (far below every protocol timer; the socket buffer holds seconds).
 	rxCoalesce         = 200 * time.Microsecond
-	DefaultMaxDatagram = 9216 // room for jumbo frames
+	defaultMaxDatagram = 9216 // room for jumbo frames
 	defaultBatchSize   = 64
 	defaultBatches     = 8
 	// With GRO a read may hold up to 64 merged datagrams: fewer, larger buffers.
@@ -76,9 +76,9 @@ type UDPConfig struct {
 	ControlGroup netip.Addr // control ("rendezvous") group; zero = Group
 	Port         int        // data port; control is Port+1
 	TTL          int        // multicast TTL / hop limit; 0 = 1
-	NoLoopback   bool       // don't deliver our own multicast to this host's sockets
-	BufferSize   int        // socket send and receive buffers
-	MaxDatagram  int        // largest datagram accepted
+	noLoopback   bool       // don't deliver our own multicast to this host's sockets
+	bufferSize   int        // socket send and receive buffers
+	maxDatagram  int        // largest datagram accepted
 	// NoGSO sends every datagram as a message of its own instead of grouping
 	// consecutive datagrams of one size into UDP GSO buffers; NoGRO reads
 	// datagrams one by one instead of asking the kernel to merge them (UDP GRO).
@@ -101,11 +101,11 @@ func (c UDPConfig) withDefaults() UDPConfig {
 	if c.TTL == 0 {
 		c.TTL = 1
 	}
-	if c.BufferSize == 0 {
-		c.BufferSize = DefaultBufferSize
+	if c.bufferSize == 0 {
+		c.bufferSize = defaultBufferSize
 	}
-	if c.MaxDatagram == 0 {
-		c.MaxDatagram = DefaultMaxDatagram
+	if c.maxDatagram == 0 {
+		c.maxDatagram = defaultMaxDatagram
 	}
 	if os.Getenv(EnvNoGSO) != "" {
 		c.NoGSO = true
@@ -225,9 +225,9 @@ func ListenUDP(role Role, cfg UDPConfig) (*UDP, error) {
 		t.log.Info("mcast: the kernel refuses UDP GRO; reading datagrams one by one")
 	}
 	// Every batch has one shape, so the readers can share the pool.
-	nb, size, depth := defaultBatchSize, cfg.MaxDatagram, defaultBatches
+	nb, size, depth := defaultBatchSize, cfg.maxDatagram, defaultBatches
 	if t.gro {
-		nb, size, depth = groBatchSize, max(groBufSize, cfg.MaxDatagram), groBatches
+		nb, size, depth = groBatchSize, max(groBufSize, cfg.maxDatagram), groBatches
 	}
 	t.in, t.free = make(chan *Batch, depth), make(chan *Batch, depth*2)
 	w, err := openSender(cfg, ifi)
@@ -270,7 +270,7 @@ func openGroup(ap netip.AddrPort, ifi *net.Interface, cfg UDPConfig) (c batchCon
 	if err != nil {
 		return nil, false, fmt.Errorf("mcast: listen %v: %w", ap, err)
 	}
-	setBuffers(pc.(*net.UDPConn), cfg.BufferSize)
+	setBuffers(pc.(*net.UDPConn), cfg.bufferSize)
 	if !cfg.NoGRO {
 		if rc, err := pc.(*net.UDPConn).SyscallConn(); err == nil {
 			gro = udpoff.EnableGRO(rc) == nil
@@ -302,11 +302,11 @@ func openSender(cfg UDPConfig, ifi *net.Interface) (batchConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mcast: send socket: %w", err)
 	}
-	setBuffers(pc.(*net.UDPConn), cfg.BufferSize)
+	setBuffers(pc.(*net.UDPConn), cfg.bufferSize)
 	var errs []error
 	if cfg.Group.Is4() {
 		p := ipv4.NewPacketConn(pc)
-		errs = append(errs, p.SetMulticastTTL(cfg.TTL), p.SetMulticastLoopback(!cfg.NoLoopback))
+		errs = append(errs, p.SetMulticastTTL(cfg.TTL), p.SetMulticastLoopback(!cfg.noLoopback))
 		if ifi != nil {
 			errs = append(errs, p.SetMulticastInterface(ifi))
 		}
@@ -317,7 +317,7 @@ func openSender(cfg UDPConfig, ifi *net.Interface) (batchConn, error) {
 		return p, nil
 	}
 	p := ipv6.NewPacketConn(pc)
-	errs = append(errs, p.SetMulticastHopLimit(cfg.TTL), p.SetMulticastLoopback(!cfg.NoLoopback))
+	errs = append(errs, p.SetMulticastHopLimit(cfg.TTL), p.SetMulticastLoopback(!cfg.noLoopback))
 	if ifi != nil {
 		errs = append(errs, p.SetMulticastInterface(ifi))
 	}
