@@ -1,7 +1,6 @@
 package mcast
 
 import (
-	"slices"
 	"time"
 
 	"github.com/discuscast/discus/mcast/congestion"
@@ -118,10 +117,7 @@ func (s *Sender) outlier(p *peer) bool {
 	if p.LastLoss.IsZero() {
 		return false
 	}
-	if !s.haveRef {
-		return p.loss > congestion.OutlierNoRef
-	}
-	p.Outlier = len(s.peerList) > 1 && congestion.IsOutlier(p.loss, s.lossRef)
+	p.Outlier = congestion.MarkOutlier(p.loss, s.lossRef, s.haveRef, len(s.peerList)-1)
 	return p.Outlier
 }
 
@@ -139,30 +135,22 @@ func (s *Sender) tick(now time.Time) {
 			losses = append(losses, p.loss)
 		}
 	}
-	// The median speaks for the receivers only once most of those at work have measured
-	// their loss: early on, the first to report is often the one in trouble (it has the
-	// most to ask), and as the only figure it would never count as an outlier and would
-	// drag the rate down for everyone. Until then the absolute congestion.OutlierNoRef applies.
-	if len(losses) > 0 && 2*len(losses) >= active {
-		slices.Sort(losses)
+	if ref, ok := congestion.MedianLoss(losses, active); ok {
 		if !s.haveRef {
 			s.nextAnnounce = now // receivers classify themselves by it: tell them soon
 		}
-		s.lossRef, s.haveRef = losses[(len(losses)-1)/2], true
+		s.lossRef, s.haveRef = ref, true
 	}
 	s.lossScratch = losses
 	for _, p := range s.peerList {
 		// An old report says nothing about now: only a receiver that recently reported
 		// much more loss than the others is an outlier.
 		fresh := !p.LastLoss.IsZero() && now.Sub(p.LastLoss) <= window
-		switch {
-		case !fresh:
-			p.Outlier = false
-		case !s.haveRef:
-			p.Outlier = active > 1 && p.loss > congestion.OutlierNoRef
-		default:
-			p.Outlier = len(losses) > 1 && congestion.IsOutlier(p.loss, s.lossRef)
+		others := len(losses) - 1 // the median's other voices
+		if !s.haveRef {
+			others = active - 1
 		}
+		p.Outlier = fresh && congestion.MarkOutlier(p.loss, s.lossRef, s.haveRef, others)
 	}
 	rate, adapt := s.rc.Tick(congestion.Input{
 		Now: now, Rate: s.pace.Rate(), Sent: s.stats.Bytes,

@@ -2,6 +2,7 @@ package congestion
 
 import (
 	"math"
+	"slices"
 	"time"
 )
 
@@ -65,4 +66,32 @@ const minRefWindow = 2 * time.Second
 // nominal one.
 func RefWindow(n int, pktRate float64) time.Duration {
 	return max(minRefWindow, 2*ReportInterval(n, pktRate))
+}
+
+// MedianLoss is the reference loss the sender announces (docs/PROTOCOL.md §4.4): the
+// median of the fresh loss reports in losses, which it sorts in place, taken from
+// active receivers at work. It speaks for them (ok) only once at least half of them
+// have measured their loss: early on, the first to report is often the one in trouble
+// (it has the most to ask), and as the only figure it would never count as an outlier
+// and would drag the rate down for everyone. Until then OutlierNoRef applies.
+func MedianLoss(losses []float64, active int) (ref float64, ok bool) {
+	if len(losses) == 0 || 2*len(losses) < active {
+		return 0, false
+	}
+	slices.Sort(losses)
+	return losses[(len(losses)-1)/2], true
+}
+
+// MarkOutlier is the sender's mark for a receiver whose loss report is fresh: against
+// the median ref when there is one (haveRef), else against OutlierNoRef. others is how
+// many other receivers the comparison rests on; a lone receiver is never an outlier
+// (there is nobody to serve apart from it).
+func MarkOutlier(loss, ref float64, haveRef bool, others int) bool {
+	if others < 1 {
+		return false
+	}
+	if !haveRef {
+		return loss > OutlierNoRef
+	}
+	return IsOutlier(loss, ref)
 }

@@ -51,3 +51,43 @@ func TestReportInterval(t *testing.T) {
 		t.Errorf("RefWindow %v, want the 2 s minimum", w)
 	}
 }
+
+func TestMedianLoss(t *testing.T) {
+	if _, ok := MedianLoss(nil, 0); ok {
+		t.Error("no losses: no reference")
+	}
+	// One report of three receivers at work is not the receivers' voice.
+	if _, ok := MedianLoss([]float64{0.3}, 3); ok {
+		t.Error("1 of 3 measured: no reference")
+	}
+	if ref, ok := MedianLoss([]float64{0.3, 0.01}, 4); !ok || ref != 0.01 {
+		t.Errorf("2 of 4 measured: %v %v, want the lower middle 0.01", ref, ok)
+	}
+	l := []float64{0.5, 0.02, 0.01, 0.03, 0.04}
+	if ref, ok := MedianLoss(l, 5); !ok || ref != 0.03 {
+		t.Errorf("median of 5: %v %v, want 0.03", ref, ok)
+	}
+	if l[0] != 0.01 || l[4] != 0.5 {
+		t.Errorf("sorted in place: %v", l)
+	}
+}
+
+func TestMarkOutlier(t *testing.T) {
+	for _, c := range []struct {
+		loss, ref float64
+		have      bool
+		others    int
+		want      bool
+	}{
+		{0.9, 0.01, true, 0, false},  // a lone receiver is nobody's outlier
+		{0.9, 0, false, 0, false},    // nor before a reference
+		{0.26, 0, false, 1, true},    // no reference: the absolute 25 %
+		{0.24, 0, false, 3, false},   //
+		{0.061, 0.01, true, 2, true}, // reference: IsOutlier
+		{0.05, 0.01, true, 2, false}, //
+	} {
+		if got := MarkOutlier(c.loss, c.ref, c.have, c.others); got != c.want {
+			t.Errorf("MarkOutlier(%v, %v, %v, %d) = %v", c.loss, c.ref, c.have, c.others, got)
+		}
+	}
+}
