@@ -242,9 +242,8 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 	}
 	dl := newDelivering(onWire, r, cfg.Install.Workers, work, judge)
 	var (
-		lastProgress, completeAt time.Time
-		lastRx, lastHeard        uint64
-		lastRxAt, lastHeardAt    = start, start
+		lastProgress time.Time
+		pol          = newRecvPolicy(cfg.StartTimeout, cfg.ReceiveTimeout, start)
 	)
 	snapshot := func(now time.Time) {
 		res.Joined = inst != nil
@@ -268,29 +267,12 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 			return true, err
 		}
 		st := r.Stats()
-		if st.Blocks+st.DupBlocks != lastRx {
-			lastRx, lastRxAt = st.Blocks+st.DupBlocks, now
-		}
-		if st.SenderPackets != lastHeard {
-			lastHeard, lastHeardAt = st.SenderPackets, now
-		}
-		switch {
-		case r.Done():
-			res.Acked = true
-			return true, nil
-		case r.Complete():
-			if completeAt.IsZero() {
-				completeAt = now
-			}
-			return now.Sub(completeAt) >= ackGrace, nil
-		case inst == nil && cfg.StartTimeout > 0 && now.Sub(start) >= cfg.StartTimeout:
-			return true, fmt.Errorf("%w: no sender heard within %v", ErrStartTimeout, cfg.StartTimeout)
-		case lastRx > 0 && cfg.ReceiveTimeout > 0 && now.Sub(lastRxAt) >= cfg.ReceiveTimeout:
-			return true, fmt.Errorf("%w: no data for %v", ErrSenderLost, cfg.ReceiveTimeout)
-		case lastHeard > 0 && cfg.ReceiveTimeout > 0 && now.Sub(lastHeardAt) >= cfg.ReceiveTimeout:
-			return true, fmt.Errorf("%w: the sender fell silent for %v", ErrSenderLost, cfg.ReceiveTimeout)
-		}
-		return false, nil
+		step, _ := pol.Step(now, recvView{
+			Joined: inst != nil, Done: r.Done(), Complete: r.Complete(),
+			Blocks: st.Blocks + st.DupBlocks, Heard: st.SenderPackets,
+		})
+		res.Acked = step.Acked
+		return step.End, step.Err
 	}
 	err = transport.Drive(ctx, tr, dl, stop)
 	cancel(err) // a worker waiting for the installer's window gives up

@@ -56,6 +56,11 @@ type SendConfig struct {
 	// to acknowledge the last completions and let stragglers join;
 	// 0 = DefaultLinger.
 	Linger time.Duration
+	// Serve keeps serving whoever joins, for as long as receivers keep coming:
+	// the session ends only once no receiver has been at work for IdleTimeout
+	// (0 = serve until ctx ends), not when the receivers of the moment are done.
+	Serve       bool
+	IdleTimeout time.Duration
 
 	// Progress, if set, is called about ten times a second from the loop.
 	Progress func(SendProgress)
@@ -120,8 +125,7 @@ func Send(ctx context.Context, src mcast.ChunkSource, cfg SendConfig) (SendResul
 	}
 	var (
 		res          SendResult
-		lost         = map[uint64]bool{}
-		allDoneSince time.Time
+		pol          = newSendPolicy(cfg, start)
 		lastProgress time.Time
 		foreignSeen  uint64
 	)
@@ -129,12 +133,10 @@ func Send(ctx context.Context, src mcast.ChunkSource, cfg SendConfig) (SendResul
 		res.Elapsed = now.Sub(start)
 		res.Stats = s.Stats()
 		res.Receivers = s.Receivers()
-		res.Lost = len(lost)
+		res.Lost = pol.Lost()
 	}
 	stop := func() (bool, error) {
 		now := time.Now()
-		elapsed := now.Sub(start)
-		rs := s.Receivers()
 		if cfg.Progress != nil && now.Sub(lastProgress) >= progressEvery {
 			lastProgress = now
 			snapshot(now)
@@ -151,48 +153,31 @@ func Send(ctx context.Context, src mcast.ChunkSource, cfg SendConfig) (SendResul
 			}
 			foreignSeen = f
 		}
-		if !res.Started {
-			switch {
-			case len(rs) >= max(cfg.MinReceivers, 1) && elapsed >= cfg.MinWait,
-				cfg.MaxWait > 0 && elapsed >= cfg.MaxWait && len(rs) > 0:
-				res.Started = true
-				s.SetPaused(false)
-				log.Info("mcast: sending", "receivers", len(rs), "waited", elapsed.Round(time.Millisecond))
-			case len(rs) == 0 && cfg.StartTimeout > 0 && elapsed >= cfg.StartTimeout:
-				return true, fmt.Errorf("%w: no receiver within %v", ErrStartTimeout, cfg.StartTimeout)
-			case len(rs) == 0 && cfg.MaxWait > 0 && elapsed >= cfg.MaxWait:
-				return true, fmt.Errorf("%w: none joined within %v", ErrNoReceivers, cfg.MaxWait)
-			}
-			return false, nil
+		rs := s.Receivers()
+		_, final := src.ChunkCount()
+		st, _ := pol.Step(now, sendView{Receivers: rs, Final: final})
+		if st.Start {
+			res.Started = true
+			s.SetPaused(false)
+			log.Info("mcast: sending", "receivers", len(rs), "waited", now.Sub(start).Round(time.Millisecond))
 		}
-		pending := 0
-		for _, r := range rs {
-			switch {
-			case r.Done || lost[r.NodeID]:
-			case now.Sub(r.LastHeard) > cfg.ReceiverTimeout:
-				lost[r.NodeID] = true
-				log.Warn("mcast: receiver lost", "node", fmt.Sprintf("%016x", r.NodeID),
-					"chunks", r.ChunksDone, "silent", now.Sub(r.LastHeard).Round(time.Second))
-			default:
-				pending++
+		for _, id := range st.Lost {
+			for _, r := range rs {
+				if r.NodeID == id {
+					log.Warn("mcast: receiver lost", "node", fmt.Sprintf("%016x", id),
+						"chunks", r.ChunksDone, "silent", now.Sub(r.LastHeard).Round(time.Second))
+				}
 			}
 		}
-		if _, final := src.ChunkCount(); pending > 0 || !final {
-			allDoneSince = time.Time{}
-			return false, nil
-		}
-		if allDoneSince.IsZero() {
-			allDoneSince = now
-		}
-		return now.Sub(allDoneSince) >= cfg.Linger, nil
+		return st.End, st.Err
 	}
 	err = transport.Drive(ctx, tr, s, stop)
 	snapshot(time.Now())
 	if u, ok := tr.(*transport.UDP); ok {
 		res.Transport = u.Stats()
 	}
-	if err == nil && len(lost) > 0 {
-		err = fmt.Errorf("%w: %d of %d receivers did not complete", ErrReceiversLost, len(lost), len(res.Receivers))
+	if err == nil && pol.Lost() > 0 {
+		err = fmt.Errorf("%w: %d of %d receivers did not complete", ErrReceiversLost, pol.Lost(), len(res.Receivers))
 	}
 	return res, err
 }
