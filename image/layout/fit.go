@@ -35,7 +35,10 @@ type Config struct {
 
 // Result says what Fit found and changed.
 type Result struct {
-	Scheme     string // "gpt" or "mbr"; "" when the disk has no table Fit knows (nothing done)
+	// Scheme is "gpt" or "mbr"; "none" for a bare filesystem (an image of
+	// a partition) that Grow lets fill a larger target; "" when the disk
+	// has no table Fit knows (nothing done).
+	Scheme     string
 	SectorSize int64
 	ImageSize  int64 // the disk the image was made of
 	Size       int64 // the target
@@ -45,7 +48,7 @@ type Result struct {
 
 // Resized is the partition Fit grew or shrank.
 type Resized struct {
-	Index   int   // 1-based, as Linux numbers it (logical MBR partitions from 5)
+	Index   int   // 1-based, as Linux numbers it (logical MBR partitions from 5); 0: the whole target (a bare filesystem)
 	Start   int64 // bytes
 	OldSize int64 // bytes
 	NewSize int64 // bytes
@@ -81,17 +84,24 @@ func Fit(d Disk, imageSize, size int64, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m == nil || m.protective {
-		if m != nil && m.protective {
-			logf(cfg, "layout: protective MBR but no valid GPT header: table left as it is")
-		}
+	if m != nil && m.protective {
+		logf(cfg, "layout: protective MBR but no valid GPT header: table left as it is")
 		return res, nil
 	}
-	if fs := fsmap.Detect(d, min(size, imageSize)); fs != "" || !m.inside(imageSize) {
-		// A bare filesystem whose boot sector looks like a table (FAT and
-		// NTFS end theirs with 55 AA too), or a table that did not fit the
-		// image's own disk: not a table Fit may rewrite.
-		logf(cfg, "layout: sector 0 is not a partition table that fits the image; left as it is", "fs", fs)
+	fs := fsmap.Detect(d, min(size, imageSize))
+	if m == nil || fs != "" || !m.inside(imageSize) {
+		// No table, or a bare filesystem whose boot sector looks like one
+		// (FAT and NTFS end theirs with 55 AA too), or a table that did not
+		// fit the image's own disk: nothing Fit may rewrite. A bare
+		// filesystem (an image of a partition) can still grow with its
+		// target.
+		if m != nil && fs == "" {
+			logf(cfg, "layout: sector 0 is not a partition table that fits the image; left as it is")
+		}
+		if fs != "" && cfg.Grow && size > imageSize {
+			res.Scheme = "none"
+			res.Resized = &Resized{Index: 0, Start: 0, OldSize: imageSize, NewSize: size}
+		}
 		return res, nil
 	}
 	res.Scheme, res.SectorSize = "mbr", 512
@@ -144,12 +154,20 @@ func fitGPT(d Disk, g *gpt, res *Result, cfg Config) error {
 	if oldAlt == last && le64(g.hdr[gptLastUsable:]) == lastUsable && res.Resized == nil && g.lba == 1 {
 		return nil // already right
 	}
-	if oldAlt > 1 && oldAlt < last && oldAlt != lastUsable {
-		// The stale backup header in what is now free space (or beyond a
-		// grown partition's filesystem): a second "EFI PART" mid-disk
-		// only confuses tools looking for one.
-		if _, err := d.WriteAt(make([]byte, ss), oldAlt*ss); err != nil {
-			return fmt.Errorf("clearing the old backup GPT header: %w", err)
+	if g.lba != 1 && le64(g.hdr[gptFirstUsable:]) < 2+g.arraySectors() {
+		logf(cfg, "layout: primary GPT damaged and no room to rebuild it; table left as it is")
+		return nil
+	}
+	if oldAlt > 1 && oldAlt < last {
+		if old, err := readGPT(d, res.Size, ss, oldAlt); err == nil && old.lba == oldAlt {
+			// The stale backup header, in what is now free space (or past
+			// a grown partition's filesystem): a second "EFI PART"
+			// mid-disk only confuses tools looking for one. Only a real
+			// header there is cleared, never a sector of data a bad
+			// pointer names.
+			if _, err := d.WriteAt(make([]byte, ss), oldAlt*ss); err != nil {
+				return fmt.Errorf("clearing the old backup GPT header: %w", err)
+			}
 		}
 	}
 	if err := g.write(d, res.Size, lastUsable); err != nil {

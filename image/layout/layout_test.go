@@ -289,7 +289,8 @@ func mountRO(t *testing.T, dev string) string {
 }
 
 // A bare FAT filesystem's boot sector ends in 55 AA like an MBR: Fit must
-// take it for no table and write nothing, even asked to grow.
+// take it for no table and write nothing to it; asked to grow, it finds no
+// tool that grows FAT and says so.
 func TestFitLeavesBareFilesystem(t *testing.T) {
 	needTools(t, "mkfs.vfat")
 	dir := t.TempDir()
@@ -298,10 +299,14 @@ func TestFitLeavesBareFilesystem(t *testing.T) {
 	sh(t, "mkfs.vfat", "-F", "32", p)
 	before, _ := os.ReadFile(p)
 	sh(t, "truncate", "-s", "64M", p)
-	res, _, err := FitPath(context.Background(), p, 33*mib, Config{Grow: true})
+	res, fr, err := FitPath(context.Background(), p, 33*mib, Config{})
 	if err != nil || res.Scheme != "" {
 		t.Fatalf("FitPath on a bare FAT: %+v %v", res, err)
 	}
+	if res, fr, err = FitPath(context.Background(), p, 33*mib, Config{Grow: true}); err != nil || res.Scheme != "none" || fr.Resized || fr.Note == "" {
+		t.Fatalf("FitPath --grow on a bare FAT: %+v %+v %v", res, fr, err)
+	}
+	t.Log(Summary(res, fr))
 	after, _ := os.ReadFile(p)
 	if string(after[:len(before)]) != string(before) {
 		t.Fatal("the filesystem was changed")
@@ -332,4 +337,25 @@ func TestGrowMBRLogical(t *testing.T) {
 		}
 	}
 	sh(t, "sfdisk", "-V", p)
+}
+
+// TestGrowBareExt4: an image of a partition (a bare ext4, no table)
+// installed onto a larger partition grows to fill it with Grow.
+func TestGrowBareExt4(t *testing.T) {
+	needRoot(t)
+	needTools(t, "mkfs.ext4", "resize2fs", "e2fsck")
+	p := filepath.Join(t.TempDir(), "part")
+	sh(t, "truncate", "-s", "40M", p)
+	sh(t, "mkfs.ext4", "-q", "-F", p)
+	sh(t, "truncate", "-s", "100M", p)
+	dev := loop(t, p, 0, 0)
+	res, fr, err := FitPath(context.Background(), dev, 40*mib, Config{Grow: true})
+	if err != nil || res.Scheme != "none" || !fr.Resized || fr.FS != "ext4" {
+		t.Fatalf("FitPath: %+v %+v %v", res, fr, err)
+	}
+	t.Log(Summary(res, fr))
+	sh(t, "e2fsck", "-fn", dev)
+	if n := dfSize(t, dev, "ext4"); n < 85*mib {
+		t.Fatalf("df: %d bytes", n)
+	}
 }

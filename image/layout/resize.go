@@ -114,12 +114,13 @@ func ResizeFS(ctx context.Context, path string, res *Result) (FSResult, error) {
 		if !has("xfs_growfs") {
 			return fail("xfs_growfs not installed (xfsprogs): the XFS filesystem keeps its size")
 		}
+		// nouuid: the master's own XFS (same UUID) may be mounted here.
 		dir, err := os.MkdirTemp("", "discus-grow-*")
 		if err != nil {
 			return fail(err.Error())
 		}
 		defer os.Remove(dir)
-		if err := runTool(ctx, "", "mount", "-t", "xfs", dev, dir); err != nil {
+		if err := runTool(ctx, "", "mount", "-t", "xfs", "-o", "nouuid", dev, dir); err != nil {
 			return fail(fmt.Sprintf("mounting to grow: %v", err))
 		}
 		gerr := runTool(ctx, "", "xfs_growfs", dir)

@@ -20,7 +20,11 @@ func Summary(res *Result, fr FSResult) string {
 		if rp.Shrunk() {
 			verb = "shrunk"
 		}
-		parts = append(parts, fmt.Sprintf("partition %d %s from %s to %s", rp.Index, verb, mibs(rp.OldSize), mibs(rp.NewSize)))
+		if rp.Index == 0 {
+			parts = append(parts, fmt.Sprintf("a bare filesystem of %s on a %s target", mibs(rp.OldSize), mibs(rp.NewSize)))
+		} else {
+			parts = append(parts, fmt.Sprintf("partition %d %s from %s to %s", rp.Index, verb, mibs(rp.OldSize), mibs(rp.NewSize)))
+		}
 		switch {
 		case fr.Resized:
 			parts = append(parts, fmt.Sprintf("its %s filesystem %s to fill it", fr.FS, verb))
