@@ -218,6 +218,23 @@ func FuzzScan(f *testing.F) {
 				t.Fatalf("partition %+v", p)
 			}
 		}
+		// Gaps are skipped space: never kept, never in a partition, and
+		// never sector 0.
+		for _, g := range m.Gaps {
+			if g.Off < mbrSectorSize || g.End() > m.Size || g.Len <= 0 {
+				t.Fatalf("gap %+v on a %d-byte disk", g, m.Size)
+			}
+			for _, u := range m.Used {
+				if u.Off < g.End() && g.Off < u.End() {
+					t.Fatalf("gap %+v overlaps kept %+v", g, u)
+				}
+			}
+			for _, p := range m.Partitions {
+				if p.Size > 0 && p.Start < g.End() && g.Off < p.Start+p.Size {
+					t.Fatalf("gap %+v inside partition %+v", g, p)
+				}
+			}
+		}
 	})
 }
 

@@ -64,3 +64,14 @@ func complementIn(rs []image.Range, w image.Range) []image.Range {
 
 // GapBytes is the number of bytes the map skips as gaps.
 func (m *Map) GapBytes() int64 { return sumLen(m.Gaps) }
+
+// without returns the parts of the sorted, merged rs not in the sorted,
+// merged drop.
+func without(rs, drop []image.Range) []image.Range {
+	var out []image.Range
+	for _, r := range rs {
+		in := clip(append([]image.Range(nil), drop...), r)
+		out = append(out, complementIn(in, r)...)
+	}
+	return out
+}

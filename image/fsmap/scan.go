@@ -119,7 +119,7 @@ func ScanOptions(r io.ReaderAt, size int64, opt Options) (*Map, error) {
 	kept, gaps := splitGaps(outside, parts, tables, opt.KeepGaps)
 	used = append(used, kept...)
 	m.Used = normalize(used)
-	m.Gaps = gaps
+	m.Gaps = without(gaps, m.Used) // a bare filesystem's overlay may keep some
 	m.Partitions = parts
 	return m, nil
 }
