@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/discuscast/discus/image"
+	"github.com/discuscast/discus/image/fsmap"
 )
 
 const mib = 1 << 20
@@ -244,11 +245,16 @@ func TestGrowMBR(t *testing.T) {
 // TestShrinkGPT: a smaller target that holds every used block gets its
 // backup GPT at its end and its last partition and ext4 shrunk; one that
 // does not is refused, naming the partition.
-func TestShrinkGPT(t *testing.T) {
+func TestShrinkGPT(t *testing.T) { testShrink(t, "gpt") }
+
+// TestShrinkMBR is TestShrinkGPT on an MBR disk.
+func TestShrinkMBR(t *testing.T) { testShrink(t, "mbr") }
+
+func testShrink(t *testing.T, scheme string) {
 	needRoot(t)
-	needTools(t, "sgdisk", "resize2fs", "e2fsck")
+	needTools(t, "sgdisk", "parted", "sfdisk", "resize2fs", "e2fsck")
 	dir := t.TempDir()
-	d := makeDisk(t, dir, "gpt", "ext4", 200*mib, 180)
+	d := makeDisk(t, dir, scheme, "ext4", 200*mib, 180)
 	// Data early in the filesystem only (ext4 allocates low first).
 	src := loop(t, d.path, d.lastStart, d.lastN)
 	mnt := t.TempDir()
@@ -263,7 +269,14 @@ func TestShrinkGPT(t *testing.T) {
 		t.Fatalf("FitPath: %+v %+v %v", res, fr, err)
 	}
 	t.Log(Summary(res, fr))
-	sgdiskClean(t, dev)
+	if scheme == "gpt" {
+		sgdiskClean(t, dev)
+	} else {
+		sh(t, "sfdisk", "-V", dev)
+		if res.Resized.Start+res.Resized.NewSize != 150*mib {
+			t.Fatalf("partition ends at %d", res.Resized.Start+res.Resized.NewSize)
+		}
+	}
 	part := loop(t, target, res.Resized.Start, res.Resized.NewSize)
 	sh(t, "e2fsck", "-fn", part)
 	got, err := os.ReadFile(filepath.Join(mountRO(t, part), "file"))
@@ -357,5 +370,42 @@ func TestGrowBareExt4(t *testing.T) {
 	sh(t, "e2fsck", "-fn", dev)
 	if n := dfSize(t, dev, "ext4"); n < 85*mib {
 		t.Fatalf("df: %d bytes", n)
+	}
+}
+
+// TestCheckFits reads the map of real disks as mcimage extract does
+// before writing: ext4 with its data early fits a smaller disk; NTFS does
+// not (its backup boot sector is the volume's last sector), nor XFS (it
+// cannot shrink), and each refusal names its partition.
+func TestCheckFits(t *testing.T) {
+	needTools(t, "sgdisk", "mkfs.ext4", "mkfs.ntfs", "mkfs.xfs")
+	dir := t.TempDir()
+	for _, c := range []struct {
+		fs      string
+		lastMiB int64
+		size    int64
+		want    string // "" fits
+	}{
+		{"ext4", 180, 150 * mib, ""},
+		{"ext4", 180, 12 * mib, "partition 2 (ext4) has used blocks"},
+		{"ntfs", 180, 150 * mib, "partition 2 (ntfs) has used blocks"},
+		{"xfs", 300, 250 * mib, "partition 2"},
+	} {
+		d := makeDisk(t, dir, "gpt", c.fs, (c.lastMiB+20)*mib, c.lastMiB)
+		f, err := os.Open(d.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := fsmap.Scan(f, d.size, nil)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = CheckFits(m, c.size)
+		switch {
+		case c.want == "" && err != nil, c.want != "" && (!errors.Is(err, ErrDoesNotFit) || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s onto %d bytes: %v, want %q", c.fs, c.size, err, c.want)
+		}
+		t.Logf("%s onto %d MiB: %v", c.fs, c.size/mib, err)
 	}
 }
