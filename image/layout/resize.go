@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/image/fsmap"
 )
 
@@ -25,8 +26,9 @@ type FSResult struct {
 }
 
 // ErrNoShrink is wrapped by ResizeFS's error when a partition was shrunk
-// but its filesystem cannot be: the disk is not usable as it is.
-var ErrNoShrink = errors.New("layout: the filesystem cannot be shrunk to its partition")
+// but its filesystem cannot be: the disk is not usable as it is. It wraps
+// image.ErrTargetTooSmall (the target was too small after all).
+var ErrNoShrink = fmt.Errorf("%w: the filesystem cannot be shrunk to its partition", image.ErrTargetTooSmall)
 
 // tool is a resizer's program, looked up on PATH.
 func tool(name string) (string, bool) {
