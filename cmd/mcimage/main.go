@@ -42,6 +42,7 @@ const usage = `usage:
   mcimage info [--decrypt KEYFILE] IMAGE
   mcimage verify [--trust FILE] [--decrypt KEYFILE] IMAGE
   mcimage extract [--gaps leave|zero|discard] [--workers N] [--trust FILE] [--decrypt KEYFILE] IMAGE TARGET
+  mcimage repo init|add|ls|export|rm|gc|verify ...   (a partition repository; mcimage repo help)
 
 SRC: file, block device or - (stdin). IMAGE: file or - (stdout for create, stdin otherwise).
 create skips the free space of the filesystems it knows (ext2/3/4, FAT, NTFS, XFS, swap); --raw keeps every byte.
@@ -78,6 +79,7 @@ func run(args []string) int {
 		"info":    cmdInfo,
 		"verify":  cmdVerify,
 		"extract": cmdExtract,
+		"repo":    cmdRepo,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
