@@ -53,7 +53,10 @@ func cmdRepo(ctx context.Context, args []string) error {
 // arguments too (`repo add DIR NAME SRC --base OLD`).
 func parseAnywhere(fs *flag.FlagSet, args []string, n int, names string) ([]string, error) {
 	fs.SetOutput(os.Stderr)
-	fs.Usage = func() { fmt.Fprintf(os.Stderr, "usage: mcimage repo %s [flags] %s\n", fs.Name(), names); fs.PrintDefaults() }
+	fs.Usage = func() {
+		fmt.Fprintf(os.Stderr, "usage: mcimage repo %s [flags] %s\n", fs.Name(), names)
+		fs.PrintDefaults()
+	}
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
