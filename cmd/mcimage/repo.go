@@ -121,6 +121,9 @@ func repoAdd(ctx context.Context, args []string) error {
 		return err
 	}
 	defer src.Close()
+	if src.Size() == 0 && pos[2] != "-" {
+		return fmt.Errorf("%s: %w", pos[2], cli.ErrEmptySource)
+	}
 	opt := repo.AddOptions{Base: *base, Source: pos[2], Level: *level}
 	if fsm != nil {
 		opt.Used = fsm.Used

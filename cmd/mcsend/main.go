@@ -76,7 +76,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.StringVar(&o.statsJSON, "stats-json", "", "write the session's statistics as JSON to this file")
 	fs.StringVar(&o.key, "key", "", "shared secret file (at least 32 random bytes): authenticate every packet; receivers need the same --key")
 	fs.BoolVar(&o.nokbd, "nokbd", false, "accepted for udpcast compatibility; mcsend never reads the keyboard")
-	cli.SetUsage(fs, "usage: mcsend [flags] SOURCE\n\nSOURCE: a Discus image, a disk, partition or file, or - for stdin.")
+	cli.SetUsage(fs, "usage: mcsend [flags] SOURCE\n\nSOURCE: a Discus image, a disk, partition or file, - for stdin, or repo:DIR/NAME (an image of a repository, mcimage repo).")
 	if code, ok := cli.Parse(fs, "mcsend", args, os.Stdout, stderr); !ok {
 		return code
 	}

@@ -25,6 +25,9 @@ type source struct {
 }
 
 func openSource(ctx context.Context, path string, o options, log *slog.Logger) (*source, func(), error) {
+	if dir, name, ok := splitRepoSource(path); ok {
+		return openRepoSource(ctx, dir, name, o, log)
+	}
 	s := &source{path: path}
 	if path != "-" {
 		if isImage, err := image.IsImageFile(path); err != nil {
