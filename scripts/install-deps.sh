@@ -24,6 +24,7 @@ have unshare      || need+=(util-linux)
 have ssh-keygen   || need+=(openssh-client)
 have nft          || need+=(nftables)
 have ethtool      || need+=(ethtool)
+have debootstrap  || need+=(debootstrap)  # bench/releases.sh, bench/workloads.sh
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "install-deps: missing ${need[*]}; run as root to install them" >&2

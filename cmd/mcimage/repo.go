@@ -82,7 +82,7 @@ func repoInit(_ context.Context, args []string) error {
 	bs := cli.SizeFlag(repo.DefaultBlockSize)
 	fs.Var(&bs, "block-size", "block size, a power of two 4K..1M: the unit of sharing")
 	frame := cli.SizeFlag(0)
-	fs.Var(&frame, "frame-size", "uncompressed bytes compressed together (default 1M)")
+	fs.Var(&frame, "frame-size", "uncompressed bytes compressed together (default 4M)")
 	pos, err := parseAnywhere(fs, args, 1, "DIR")
 	if err != nil {
 		return err

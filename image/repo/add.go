@@ -106,10 +106,20 @@ func (r *Repo) Add(ctx context.Context, name string, src io.ReaderAt, size int64
 	if _, ok := cat.image(name); ok {
 		return st, fmt.Errorf("%w: %q", ErrExists, name)
 	}
+	var base *Recipe
+	var baseHash Hash
 	if opt.Base != "" {
-		if _, ok := cat.image(opt.Base); !ok {
+		i, ok := cat.image(opt.Base)
+		if !ok {
 			return st, fmt.Errorf("repo: base: %w: %q", ErrNotFound, opt.Base)
 		}
+		r.mu.Lock()
+		base, err = r.readRecipe(cat.Images[i])
+		r.mu.Unlock()
+		if err != nil {
+			return st, err
+		}
+		baseHash = cat.Images[i].RecipeHash
 	}
 	sector := opt.SectorSize
 	if sector == 0 {
@@ -138,6 +148,9 @@ func (r *Repo) Add(ctx context.Context, name string, src io.ReaderAt, size int64
 	if crashAt == "packs" {
 		crashed = true
 		return st, errCrash
+	}
+	if base != nil && base.depth() < maxDeltaDepth-1 {
+		rc.delta = makeDelta(rc.Used, rc.Blocks, base, baseHash)
 	}
 	b := rc.marshal()
 	ref := imageRef{Name: name, RecipeHash: sha256.Sum256(b), RecipeSize: uint64(len(b))}

@@ -18,7 +18,7 @@ const (
 	DefaultBlockSize = 16 << 10
 	MinBlockSize     = 4 << 10
 	MaxBlockSize     = 1 << 20
-	DefaultFrameSize = 1 << 20 // uncompressed bytes per zstd frame of a pack
+	DefaultFrameSize = 4 << 20 // uncompressed bytes per zstd frame of a pack (1 MiB: 6 % larger packs)
 	MaxFrameSize     = 16 << 20
 	MaxNameLen       = 64
 	maxPacks         = 1 << 20

@@ -54,6 +54,10 @@ func resum(b []byte) []byte {
 
 func FuzzParseRecipe(f *testing.F) {
 	f.Add(fuzzRecipe().marshal())
+	child := fuzzRecipe()
+	child.Blocks[0][3] = 9
+	child.delta = makeDelta(child.Used, child.Blocks, fuzzRecipe(), Hash{1})
+	f.Add(child.marshal())
 	f.Add((&Recipe{BlockSize: 16384, SectorSize: 4096}).marshal())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		rc, err := parseRecipe(b)
@@ -67,7 +71,7 @@ func FuzzParseRecipe(f *testing.F) {
 		if again := rc.marshal(); !bytes.Equal(again, b) {
 			t.Fatal("re-encoding differs")
 		}
-		if int64(len(rc.Blocks)) != countBlocks(rc.Used, int64(rc.BlockSize)) {
+		if rc.delta == nil && int64(len(rc.Blocks)) != countBlocks(rc.Used, int64(rc.BlockSize)) {
 			t.Fatal("block count does not match the used ranges")
 		}
 	})
@@ -113,7 +117,13 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	idx, off := fuzzPackIndex()
 	rc := fuzzRecipe().marshal()
 	cat := fuzzCatalog().marshal()
+	full := fuzzRecipe()
+	child := fuzzRecipe()
+	child.Blocks[2][5] = 1
+	child.delta = makeDelta(child.Used, child.Blocks, full, Hash{0xaa})
+	delta := child.marshal()
 	seeds := map[string][]any{
+		"FuzzParseRecipe/delta":          {delta},
 		"FuzzParseRecipe/small":          {rc},
 		"FuzzParseRecipe/truncated":      {rc[:len(rc)-40]},
 		"FuzzParseRecipe/empty-image":    {(&Recipe{BlockSize: 16384, SectorSize: 4096}).marshal()},

@@ -183,6 +183,13 @@ func (r *Repo) GC(ctx context.Context, level int) (GCStats, error) {
 	}
 	for _, im := range r.cat.Images {
 		keep[filepath.Join("images", recipeName(im.RecipeHash))] = true
+		rc, err := r.readRecipe(im)
+		if err != nil {
+			return st, err
+		}
+		for _, h := range rc.chain { // base recipes a delta needs
+			keep[filepath.Join("images", recipeName(h))] = true
+		}
 	}
 	for _, sub := range []string{"packs", "images", "."} {
 		ents, err := os.ReadDir(filepath.Join(r.dir, sub))

@@ -29,6 +29,9 @@ type Recipe struct {
 	Base       string // the image named as its base when added (information only)
 	Used       []image.Range
 	Blocks     []Hash // one per block of usedBlocks(Used), in order
+
+	delta *recipeDelta // how the blocks are stored, if as a delta
+	chain []Hash       // the base recipe files a delta needed, nearest first
 }
 
 const (
@@ -72,7 +75,11 @@ func (r *Recipe) marshal() []byte {
 	b = append(b, recipeMagic...)
 	b = append(b, Version, 0, 0, 0)
 	b = le.AppendUint32(b, r.BlockSize)
-	b = le.AppendUint32(b, 0) // flags
+	flags := uint32(0)
+	if r.delta != nil {
+		flags |= recipeFlagDelta
+	}
+	b = le.AppendUint32(b, flags)
 	b = le.AppendUint64(b, uint64(r.TargetSize))
 	b = le.AppendUint32(b, r.SectorSize)
 	created := int64(0)
@@ -89,9 +96,14 @@ func (r *Recipe) marshal() []byte {
 		b = le.AppendUint64(b, uint64(u.Off))
 		b = le.AppendUint64(b, uint64(u.Len))
 	}
-	b = le.AppendUint64(b, uint64(len(r.Blocks)))
-	for _, h := range r.Blocks {
-		b = append(b, h[:]...)
+	if r.delta != nil {
+		b = le.AppendUint64(b, uint64(countBlocks(r.Used, int64(r.BlockSize))))
+		b = r.delta.marshal(b)
+	} else {
+		b = le.AppendUint64(b, uint64(len(r.Blocks)))
+		for _, h := range r.Blocks {
+			b = append(b, h[:]...)
+		}
 	}
 	sum := sha256.Sum256(b)
 	return append(b, sum[:]...)
@@ -113,7 +125,8 @@ func parseRecipe(b []byte) (*Recipe, error) {
 	if b[4] != Version {
 		return nil, fmt.Errorf("repo: recipe version %d: %w", b[4], image.ErrVersion)
 	}
-	if b[5]|b[6]|b[7] != 0 || le.Uint32(b[12:]) != 0 {
+	flags := le.Uint32(b[12:])
+	if b[5]|b[6]|b[7] != 0 || flags&^recipeFlagDelta != 0 {
 		return nil, corrupt("recipe: reserved bytes or flags set")
 	}
 	r := &Recipe{BlockSize: le.Uint32(b[8:]), TargetSize: int64(le.Uint64(b[16:])), SectorSize: le.Uint32(b[24:])}
@@ -176,6 +189,14 @@ func parseRecipe(b []byte) (*Recipe, error) {
 	nb := le.Uint64(p)
 	p = p[8:]
 	want := countBlocks(r.Used, int64(r.BlockSize))
+	if flags&recipeFlagDelta != 0 {
+		if nb != uint64(want) {
+			return nil, corrupt("recipe: %d blocks, the used ranges need %d", nb, want)
+		}
+		// The blocks are resolved against the base recipe (Repo.readRecipe).
+		r.delta, err = parseDelta(p, nb)
+		return r, err
+	}
 	if nb != uint64(want) || uint64(len(p)) != nb*32 {
 		return nil, corrupt("recipe: %d block hashes in %d bytes, the used ranges need %d", nb, len(p), want)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -17,7 +18,7 @@ import (
 )
 
 // Config is what Init fixes for the life of a repository. The zero value
-// means 16 KiB blocks in 1 MiB frames.
+// means 16 KiB blocks in 4 MiB frames.
 type Config struct {
 	BlockSize int // 0: DefaultBlockSize; a power of two in 4 KiB..1 MiB
 	FrameSize int // 0: DefaultFrameSize (at least one block); a multiple of BlockSize up to 16 MiB
@@ -240,6 +241,13 @@ func (r *Repo) readRecipe(im imageRef) (*Recipe, error) {
 	if sha256.Sum256(b) != im.RecipeHash {
 		return nil, corrupt("%s: checksum mismatch", p)
 	}
+	return r.resolveRecipe(p, b, 0)
+}
+
+// resolveRecipe parses the recipe file p (bytes b, already checked
+// against its hash) and, for a delta, reads its base recipe (by hash) and
+// computes the block list; depth counts the deltas above it.
+func (r *Repo) resolveRecipe(p string, b []byte, depth int) (*Recipe, error) {
 	rc, err := parseRecipe(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
@@ -247,8 +255,55 @@ func (r *Repo) readRecipe(im imageRef) (*Recipe, error) {
 	if rc.BlockSize != r.cat.BlockSize {
 		return nil, corrupt("%s: block size %d, the repository's is %d", p, rc.BlockSize, r.cat.BlockSize)
 	}
+	if rc.delta == nil {
+		return rc, nil
+	}
+	if depth >= maxDeltaDepth {
+		return nil, corrupt("%s: a chain of more than %d delta recipes", p, maxDeltaDepth)
+	}
+	bp := filepath.Join(r.dir, "images", recipeName(rc.delta.Base))
+	bb, err := readLimited(bp, maxRecipeFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: its base recipe: %w", p, err)
+	}
+	if sha256.Sum256(bb) != rc.delta.Base {
+		return nil, corrupt("%s: checksum mismatch", bp)
+	}
+	base, err := r.resolveRecipe(bp, bb, depth+1)
+	if err != nil {
+		return nil, err
+	}
+	if rc.Blocks, err = rc.delta.resolve(rc.Used, countBlocks(rc.Used, int64(rc.BlockSize)), base); err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	rc.chain = append([]Hash{rc.delta.Base}, base.chain...)
 	return rc, nil
 }
+
+// maxRecipeFile bounds a recipe file read without a catalog size (a delta's
+// base): a full recipe of a 16 TiB disk at 4 KiB blocks.
+const maxRecipeFile = 1 << 37
+
+func readLimited(p string, limit int64) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > limit {
+		return nil, corrupt("%s: %d bytes, more than a recipe can be", p, st.Size())
+	}
+	b := make([]byte, st.Size())
+	_, err = io.ReadFull(f, b)
+	return b, err
+}
+
+// depth is how many delta recipes the recipe's blocks went through.
+func (rc *Recipe) depth() int { return len(rc.chain) }
 
 // Recipe returns the recipe of the image called name.
 func (r *Repo) Recipe(name string) (*Recipe, error) {

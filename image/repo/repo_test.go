@@ -303,3 +303,54 @@ func TestBlockSizes(t *testing.T) {
 		t.Error("block size 3000 accepted")
 	}
 }
+
+// An image added with a base stores its recipe as a delta: a localized
+// copy's recipe is a few hundred bytes. Removing the base keeps what the
+// delta needs; damage to the base's recipe is found through the delta.
+func TestDeltaRecipe(t *testing.T) {
+	base := makeExt4(t, 10)
+	r := newRepo(t, Config{})
+	addFS(t, r, "base", base, "")
+	loc1, loc2 := localize(t, base, 1), localize(t, base, 2)
+	used1, st1 := addFS(t, r, "l1", loc1, "base")
+	used2, st2 := addFS(t, r, "l2", loc2, "l1") // a delta of a delta
+	if st1.RecipeBytes > 4096 || st2.RecipeBytes > 4096 {
+		t.Errorf("delta recipes of %d and %d bytes", st1.RecipeBytes, st2.RecipeBytes)
+	}
+	check := func() {
+		t.Helper()
+		for _, c := range []struct {
+			name, path string
+			used       []image.Range
+		}{{"l1", loc1, used1}, {"l2", loc2, used2}} {
+			want, _ := os.ReadFile(c.path)
+			got, _ := exportAndInstall(t, r, c.name)
+			equalOnUsed(t, got, want, c.used)
+		}
+	}
+	check()
+	if err := r.Remove("base"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Remove("l1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.GC(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(r.Dir(), "images", "*.rcp")); len(m) != 3 {
+		t.Errorf("after gc %d recipe files, want l2's and the two it derives from", len(m))
+	}
+	want, _ := os.ReadFile(loc2)
+	got, _ := exportAndInstall(t, r, "l2")
+	equalOnUsed(t, got, want, used2)
+	// Damage the first base's recipe: l2 is refused, not exported wrong.
+	rc, _ := r.Recipe("l2")
+	p := filepath.Join(r.Dir(), "images", recipeName(rc.chain[len(rc.chain)-1]))
+	b, _ := os.ReadFile(p)
+	b[len(b)-100] ^= 1
+	os.WriteFile(p, b, 0o644)
+	if _, err := r.OpenDisk("l2"); !errors.Is(err, image.ErrCorrupt) {
+		t.Fatalf("a damaged base recipe: %v", err)
+	}
+}

@@ -22,12 +22,19 @@ type ImageStats struct {
 	// base does not hold: the increment's cost.
 	BaseNewBytes float64
 	RecipeBytes  int64
+	// RecipeNeeded is set when another image's delta recipe derives from
+	// this one's: removing the image keeps its recipe file.
+	RecipeNeeded bool
 }
 
 // UniqueBytes is what removing the image (and GC) frees: the stored bytes
-// only it references, and its recipe.
+// only it references, and its recipe unless a delta needs it.
 func (s ImageStats) UniqueBytes() float64 {
-	return s.StoredBytes - s.SharedBytes + float64(s.RecipeBytes)
+	u := s.StoredBytes - s.SharedBytes
+	if !s.RecipeNeeded {
+		u += float64(s.RecipeBytes)
+	}
+	return u
 }
 
 // Stats describes a whole repository.
@@ -65,22 +72,36 @@ func (r *Repo) Stats() (Stats, error) {
 		return float64(fr.Stored) * float64(loc.len) / float64(fr.Raw)
 	}
 	recipes := make([]*Recipe, len(r.cat.Images))
-	refs := map[Hash]int{} // images referencing each block
+	refs := map[Hash]int{}    // images referencing each block
+	files := map[Hash]int64{} // recipe files, with the bases deltas need
 	for i, im := range r.cat.Images {
 		rc, err := r.readRecipe(im)
 		if err != nil {
 			return st, err
 		}
 		recipes[i] = rc
+		files[im.RecipeHash] = int64(im.RecipeSize)
+		for _, h := range rc.chain {
+			if _, ok := files[h]; !ok {
+				if fi, err := os.Stat(filepath.Join(r.dir, "images", recipeName(h))); err == nil {
+					files[h] = fi.Size()
+				}
+			}
+		}
 		for h := range distinct(rc) {
 			refs[h]++
+		}
+	}
+	needed := map[Hash]bool{}
+	for _, rc := range recipes {
+		for _, h := range rc.chain {
+			needed[h] = true
 		}
 	}
 	for i, rc := range recipes {
 		im := r.cat.Images[i]
 		s := ImageStats{Name: im.Name, Base: rc.Base, Source: rc.Source, TargetSize: rc.TargetSize,
-			UsedBytes: rc.UsedBytes(), RecipeBytes: int64(im.RecipeSize)}
-		st.RecipeBytes += s.RecipeBytes
+			UsedBytes: rc.UsedBytes(), RecipeBytes: int64(im.RecipeSize), RecipeNeeded: needed[im.RecipeHash]}
 		for _, h := range rc.Blocks {
 			if h != zeroHash {
 				s.DataBytes += int64(r.index[h].len)
@@ -104,6 +125,9 @@ func (r *Repo) Stats() (Stats, error) {
 			}
 		}
 		st.Images = append(st.Images, s)
+	}
+	for _, n := range files {
+		st.RecipeBytes += n
 	}
 	for h := range r.index {
 		if refs[h] > 0 {
