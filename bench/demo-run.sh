@@ -51,6 +51,6 @@ awk -v s="$start" -v e="$end" -v b="$stored" -v d="$disk" -v n="$n" 'BEGIN {
   t = e - s
   printf "== %d receivers got a %.0f MiB disk (%.1f MiB image) in %.2f s: %.1f MiB/s of disk, %.1f MiB/s on the wire\n",
     n, d / 1048576, b / 1048576, t, d / 1048576 / t, b / 1048576 / t }'
-grep -h '"ParityBlocks"\|"Requests"' "$work/send.json" | tr -d ' ,' | sed 's/^/   sender /'
+grep -h '"parity_blocks"\|"repair_bytes"\|"request_packets"' "$work/send.json" | tr -d ' ,' | head -3 | sed 's/^/   sender /'
 if [ "$status" -eq 0 ]; then echo "== demo OK"; else echo "== demo FAILED"; fi
 exit "$status"

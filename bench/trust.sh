@@ -58,7 +58,6 @@ else
   commit="$(git rev-parse --short HEAD)+worktree"
   CGO_ENABLED=0 go build -trimpath -o "$BIN/" ./cmd/...
 fi
-DROP_WINDOW=$(awk '/DropReason = iota/ { f = 1 } f && $1 ~ /^Drop[A-Za-z]+$/ { if ($1 == "DropWindow") { print n; exit } n++ }' mcast/wire/drops.go)
 
 size=${TRUST_SIZE:-}
 if [ -z "$size" ]; then size=512; [ -f bench/cache/b-2048.raw ] && size=2048; fi
@@ -203,13 +202,11 @@ trust_run() {
   # means a receiver fell behind; its first loss also costs it the FEC tables).
   jnum() { { cat "${@:2}" 2>/dev/null || true; } | tr -d ' \t\n' | { grep -o "\"$1\":[0-9]*" || true; } | awk -F: '{ s += $NF } END { print s + 0 }'; }
   local dblk pblk lost dups defer wdrop
-  dblk=$(jnum DataBlocks "$d/send.json") pblk=$(jnum ParityBlocks "$d/send.json")
-  lost=$(jnum Lost "$d"/r*.json) dups=$(jnum DupBlocks "$d"/r*.json) defer=$(jnum Deferred "$d"/r*.json)
-  # Drops[DropWindow] (its index from mcast/wire/drops.go): blocks of a chunk that found no
-  # room among the partial chunks (a receiver holding chunks it cannot deliver yet).
-  wdrop=$(for f in "$d"/r*.json; do tr -d ' \t\n' <"$f" || true; echo; done 2>/dev/null |
-    { grep -o '"receiver":{[^}]*' || true; } | { grep -o '"Drops":\[[0-9,]*' || true; } |
-    awk -F'[][,]' -v f=$((DROP_WINDOW + 2)) '{ s += $f } END { print s + 0 }')
+  dblk=$(jnum data_blocks "$d/send.json") pblk=$(jnum parity_blocks "$d/send.json")
+  lost=$(jnum lost_packets "$d"/r*.json) dups=$(jnum duplicate_blocks "$d"/r*.json) defer=$(jnum deferred_deliveries "$d"/r*.json)
+  # dropped_packets.window: blocks of a chunk that found no room among the partial
+  # chunks (a receiver holding chunks it cannot deliver yet).
+  wdrop=$(jnum window "$d"/r*.json)
   drop_targets
   if [ "$ok" != "$N" ] || [ "$rc" != 0 ]; then
     FAILED=$((FAILED + 1))

@@ -17,8 +17,6 @@ import (
 
 	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/internal/cli"
-	"github.com/discuscast/discus/mcast"
-	"github.com/discuscast/discus/mcast/transport"
 	"github.com/discuscast/discus/session"
 )
 
@@ -147,30 +145,9 @@ func receive(o options, args []string, stdout, stderr io.Writer) error {
 	}
 	pr.Done(st.Summary(res.ReceiveProgress, err))
 	if o.statsJSON != "" {
-		if werr := writeStats(o.statsJSON, path, res, err); werr != nil && err == nil {
+		if werr := cli.WriteJSON(o.statsJSON, cli.RecvStats(st, path, res, err)); werr != nil && err == nil {
 			err = werr
 		}
 	}
 	return err
-}
-
-type statsFile struct {
-	Target    string              `json:"target"`
-	Elapsed   float64             `json:"elapsed_seconds"`
-	Error     string              `json:"error,omitempty"`
-	ExitCode  int                 `json:"exit_code"`
-	Acked     bool                `json:"acked"`
-	Receiver  mcast.ReceiverStats `json:"receiver"`
-	Install   image.InstallStats  `json:"install"`
-	Transport transport.Stats     `json:"transport"`
-	Image     *image.Header       `json:"image_header,omitempty"`
-}
-
-func writeStats(path, target string, res session.ReceiveResult, err error) error {
-	sf := statsFile{Target: target, Elapsed: res.Elapsed.Seconds(), ExitCode: cli.ExitCode(err), Acked: res.Acked,
-		Receiver: res.Stats, Install: res.Install, Transport: res.Transport, Image: res.Header}
-	if err != nil {
-		sf.Error = err.Error()
-	}
-	return cli.WriteJSON(path, sf)
 }

@@ -16,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/internal/cli"
 	"github.com/discuscast/discus/mcast"
 	"github.com/discuscast/discus/mcast/transport"
@@ -147,7 +146,7 @@ func send(o options, args []string, stderr io.Writer) error {
 	res, err := session.Send(ctx, source.cs, cfg)
 	pr.Done(st.Summary(res.SendProgress))
 	if o.statsJSON != "" {
-		if werr := writeStats(o.statsJSON, res, source, err); werr != nil && err == nil {
+		if werr := cli.WriteJSON(o.statsJSON, cli.SendStats(st, source.path, res, time.Now(), err)); werr != nil && err == nil {
 			err = werr
 		}
 	}
@@ -173,27 +172,4 @@ func (o options) rateConfig(sc *mcast.SenderConfig) error {
 		sc.MaxRate, sc.FixedRate = r, true
 	}
 	return nil
-}
-
-type statsFile struct {
-	Source    string               `json:"source"`
-	ImageID   string               `json:"image_id"`
-	Elapsed   float64              `json:"elapsed_seconds"`
-	Error     string               `json:"error,omitempty"`
-	ExitCode  int                  `json:"exit_code"`
-	Sender    mcast.SenderStats    `json:"sender"`
-	Receivers []mcast.ReceiverInfo `json:"receivers"`
-	Lost      int                  `json:"receivers_lost"`
-	Transport transport.Stats      `json:"transport"`
-	Image     *image.Header        `json:"image_header,omitempty"`
-}
-
-func writeStats(path string, res session.SendResult, s *source, err error) error {
-	sf := statsFile{Source: s.path, ImageID: s.id.String(), Elapsed: res.Elapsed.Seconds(),
-		ExitCode: cli.ExitCode(err), Sender: res.Stats, Receivers: res.Receivers, Lost: res.Lost,
-		Transport: res.Transport, Image: s.header()}
-	if err != nil {
-		sf.Error = err.Error()
-	}
-	return cli.WriteJSON(path, sf)
 }
