@@ -45,9 +45,12 @@ func (h *plainHandler) Handle(_ context.Context, r slog.Record) error {
 	b.WriteString(msg)
 	var parts []string
 	add := func(a slog.Attr) bool {
-		if a.Key == "err" {
+		switch {
+		case a.Key == "err":
 			parts = append(parts, Message(errorOf(a.Value)))
-		} else {
+		case a.Value.Kind() == slog.KindUint64 && (a.Key == "sender" || a.Key == "node" || a.Key == "receiver"):
+			parts = append(parts, a.Key+" "+NodeID(a.Value.Uint64())) // as --stats-json writes node IDs
+		default:
 			parts = append(parts, strings.ReplaceAll(a.Key, "_", " ")+" "+a.Value.String())
 		}
 		return true

@@ -19,6 +19,7 @@ type SendStatus struct {
 	MinReceivers    int                  // for the waiting line
 	ReceiverTimeout time.Duration        // a receiver silent this long counts as lost
 
+	t0       time.Time     // wall time the session began (now - Elapsed)
 	started  time.Duration // Elapsed when data began to flow; 0 before
 	sawStart bool
 	meter    Meter
@@ -72,6 +73,9 @@ func (s *SendStatus) counts(p session.SendProgress) (done, joined, lost int, ima
 // Line is the progress line for p.
 func (s *SendStatus) Line(now time.Time, p session.SendProgress) string {
 	done, joined, lost, imageDone := s.counts(p)
+	if s.t0.IsZero() {
+		s.t0 = now.Add(-p.Elapsed)
+	}
 	if !p.Started {
 		need := ""
 		if s.MinReceivers > 1 {
@@ -115,14 +119,14 @@ func (s *SendStatus) Summary(p session.SendProgress) string {
 	if !p.Started {
 		return "" // the error says why nothing was sent
 	}
-	if !s.sawStart {
-		s.started = 0
-	}
-	d := p.Elapsed - s.started
+	d := s.dataTime(p)
 	total, _ := s.total()
 	line := fmt.Sprintf("%d/%d receivers complete", done, joined)
 	if lost > 0 {
 		line += fmt.Sprintf(" (%d lost)", lost)
+	}
+	if done == 0 {
+		return line + " after " + Duration(p.Elapsed)
 	}
 	if total > 0 {
 		line += fmt.Sprintf(", %s in %s", HumanBytes(total), Duration(d))
@@ -134,4 +138,24 @@ func (s *SendStatus) Summary(p session.SendProgress) string {
 		line += ", " + HumanBytes(r) + " of repairs"
 	}
 	return line
+}
+
+// dataTime is how long data flowed: from the start to the last receiver's
+// completion (its last word), not counting --linger after it.
+func (s *SendStatus) dataTime(p session.SendProgress) time.Duration {
+	end := p.Elapsed
+	if !s.t0.IsZero() {
+		var last time.Time
+		all := len(p.Receivers) > 0
+		for _, r := range p.Receivers {
+			all = all && r.Done
+			if r.Done && r.LastHeard.After(last) {
+				last = r.LastHeard
+			}
+		}
+		if all && last.After(s.t0) {
+			end = min(end, last.Sub(s.t0))
+		}
+	}
+	return max(end-s.started, 0)
 }

@@ -201,7 +201,7 @@ func SendStats(st *SendStatus, source string, res session.SendResult, now time.T
 		Drops: DropsJSON(s.Drops), PacingRateBytesPerS: s.Rate, QueuedBlocks: s.Queued,
 		Outliers: s.Outliers, MedianLossRatio: s.LossRef, ImageBytes: total}
 	if p.Started && st.sawStart {
-		d := p.Elapsed - st.started
+		d := st.dataTime(p)
 		f.Sender.DataSeconds = d.Seconds()
 		if d > 0 && done > 0 {
 			f.Sender.GoodputBytesPerS = float64(total) / d.Seconds()
