@@ -13,11 +13,13 @@ import (
 
 // deviceSink installs onto a block device through a layout.Clip when the
 // device turns out smaller than the image (its size comes with the
-// session's header), so that an image whose partitions' data fit is
-// accepted and fixed afterwards (fit) instead of refused outright. nil for
-// other targets, which install as usual.
-func (t *target) deviceSink(install *image.InstallConfig) func(*image.Header) (session.ChunkSink, error) {
-	if !t.blockDevice() {
+// session's header) and grow allows fitting the image to the disk, so
+// that an image whose partitions' data fit is accepted and fixed
+// afterwards (fit). Whether they fit is only known once the data came, so
+// without grow a smaller device is refused before the first write, as
+// always. nil for other targets, which install as usual.
+func (t *target) deviceSink(install *image.InstallConfig, grow bool) func(*image.Header) (session.ChunkSink, error) {
+	if !grow || !t.blockDevice() {
 		return nil
 	}
 	return func(h *image.Header) (session.ChunkSink, error) {

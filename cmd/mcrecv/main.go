@@ -59,7 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.key, "key", "", "shared secret file (at least 32 random bytes): take only packets authenticated with it, as mcsend --key sends them")
 	fs.StringVar(&o.trust, "trust", "", "install only images signed by a key in this file (authorized_keys format, ssh-ed25519)")
 	fs.StringVar(&o.decrypt, "decrypt", "", "key file of an encrypted image (mcimage create --encrypt)")
-	fs.BoolVar(&o.grow, "grow", false, "enlarge the last partition and its filesystem to fill a larger disk")
+	fs.BoolVar(&o.grow, "grow", false, "fit the image to the disk: enlarge the last partition and its filesystem to fill a larger disk, shrink them onto a smaller one that holds their data (checked after the transfer)")
 	fs.BoolVar(&o.nokbd, "nokbd", false, "accepted for udpcast compatibility; mcrecv never reads the keyboard")
 	cli.SetUsage(fs, "usage: mcrecv [flags] TARGET\n\nTARGET: a disk, partition or file written in place, or - for stdout.")
 	if code, ok := cli.Parse(fs, "mcrecv", args, stdout, stderr); !ok {
@@ -125,7 +125,7 @@ func receive(o options, args []string, stdout, stderr io.Writer) error {
 	}
 	defer tgt.close()
 	cfg.Sink = tgt.sink
-	if ds := tgt.deviceSink(&cfg.Install); ds != nil {
+	if ds := tgt.deviceSink(&cfg.Install, o.grow); ds != nil {
 		cfg.Sink = ds
 	}
 	cfg.OnHeader = tgt.prepare

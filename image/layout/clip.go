@@ -18,7 +18,8 @@ import (
 //
 // The installer cannot discard gaps through a Clip (BLKZEROOUT, holes):
 // --gaps discard writes zeros instead. Use a Clip only when the target is
-// smaller than the image.
+// smaller than the image, and only when a failure after writing is
+// acceptable (mcrecv --grow) or CheckFits said yes beforehand.
 type Clip struct {
 	f         *os.File
 	size      int64

@@ -84,12 +84,12 @@ func Fit(d Disk, imageSize, size int64, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m != nil && m.protective {
+	if m != nil && m.protective && len(cfg.Dropped) == 0 {
 		logf(cfg, "layout: protective MBR but no valid GPT header: table left as it is")
 		return res, nil
 	}
 	fs := fsmap.Detect(d, min(size, imageSize))
-	if m == nil || fs != "" || !m.inside(imageSize) {
+	if m == nil || m.protective || fs != "" || !m.inside(imageSize) {
 		// No table, or a bare filesystem whose boot sector looks like one
 		// (FAT and NTFS end theirs with 55 AA too), or a table that did not
 		// fit the image's own disk: nothing Fit may rewrite. A bare
@@ -97,6 +97,12 @@ func Fit(d Disk, imageSize, size int64, cfg Config) (*Result, error) {
 		// target.
 		if m != nil && fs == "" {
 			logf(cfg, "layout: sector 0 is not a partition table that fits the image; left as it is")
+		}
+		if len(cfg.Dropped) > 0 {
+			// Nothing to fix: what did not fit is simply lost.
+			r := cfg.Dropped[0]
+			return res, fmt.Errorf("%w: the image's disk has no partition table Discus can fit, and holds data at bytes %d..%d, past the end of the %d-byte target (the disk as written is not usable)",
+				ErrDoesNotFit, r.Off, r.End(), size)
 		}
 		if fs != "" && cfg.Grow && size > imageSize {
 			res.Scheme = "none"

@@ -409,3 +409,16 @@ func TestCheckFits(t *testing.T) {
 		t.Logf("%s onto %d MiB: %v", c.fs, c.size/mib, err)
 	}
 }
+
+// Data dropped past a smaller target's end on a disk with no table Fit
+// knows is lost for good: refused, never a success.
+func TestFitDroppedWithoutTable(t *testing.T) {
+	d := &memDisk{t: t, b: make([]byte, 1*mib)}
+	_, err := Fit(d, 8*mib, 1*mib, Config{Grow: true, Dropped: []image.Range{{Off: 3 * mib, Len: 4096}}})
+	if !errors.Is(err, ErrDoesNotFit) || !errors.Is(err, image.ErrTargetTooSmall) {
+		t.Fatalf("Fit: %v", err)
+	}
+	if res, err := Fit(d, 8*mib, 1*mib, Config{}); err != nil || res.Scheme != "" {
+		t.Fatalf("nothing dropped: %+v %v", res, err)
+	}
+}

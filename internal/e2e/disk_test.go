@@ -12,10 +12,12 @@ import (
 
 // TestReceiveOntoOtherDisks sends the image of a 64 MiB GPT disk (an ext4
 // of 40 MiB holding files) to two receivers whose disks are loop devices
-// of other sizes: 160 MiB with --grow, 48 MiB, 30 MiB (the partition and
-// its ext4 must shrink to 28 MiB) and 12 MiB (its used blocks do not fit:
-// exit 7). The first three must get a GPT sgdisk -v calls clean and an
-// ext4 e2fsck -fn calls clean; the grown one fills its disk (df).
+// of other sizes, all with --grow: 160 MiB, 48 MiB (smaller than the
+// image's disk, but its partition fits: grown to 46 MiB), 30 MiB (the
+// partition and its ext4 must shrink to 28 MiB) and 12 MiB (its used
+// blocks do not fit: exit 7). The first three must get a GPT sgdisk -v
+// calls clean and an ext4 e2fsck -fn calls clean; the largest fills its
+// disk (df).
 func TestReceiveOntoOtherDisks(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: loop devices")
@@ -72,9 +74,9 @@ func TestReceiveOntoOtherDisks(t *testing.T) {
 	script := `set -e
 ip link set lo up; ip link set lo multicast on; ip route add 224.0.0.0/4 dev lo
 "$BIN/mcrecv" --quiet --start-timeout 20 --grow "$BIG" & a=$!
-"$BIN/mcrecv" --quiet --start-timeout 20 "$SMALL" & b=$!
-"$BIN/mcrecv" --quiet --start-timeout 20 "$SHRUNK" & c=$!
-"$BIN/mcrecv" --quiet --start-timeout 20 "$TINY" & d=$!
+"$BIN/mcrecv" --quiet --start-timeout 20 --grow "$SMALL" & b=$!
+"$BIN/mcrecv" --quiet --start-timeout 20 --grow "$SHRUNK" & c=$!
+"$BIN/mcrecv" --quiet --start-timeout 20 --grow "$TINY" & d=$!
 "$BIN/mcsend" --quiet --min-receivers 4 --start-timeout 20 "$IMG"
 wait $a || { echo "receiver 1 exited $?"; exit 9; }
 wait $b || { echo "receiver 2 exited $?"; exit 9; }
@@ -95,7 +97,7 @@ rc=0; wait $d || rc=$?
 	}
 	bigPart := loop(bigFile, 1*mib, 158*mib)
 	run("e2fsck", "-fn", bigPart)
-	run("e2fsck", "-fn", loop(smallFile, 1*mib, 40*mib))
+	run("e2fsck", "-fn", loop(smallFile, 1*mib, 46*mib))
 	run("e2fsck", "-fn", loop(shrunkFile, 1*mib, 28*mib))
 	if !strings.Contains(string(out), "partition 1 (bytes") && !strings.Contains(string(out), "partition 1 holds data") {
 		t.Errorf("the 12 MiB receiver's refusal does not name the partition:\n%s", out)
