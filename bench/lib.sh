@@ -55,6 +55,24 @@ discus_image() {
   echo "$img"
 }
 
+# partclone_image SRC: prints the path of SRC's cached `partclone.ext4 -c | zstd -1`
+# image; makes it (timed) and the hash of its local restore onto zeros on first use.
+partclone_image() {
+  local src=$1 img
+  mkdir -p "$IMGDIR"
+  img=$IMGDIR/$(basename "${1%.raw}").pc.zst
+  if [ ! -f "$img" ] || [ ! -f "$img.xxh" ]; then
+    /usr/bin/time -f "%e %U %S" -o "$img.time" sh -c "partclone.ext4 -c -q -s '$src' -o - 2>'$img.log' | zstd -1 -q >'$img.tmp'"
+    mv "$img.tmp" "$img"
+    mkdir -p "$SHM"
+    rm -f "$SHM/expected.raw"; truncate -s "$(stat -c %s "$src")" "$SHM/expected.raw"
+    zstd -d -q -c "$img" | partclone.ext4 -r -q -s - -O "$SHM/expected.raw" >>"$img.log" 2>&1
+    xxhsum -H2 "$SHM/expected.raw" | cut -d' ' -f1 >"$img.xxh"
+    rm -f "$SHM/expected.raw"
+  fi
+  echo "$img"
+}
+
 # targets KIND N SIZE_BYTES: fills TGT[] with N fresh receiver targets:
 # files on tmpfs, or loop devices over sparse files on the root disk.
 targets() {
@@ -89,7 +107,13 @@ hash_target() {
 }
 
 # run_one SYSTEM WORKLOAD_PATH N MTU LOSS TARGETKIND [NOTE]
-# SYSTEM: udp-default | udp-tuned | udp-zstd | udp-patient | discus | discus-onfly | discus-rate
+# SYSTEM: udp-default | udp-tuned | udp-zstd | udp-patient | pc-saved | pc-onfly |
+#         discus | discus-onfly | discus-rate
+# pc-*: what Clonezilla/FOG labs run for an ext4 partition (Debian's partclone):
+#   pc-saved: a saved partclone image, `partclone.ext4 -c | zstd -1`, made once (cached,
+#             like discus's image) and sent with `udp-sender --file`;
+#   pc-onfly: `partclone.ext4 -c | zstd -1 | udp-sender` at send time (like discus-onfly);
+#   receivers: `udp-receiver | zstd -d | partclone.ext4 -r -O TARGET`.
 # (udp-tuned/udp-zstd use $UDP_RATE as --max-bitrate; discus-rate uses $DSC_RATE.)
 run_one() {
   local sys=$1 src=$2 n=$3 mtu=$4 loss=$5 tk=$6 note=${7:-}
@@ -115,6 +139,16 @@ run_one() {
       # udp-sender drops a receiver that misses REQACKs a few times in a row, then
       # reports success: under loss it needs far more patience than its default.
       if [ "$sys" = udp-patient ]; then snd+=(--retries-until-drop 100000); fi ;;
+    pc-*)
+      local pcimg; pcimg=$(partclone_image "$src"); expect=$(cat "$pcimg.xxh")
+      local us=(udp-sender --interface e0 --nokbd --min-receivers "$n" --rexmit-hello-interval 500)
+      if [ "$sys" = pc-saved ]; then
+        snd=("${us[@]}" --file "$pcimg")
+      else
+        snd=(sh -c "partclone.ext4 -c -q -s '$src' -o - 2>/dev/null | zstd -1 -q | ${us[*]}")
+      fi
+      # partclone restores used blocks only: every target starts as zeros of the disk's size.
+      for i in $(seq 1 "$n"); do [ -b "${TGT[$((i - 1))]}" ] || truncate -s "$size" "${TGT[$((i - 1))]}"; done ;;
     discus*)
       local img; img=$(discus_image "$src"); expect=$(cat "$img.xxh")
       send=$img
@@ -138,6 +172,8 @@ run_one() {
     local extra=("${TGT[$((i - 1))]}")
     case $sys in
       udp-*) extra=(--file "${TGT[$((i - 1))]}") ;;
+      pc-*) rcv=(sh -c "udp-receiver --interface e0 --nokbd | zstd -d -q | partclone.ext4 -r -q -s - -O '${TGT[$((i - 1))]}'")
+        extra=() ;;
       discus*) extra=(--stats-json "$d/r$i.json" "${TGT[$((i - 1))]}") ;;
     esac
     ( rc=0
@@ -146,7 +182,7 @@ run_one() {
       date +%s.%N >"$d/end.r$i"; echo "$rc" >"$d/rc.r$i" ) &
   done
   # udp-sender must not start before its receivers are listening for its hello.
-  case $sys in udp-*) sleep 0.3 ;; esac
+  case $sys in udp-*|pc-*) sleep 0.3 ;; esac
   tb_exec s "${to[@]}" -o "$d/time.s" "${snd[@]}" </dev/null >"$d/s.log" 2>&1 && echo 0 >"$d/rc.s" || echo $? >"$d/rc.s"
   wait
   # timeout(1) reaches its child, not always the grandchildren: udp-sender with --pipe
