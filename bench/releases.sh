@@ -11,6 +11,8 @@
 #   upgrade.img   base.img, mounted, with apt-get install $UPGRADE_PKGS run in
 #                 a chroot, then apt-get clean (an in-place upgrade: the file
 #                 system's allocator places the new files, as on a real disk)
+#   update.img    base.img with apt-get upgrade from bookworm-security and
+#                 bookworm-updates run in a chroot (a small, frequent release)
 #   local-N.img   base.img, mounted, localized as a machine would be after
 #                 cloning: hostname, /etc/hosts, /etc/machine-id, fresh ssh
 #                 host keys, one user with a home directory (N = 1..3)
@@ -98,6 +100,32 @@ if [ ! -f "$cache/upgrade.img" ]; then
   for d in dev/pts dev proc sys; do umount "$mnt/$d"; done
   umount_img
   mv "$cache/upgrade.img.tmp" "$cache/upgrade.img"
+fi
+
+# update.img: base with the pending security and stable updates applied
+# in place (apt-get upgrade from bookworm-security and bookworm-updates):
+# the small, frequent kind of release, like the seed's Table 1.
+if [ ! -f "$cache/update.img" ]; then
+  echo "releases: update.img (apt-get upgrade from bookworm-security, bookworm-updates)" >&2
+  cp --sparse=always "$cache/base.img" "$cache/update.img.tmp"
+  mount_img "$cache/update.img.tmp"
+  mount -t proc proc "$mnt/proc"
+  mount -t sysfs sys "$mnt/sys"
+  mount --bind /dev "$mnt/dev"
+  mount --bind /dev/pts "$mnt/dev/pts"
+  cp /etc/resolv.conf "$mnt/etc/resolv.conf"
+  printf '#!/bin/sh\nexit 101\n' >"$mnt/usr/sbin/policy-rc.d"
+  chmod +x "$mnt/usr/sbin/policy-rc.d"
+  printf 'deb %s bookworm-updates main\ndeb %s bookworm-security main\n' \
+    "$MIRROR" "${SECURITY_MIRROR:-http://security.debian.org/debian-security}" \
+    >"$mnt/etc/apt/sources.list.d/updates.list"
+  chroot "$mnt" env DEBIAN_FRONTEND=noninteractive apt-get update >>"$log" 2>&1
+  chroot "$mnt" env DEBIAN_FRONTEND=noninteractive apt-get upgrade -y >>"$log" 2>&1
+  chroot "$mnt" apt-get clean >>"$log" 2>&1
+  rm -f "$mnt/usr/sbin/policy-rc.d"
+  for d in dev/pts dev proc sys; do umount "$mnt/$d"; done
+  umount_img
+  mv "$cache/update.img.tmp" "$cache/update.img"
 fi
 
 # local-N.img: what a machine changes after being cloned from base.

@@ -16,7 +16,8 @@ mkdir -p bench/results
   echo "# Partition repository on the bench/releases.sh series ($(date -u +%Y-%m-%dT%H:%MZ), $(git rev-parse --short HEAD))"
   echo
   echo "Series: $(ls "$cache"/*.img | xargs -n1 basename | tr '\n' ' ')(ext4, debootstrap minbase bookworm;"
-  echo "upgrade = apt-get install ${UPGRADE_PKGS:-openssh-server python3 vim} in place; local-N = hostname, machine-id, ssh host keys, a user)."
+  echo "update = apt-get upgrade from bookworm-security and bookworm-updates in place (12 packages);
+upgrade = apt-get install ${UPGRADE_PKGS:-openssh-server python3 vim} in place; local-N = hostname, machine-id, ssh host keys, a user)."
   echo "MB = 10^6 bytes. Repository sizes are all bytes on disk (packs, recipes, catalog)."
   echo
 } >"$out"
@@ -30,6 +31,7 @@ r=$(mktemp -d)
 bench/out/mcimage repo init "$r/repo" 2>/dev/null
 bench/out/mcimage repo add --quiet "$r/repo" base "$cache/base.img"
 for n in 1 2 3; do bench/out/mcimage repo add --quiet "$r/repo" "local-$n" "$cache/local-$n.img" --base base; done
+bench/out/mcimage repo add --quiet "$r/repo" update "$cache/update.img" --base base
 bench/out/mcimage repo add --quiet "$r/repo" upgrade "$cache/upgrade.img" --base base
 {
   echo

@@ -25,7 +25,7 @@ func TestReleaseFigures(t *testing.T) {
 	if dir == "" {
 		t.Skip("set DISCUS_RELEASES to bench/cache/releases (bench/repo-figures.sh)")
 	}
-	names := []string{"base", "upgrade", "local-1", "local-2", "local-3"}
+	names := []string{"base", "update", "upgrade", "local-1", "local-2", "local-3"}
 	type input struct {
 		path string
 		used []image.Range
@@ -83,7 +83,7 @@ func TestReleaseFigures(t *testing.T) {
 		steps := map[string][2]int64{} // total on disk after, increment
 		prev := int64(0)
 		var addTime time.Duration
-		for _, n := range []string{"base", "local-1", "local-2", "local-3", "upgrade"} {
+		for _, n := range []string{"base", "local-1", "local-2", "local-3", "update", "upgrade"} {
 			base := ""
 			if n != "base" {
 				base = "base"
@@ -110,12 +110,12 @@ func TestReleaseFigures(t *testing.T) {
 		for _, s := range rs.Images {
 			recipe[s.Name] = s.RecipeBytes
 		}
-		pr("\nBlock size %d KiB (repository: zstd 3 in 4 MiB frames; add of all five images %.1f s):\n\n", bs>>10, addTime.Seconds())
+		pr("\nBlock size %d KiB (repository: zstd 3 in 4 MiB frames; add of all images %.1f s):\n\n", bs>>10, addTime.Seconds())
 		pr("| new image vs base | full image (zstd 1) | block-wise diff: changed blocks | diff raw MB | diff zstd MB | repository increment MB | of which recipe MB | increment / base image |\n")
 		pr("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		pr("| base | %s | - | - | - | %s | %s | %.3f |\n", mb(full["base"][0]), mb(steps["base"][1]), mb(recipe["base"]),
 			float64(steps["base"][1])/float64(full["base"][0]))
-		for _, n := range []string{"upgrade", "local-1", "local-2", "local-3"} {
+		for _, n := range []string{"update", "upgrade", "local-1", "local-2", "local-3"} {
 			pr("| %s | %s | %d | %s | %s | %s | %s | %.4f |\n", n, mb(full[n][0]), diff[n][0], mb(diff[n][1]), mb(diff[n][2]),
 				mb(steps[n][1]), mb(recipe[n]), float64(steps[n][1])/float64(full["base"][0]))
 		}
@@ -123,9 +123,12 @@ func TestReleaseFigures(t *testing.T) {
 		lim := 1.05*float64(full["base"][0]) + 3e6
 		pr("\nbase + 3 localized copies: %s MB stored; target ≤ 1.05 × base image + 1 MB per copy = %s MB: %s\n",
 			mb(three), mb(int64(lim)), map[bool]string{true: "met", false: "MISSED"}[float64(three) <= lim])
-		pr("all five images: %s MB stored vs %s MB as five full images (%.1f %%)\n", mb(rs.TotalBytes()),
-			mb(full["base"][0]+full["upgrade"][0]+full["local-1"][0]+full["local-2"][0]+full["local-3"][0]),
-			100*float64(rs.TotalBytes())/float64(full["base"][0]+full["upgrade"][0]+full["local-1"][0]+full["local-2"][0]+full["local-3"][0]))
+		var all int64
+		for _, n := range names {
+			all += full[n][0]
+		}
+		pr("all %d images: %s MB stored vs %s MB as %d full images (%.1f %%)\n", len(names), mb(rs.TotalBytes()),
+			mb(all), len(names), 100*float64(rs.TotalBytes())/float64(all))
 	}
 	t.Log("\n" + out.String())
 	if p := os.Getenv("DISCUS_FIGURES_OUT"); p != "" {
