@@ -116,17 +116,26 @@ func repoAdd(ctx context.Context, args []string) error {
 		return err
 	}
 	defer r.Close()
-	src, fsm, err := fsmap.OpenSourceWith(pos[2], fsmap.SourceOptions{Raw: *raw, KeepGaps: *keepGaps, Logger: warnLogger(*quiet)})
-	if err != nil {
-		return err
+	opt := repo.AddOptions{Base: *base, Source: pos[2], Level: *level}
+	var src *image.Source
+	if isImage, err := image.IsImageFile(pos[2]); err == nil && isImage {
+		// A Discus image: its disk, read (and checked) chunk by chunk.
+		if src, opt.Used, err = imageSource(pos[2]); err != nil {
+			return err
+		}
+	} else {
+		var fsm *fsmap.Map
+		src, fsm, err = fsmap.OpenSourceWith(pos[2], fsmap.SourceOptions{Raw: *raw, KeepGaps: *keepGaps, Logger: warnLogger(*quiet)})
+		if err != nil {
+			return err
+		}
+		if fsm != nil {
+			opt.Used = fsm.Used
+		}
 	}
 	defer src.Close()
 	if src.Size() == 0 && pos[2] != "-" {
 		return fmt.Errorf("%s: %w", pos[2], cli.ErrEmptySource)
-	}
-	opt := repo.AddOptions{Base: *base, Source: pos[2], Level: *level}
-	if fsm != nil {
-		opt.Used = fsm.Used
 	}
 	pr := newProgress("add")
 	opt.Progress = pr.update
@@ -301,4 +310,32 @@ func repoVerify(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "%s: OK: %d images, %d packs, %d blocks (%s) checked\n", pos[0], st.Images, st.Packs, st.Blocks, human(st.Bytes))
 	return nil
+}
+
+// imageSource opens a Discus image file as a repository source: the disk
+// it holds, and as used ranges the extents of its block map (or, without
+// one, what a scan of its filesystems finds, as mcimage info does).
+func imageSource(path string) (*image.Source, []image.Range, error) {
+	r, err := image.OpenFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if r.Header().Encrypted {
+		r.Close()
+		return nil, nil, fmt.Errorf("%s: an encrypted image cannot be added (its blocks must be read)", path)
+	}
+	var used []image.Range
+	if bm := r.BlockMap(); bm != nil {
+		used = append([]image.Range{}, bm.Extents()...)
+	} else if m, err := fsmap.ScanImage(r, nil); err == nil {
+		used = m.Used
+	}
+	d, err := image.NewDiskReader(r)
+	if err != nil {
+		r.Close()
+		return nil, nil, err
+	}
+	src := image.NewSource(d, d.Size())
+	src.SetSectorSize(r.Header().SectorSize)
+	return src, used, nil
 }

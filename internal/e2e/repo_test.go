@@ -108,4 +108,20 @@ func TestRepoCorrupt(t *testing.T) {
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != cli.ExitVerify {
 		t.Fatalf("repo verify: %v\n%s", err, out)
 	}
+	if err := exec.Command("unshare", "-rn", "true").Run(); err != nil {
+		t.Skipf("unshare -rn does not work here: %v", err)
+	}
+	// mcsend stops with exit 6 rather than send a wrong block; the
+	// receiver never reports success.
+	script := `ip link set lo up; ip link set lo multicast on; ip route add 224.0.0.0/4 dev lo
+"$BIN/mcrecv" --quiet --start-timeout 20 --receive-timeout 5 "$DIR/out" & rx=$!
+"$BIN/mcsend" --quiet --min-receivers 1 --start-timeout 20 "repo:$REPO/pc-7"; s=$?
+wait $rx; r=$?
+echo "send=$s recv=$r"`
+	cmd := exec.Command("unshare", "-rn", "sh", "-c", script)
+	cmd.Env = append(os.Environ(), "BIN="+bin, "DIR="+dir, "REPO="+repo)
+	out, _ = cmd.CombinedOutput()
+	if !bytes.Contains(out, []byte(fmt.Sprintf("send=%d recv=", cli.ExitVerify))) || bytes.Contains(out, []byte("recv=0")) {
+		t.Fatalf("mcsend from a damaged repository:\n%s", out)
+	}
 }
