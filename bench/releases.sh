@@ -9,7 +9,8 @@
 #   base.img      ext4 ($SIZE MiB) made with mkfs.ext4 -d from a debootstrap
 #                 --variant=minbase bookworm tree
 #   upgrade.img   base.img, mounted, with apt-get install $UPGRADE_PKGS run in
-#                 a chroot, then apt-get clean (an in-place upgrade: the file
+#                 a chroot, then apt-get clean and the package lists removed
+#                 (an in-place upgrade: the file
 #                 system's allocator places the new files, as on a real disk)
 #   update.img    base.img with apt-get upgrade from bookworm-security and
 #                 bookworm-updates run in a chroot (a small, frequent release)
@@ -64,6 +65,9 @@ if [ ! -d "$cache/root-base" ]; then
   echo "debian-base" >"$cache/root-base.tmp/etc/hostname"
   printf '%s\n' 0123456789abcdef0123456789abcdef >"$cache/root-base.tmp/etc/machine-id"
   rm -rf "$cache/root-base.tmp/var/cache/apt/archives/"*.deb
+  # No package lists in any release (image builders drop them; each
+  # release's apt-get update would otherwise add 40 MB of lists).
+  rm -rf "$cache/root-base.tmp/var/lib/apt/lists/"*
   mv "$cache/root-base.tmp" "$cache/root-base"
 fi
 
@@ -96,6 +100,9 @@ if [ ! -f "$cache/upgrade.img" ]; then
   chroot "$mnt" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
     $UPGRADE_PKGS >>"$log" 2>&1
   chroot "$mnt" apt-get clean >>"$log" 2>&1
+  # The package lists (40 MB) are not part of the release: as image
+  # builders do, drop them, so that the increment is the packages' change.
+  rm -rf "$mnt"/var/lib/apt/lists/*
   rm -f "$mnt/usr/sbin/policy-rc.d"
   for d in dev/pts dev proc sys; do umount "$mnt/$d"; done
   umount_img
@@ -122,6 +129,9 @@ if [ ! -f "$cache/update.img" ]; then
   chroot "$mnt" env DEBIAN_FRONTEND=noninteractive apt-get update >>"$log" 2>&1
   chroot "$mnt" env DEBIAN_FRONTEND=noninteractive apt-get upgrade -y >>"$log" 2>&1
   chroot "$mnt" apt-get clean >>"$log" 2>&1
+  # The package lists (40 MB) are not part of the release: as image
+  # builders do, drop them, so that the increment is the packages' change.
+  rm -rf "$mnt"/var/lib/apt/lists/*
   rm -f "$mnt/usr/sbin/policy-rc.d"
   for d in dev/pts dev proc sys; do umount "$mnt/$d"; done
   umount_img

@@ -39,8 +39,8 @@ func TestRepoCommands(t *testing.T) {
 		{[]string{"repo", "add", repo, "base", fsimg}, 0},
 		{[]string{"create", "--quiet", fsimg, dsc}, 0},
 		{[]string{"repo", "add", repo, "from-image", dsc, "--base", "base"}, 0},
-		{[]string{"repo", "add", repo, "base", fsimg}, 1},       // exists
-		{[]string{"repo", "add", repo, ".bad", fsimg}, 2},       // name
+		{[]string{"repo", "add", repo, "base", fsimg}, 1},        // exists
+		{[]string{"repo", "add", repo, ".bad", fsimg}, 2},        // name
 		{[]string{"repo", "add", repo, "x", fsimg, "--base"}, 2}, // flag without value
 		{[]string{"repo", "ls", repo}, 0},
 		{[]string{"repo", "export", "--quiet", repo, "from-image", out}, 0},
