@@ -98,7 +98,9 @@ func parsePackIndex(b []byte, indexOff int64, blockSize, frameSize uint32) ([]fr
 			return nil, corrupt("pack index: frame %d of %d bytes overruns the frames", i, f.Stored)
 		case f.Raw == 0 || f.Raw > frameSize:
 			return nil, corrupt("pack index: frame %d raw length %d", i, f.Raw)
-		case f.Codec > codecZstd || f.Codec == codecNone && f.Stored != f.Raw:
+		case f.Codec > codecZstd || f.Codec == codecNone && f.Stored != f.Raw || f.Codec == codecZstd && f.Stored >= f.Raw:
+			// A frame that did not shrink is stored raw, so a zstd frame
+			// is always shorter than its content.
 			return nil, corrupt("pack index: frame %d codec %d", i, f.Codec)
 		case reserved != 0:
 			return nil, corrupt("pack index: frame %d reserved byte", i)
