@@ -389,6 +389,9 @@ func (pw *packWriter) add(f *pendingFrame) error {
 			return err
 		}
 		pw.f, pw.tmps, pw.frames = tmp, append(pw.tmps, tmp.Name()), nil
+		if err := tmp.Chmod(0o644); err != nil {
+			return err
+		}
 		if _, err := tmp.Write(packHeader(pw.cat.BlockSize)); err != nil {
 			return err
 		}

@@ -191,7 +191,10 @@ func writeAtomic(dir, name string, b []byte) error {
 		return err
 	}
 	tmp := f.Name()
-	_, err = f.Write(b)
+	err = f.Chmod(0o644) // CreateTemp makes 0600; the repository is readable like its images
+	if err == nil {
+		_, err = f.Write(b)
+	}
 	if err == nil {
 		err = f.Sync()
 	}

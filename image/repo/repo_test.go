@@ -305,7 +305,7 @@ func TestBlockSizes(t *testing.T) {
 }
 
 // An image added with a base stores its recipe as a delta: a localized
-// copy's recipe is a few hundred bytes. Removing the base keeps what the
+// copy's recipe is a few KB. Removing the base keeps what the
 // delta needs; damage to the base's recipe is found through the delta.
 func TestDeltaRecipe(t *testing.T) {
 	base := makeExt4(t, 10)
