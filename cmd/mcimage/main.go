@@ -98,6 +98,9 @@ func run(args []string) int {
 	if en, ok := errors.AsType[exitNow](err); ok {
 		return int(en)
 	}
+	if errors.Is(err, flag.ErrHelp) {
+		return cli.ExitOK // a subcommand that printed its own help
+	}
 	name := "mcimage " + args[0]
 	cli.PrintError(os.Stderr, name, err, false)
 	if errors.Is(err, errUsage) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -41,7 +40,7 @@ func cmdRepo(ctx context.Context, args []string) error {
 	}[args[0]]
 	if sub == nil {
 		if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-			fmt.Print(repoUsage)
+			fmt.Print(repoUsage + "\n" + cli.ExitCodesHelp)
 			return nil
 		}
 		return fmt.Errorf("%w: unknown repo subcommand %q\n%s", errUsage, args[0], repoUsage)
@@ -52,18 +51,12 @@ func cmdRepo(ctx context.Context, args []string) error {
 // parseAnywhere is parseFlags allowing flags after the positional
 // arguments too (`repo add DIR NAME SRC --base OLD`).
 func parseAnywhere(fs *flag.FlagSet, args []string, n int, names string) ([]string, error) {
-	fs.SetOutput(os.Stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: mcimage repo %s [flags] %s\n", fs.Name(), names)
-		fs.PrintDefaults()
-	}
+	name := "mcimage repo " + fs.Name()
+	cli.SetUsage(fs, "usage: "+name+" [flags] "+names)
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("%w: %v", errUsage, err)
+		if code, ok := cli.Parse(fs, name, args, os.Stdout, os.Stderr); !ok {
+			return nil, exitNow(code)
 		}
 		if fs.NArg() == 0 {
 			break

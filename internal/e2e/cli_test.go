@@ -76,7 +76,7 @@ func plain(t *testing.T, what, out string) {
 // its flags --flag; --version names the protocol and format versions.
 func TestHelpAndVersion(t *testing.T) {
 	flagDash := regexp.MustCompile(`(?m)^\s+-[a-z][a-z-]+`) // -flag, not --flag
-	for _, c := range [][]string{{"mcsend"}, {"mcrecv"}, {"mcimage"}, {"mcimage", "create"}, {"mcimage", "extract"}, {"mcimage", "verify"}} {
+	for _, c := range [][]string{{"mcsend"}, {"mcrecv"}, {"mcimage"}, {"mcimage", "create"}, {"mcimage", "extract"}, {"mcimage", "verify"}, {"mcimage", "repo", "add"}, {"mcimage", "repo"}} {
 		code, out := run(t, nil, nil, c[0], append(c[1:], "--help")...)
 		if code != 0 {
 			t.Errorf("%v --help: exit %d", c, code)
