@@ -74,6 +74,7 @@ func TestPlainLogger(t *testing.T) {
 	l.Info("mcast: sending", "receivers", 3)
 	l.Warn("mcast: receiver lost", "node", uint64(0xde59f476c6ee1257), "chunks", 12)
 	l.Error("mcast: receiver stopped", "err", fmt.Errorf("mcast: %w", image.ErrKey))
+	l.Error("mcast: session ended", "err", fmt.Errorf("unusable: %w", image.ErrKey)) // the same error, passed up
 	want := "warning: receiver lost (node de59f476c6ee1257, chunks 12)\n" +
 		"error: receiver stopped (encrypted image: no key or the wrong key)\n"
 	if b.String() != want {

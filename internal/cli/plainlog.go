@@ -17,16 +17,17 @@ func NewLogger(w io.Writer, verbose bool) *slog.Logger {
 	if verbose {
 		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	return slog.New(&plainHandler{w: w, mu: new(sync.Mutex), level: slog.LevelWarn})
+	return slog.New(&plainHandler{w: w, mu: new(sync.Mutex), level: slog.LevelWarn, lastErr: new(string)})
 }
 
 // plainHandler writes a record as one line: its message without the
 // package prefix, then its attributes as "key value" in parentheses.
 type plainHandler struct {
-	w     io.Writer
-	mu    *sync.Mutex
-	level slog.Level
-	attrs []slog.Attr
+	w       io.Writer
+	mu      *sync.Mutex
+	level   slog.Level
+	attrs   []slog.Attr
+	lastErr *string // the last record's error text, shared by derived handlers
 }
 
 func (h *plainHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level }
@@ -44,10 +45,12 @@ func (h *plainHandler) Handle(_ context.Context, r slog.Record) error {
 	}
 	b.WriteString(msg)
 	var parts []string
+	errText := ""
 	add := func(a slog.Attr) bool {
 		switch {
 		case a.Key == "err":
-			parts = append(parts, Message(errorOf(a.Value)))
+			errText = Message(errorOf(a.Value))
+			parts = append(parts, errText)
 		case a.Value.Kind() == slog.KindUint64 && (a.Key == "sender" || a.Key == "node" || a.Key == "receiver"):
 			parts = append(parts, a.Key+" "+NodeID(a.Value.Uint64())) // as --stats-json writes node IDs
 		default:
@@ -65,6 +68,13 @@ func (h *plainHandler) Handle(_ context.Context, r slog.Record) error {
 	b.WriteByte('\n')
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	// Layers that pass an error up often log it on the way ("session
+	// refused", then "receiver stopped"): say it once.
+	last := *h.lastErr
+	*h.lastErr = errText
+	if errText != "" && last != "" && strings.HasSuffix(errText, last) {
+		return nil
+	}
 	_, err := io.WriteString(h.w, b.String())
 	return err
 }
