@@ -50,8 +50,10 @@ func (s *SendStatus) counts(p session.SendProgress) (done, joined, lost int, ima
 		case s.ReceiverTimeout > 0 && now.Sub(r.LastHeard) > s.ReceiverTimeout:
 		default:
 			active++
-			if chunks > 0 {
-				minFrac = min(minFrac, float64(r.ChunksDone)/float64(chunks))
+			// The session's chunks are the image's and its manifest's:
+			// a receiver's own count of them is the denominator.
+			if n := max(r.ChunksKnown, chunks); chunks > 0 {
+				minFrac = min(minFrac, float64(r.ChunksDone)/float64(n))
 			}
 		}
 	}
