@@ -137,6 +137,7 @@ func receive(o options, args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := session.ReceiveImage(ctx, tgt.w, cfg)
+	err = o.net.NetError(err)
 	if err == nil {
 		err = tgt.finish(res.Header)
 	}

@@ -144,6 +144,7 @@ func send(o options, args []string, stderr io.Writer) error {
 	cfg.Progress = func(p session.SendProgress) { now := time.Now(); pr.Update(now, false, st.Line(now, p)) }
 
 	res, err := session.Send(ctx, source.cs, cfg)
+	err = o.net.NetError(err)
 	pr.Done(st.Summary(res.SendProgress))
 	if o.statsJSON != "" {
 		if werr := cli.WriteJSON(o.statsJSON, cli.SendStats(st, source.path, res, time.Now(), err)); werr != nil && err == nil {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
+	"syscall"
 
 	"github.com/discuscast/discus/mcast/transport"
 )
@@ -52,6 +54,14 @@ func (n *NetFlags) UDPConfig() (transport.UDPConfig, error) {
 			return cfg, fmt.Errorf("--mcast-rdv-address: %w", err)
 		}
 	}
+	for _, g := range []struct {
+		flag string
+		a    netip.Addr
+	}{{"--mcast-data-address", cfg.Group}, {"--mcast-rdv-address", cfg.ControlGroup}} {
+		if g.a.IsValid() && !g.a.IsMulticast() {
+			return cfg, Usagef("%s %s: not a multicast address (IPv4 224.0.0.0/4, IPv6 ff00::/8)", g.flag, g.a)
+		}
+	}
 	if n.Portbase <= 0 || n.Portbase > 65534 {
 		return cfg, errors.New("--portbase: want 1..65534")
 	}
@@ -79,4 +89,19 @@ func interfaceList() string {
 		names = append(names, i.Name)
 	}
 	return " (this machine has " + strings.Join(names, ", ") + ")"
+}
+
+// NetError rewords what the kernel says when no interface can carry the
+// group: joining without --interface and without a multicast route fails
+// with ENODEV ("setsockopt: no such device"), which names neither cause.
+// It is a setup the command line must fix: bad usage (exit 2).
+func (n *NetFlags) NetError(err error) error {
+	var se *os.SyscallError
+	if err == nil || !errors.As(err, &se) || se.Syscall != "setsockopt" || !errors.Is(se.Err, syscall.ENODEV) {
+		return err
+	}
+	if n.Interface != "" {
+		return Usagef("interface %q cannot join multicast groups (is it up, with multicast on?)", n.Interface)
+	}
+	return Usagef("no route for multicast: give --interface NAME%s, or add a route for 224.0.0.0/4", interfaceList())
 }

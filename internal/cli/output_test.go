@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -132,5 +133,25 @@ func TestStatsKeys(t *testing.T) {
 		if !snake.MatchString(k) {
 			t.Errorf("drop reason %q", k)
 		}
+	}
+}
+
+func TestNetErrors(t *testing.T) {
+	var n NetFlags
+	join := fmt.Errorf("mcast: join 239.255.67.83: %w", os.NewSyscallError("setsockopt", syscall.ENODEV))
+	if err := n.NetError(join); ExitCode(err) != ExitUsage || !strings.Contains(Message(err), "give --interface NAME") {
+		t.Errorf("no multicast route: %v (exit %d)", err, ExitCode(err))
+	}
+	other := os.NewSyscallError("sendmmsg", syscall.ENETUNREACH)
+	if err := n.NetError(other); err != other {
+		t.Errorf("NetError changed %v", other)
+	}
+	n = NetFlags{Interface: "nosuch0", Portbase: 9000, TTL: 1}
+	if _, err := n.UDPConfig(); ExitCode(err) != ExitUsage || !strings.HasPrefix(Message(err), `no network interface named "nosuch0"`) {
+		t.Errorf("missing interface: %v", err)
+	}
+	n = NetFlags{DataAddr: "10.0.0.1", Portbase: 9000, TTL: 1}
+	if _, err := n.UDPConfig(); ExitCode(err) != ExitUsage || !strings.Contains(Message(err), "not a multicast address") {
+		t.Errorf("unicast group: %v", err)
 	}
 }
