@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"strings"
+	"syscall"
 )
 
 // Message is the one line a person sees for err: interruption said as
@@ -24,6 +25,9 @@ func Message(err error) string {
 	var pe *fs.PathError
 	if errors.As(err, &pe) && pe.Op != "" {
 		s = strings.Replace(s, pe.Op+" "+pe.Path+": ", pe.Path+": ", 1)
+		if errors.Is(pe.Err, syscall.EBUSY) {
+			s += " (mounted, or open exclusively elsewhere?)"
+		}
 	}
 	s = strings.TrimPrefix(s, ErrUsage.Error()+": ")
 	for _, p := range []string{"image: ", "mcast: ", "fsmap: ", "session: ", "transport: "} {
