@@ -19,6 +19,10 @@ type Disk struct {
 	name   string
 	recipe *Recipe
 	blocks []int64 // block numbers, parallel to recipe.Blocks
+	// The last block read, checked: a filesystem's used ranges cut blocks
+	// into small pieces that are read one by one. Guarded by r.mu.
+	lastK   int64
+	lastBuf []byte
 }
 
 // OpenDisk opens the image called name for reading.
@@ -27,7 +31,7 @@ func (r *Repo) OpenDisk(name string) (*Disk, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Disk{r: r, name: name, recipe: rc, blocks: make([]int64, 0, len(rc.Blocks))}
+	d := &Disk{r: r, name: name, recipe: rc, blocks: make([]int64, 0, len(rc.Blocks)), lastK: -1}
 	usedBlocks(rc.Used, int64(rc.BlockSize), func(k int64) bool { d.blocks = append(d.blocks, k); return true })
 	return d, nil
 }
@@ -52,7 +56,6 @@ func (d *Disk) ReadAt(p []byte, off int64) (int, error) {
 		p, tail = p[:d.recipe.TargetSize-off], io.EOF
 	}
 	bs := int64(d.recipe.BlockSize)
-	var buf []byte
 	d.r.mu.Lock()
 	defer d.r.mu.Unlock()
 	for n < len(p) {
@@ -65,13 +68,17 @@ func (d *Disk) ReadAt(p []byte, off int64) (int, error) {
 		if i == len(d.blocks) || d.blocks[i] != k || d.recipe.Blocks[i] == zeroHash {
 			clear(dst)
 		} else {
-			if buf == nil {
-				buf = make([]byte, bs)
+			if d.lastK != k {
+				if d.lastBuf == nil {
+					d.lastBuf = make([]byte, bs)
+				}
+				d.lastK = -1
+				if err := d.r.readBlock(d.recipe.Blocks[i], d.lastBuf[:hi-lo]); err != nil {
+					return n, err
+				}
+				d.lastK = k
 			}
-			if err := d.r.readBlock(d.recipe.Blocks[i], buf[:hi-lo]); err != nil {
-				return n, err
-			}
-			copy(dst, buf[pos-lo:])
+			copy(dst, d.lastBuf[pos-lo:hi-lo])
 		}
 		n += int(want)
 	}

@@ -245,9 +245,6 @@ func (r *Repo) Verify(ctx context.Context) (VerifyStats, error) {
 			if err := ctx.Err(); err != nil {
 				return st, err
 			}
-			if _, err := r.readFrame(uint32(pi), uint32(fi)); err != nil {
-				return st, err
-			}
 			for j, h := range fr.Blocks {
 				b := make([]byte, fr.Lens[j])
 				if loc := r.index[h]; loc.pack != uint32(pi) || loc.frame != uint32(fi) {

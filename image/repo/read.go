@@ -2,7 +2,11 @@ package repo
 
 import (
 	"crypto/sha256"
+	"errors"
 	"fmt"
+	"os"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // frameCache keeps the last few decompressed frames: an image is read in
@@ -43,34 +47,100 @@ func (c *frameCache) put(pack, frame uint32, b []byte) {
 	c.keys[old], c.data[old], c.used[old] = [2]uint32{pack, frame}, b, c.tick
 }
 
-// readFrame returns frame fi of pack pi decompressed. Called with mu held.
+// readFrame returns frame fi of pack pi decompressed. Called with mu held
+// (it may release and retake it to wait for a read-ahead of the same
+// frame). Each frame read starts decoding the pack's next frame on
+// another goroutine: an image is read in disk order, and its blocks
+// mostly sit in consecutive frames, so decoding overlaps with whatever the
+// reader does with the bytes (compressing them into chunks).
 func (r *Repo) readFrame(pi, fi uint32) ([]byte, error) {
-	if b := r.cache.get(pi, fi); b != nil {
-		return b, nil
+	key := [2]uint32{pi, fi}
+	for {
+		if b := r.cache.get(pi, fi); b != nil {
+			r.readAhead(pi, fi+1)
+			return b, nil
+		}
+		ch, ok := r.inflight[key]
+		if !ok {
+			break
+		}
+		gen := r.gen
+		r.mu.Unlock()
+		<-ch
+		r.mu.Lock()
+		if r.gen != gen {
+			return nil, errReloaded // pi and fi may name other frames now
+		}
 	}
-	fr := &r.frames[pi][fi]
+	raw, err := decodeFrame(r.dec, r.packs[pi], r.frames[pi][fi], r.cat.Packs[pi].ID, fi)
+	if err != nil {
+		return nil, err
+	}
+	r.cache.put(pi, fi, raw)
+	r.readAhead(pi, fi+1)
+	return raw, nil
+}
+
+// readAhead decodes frame fi of pack pi in the background into the cache,
+// unless it is there, on its way, or does not exist. Called with mu held.
+func (r *Repo) readAhead(pi, fi uint32) {
+	key := [2]uint32{pi, fi}
+	if int(fi) >= len(r.frames[pi]) || r.cache.get(pi, fi) != nil || r.inflight[key] != nil {
+		return
+	}
+	ch := make(chan struct{})
+	r.inflight[key] = ch
+	f, fr, id, gen := r.packs[pi], r.frames[pi][fi], r.cat.Packs[pi].ID, r.gen
+	go func() {
+		raw, err := decodeFrame(r.dec, f, fr, id, fi)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.gen == gen { // not reloaded meanwhile
+			delete(r.inflight, key)
+			if err == nil { // an error is found again, and reported, by the reader
+				r.cache.put(pi, fi, raw)
+			}
+		}
+		close(ch)
+	}()
+}
+
+// decodeFrame reads and decompresses one frame and checks its length.
+func decodeFrame(dec *zstd.Decoder, f *os.File, fr frame, packID uint64, fi uint32) ([]byte, error) {
 	stored := make([]byte, fr.Stored)
-	if _, err := r.packs[pi].ReadAt(stored, fr.Off); err != nil {
-		return nil, fmt.Errorf("repo: reading pack %d: %w", r.cat.Packs[pi].ID, err)
+	if _, err := f.ReadAt(stored, fr.Off); err != nil {
+		return nil, fmt.Errorf("repo: reading pack %d: %w", packID, err)
 	}
 	raw := stored
 	if fr.Codec == codecZstd {
 		var err error
-		raw, err = r.dec.DecodeAll(stored, make([]byte, 0, fr.Raw))
+		raw, err = dec.DecodeAll(stored, make([]byte, 0, fr.Raw))
 		if err != nil {
-			return nil, corrupt("pack %d frame %d: %v", r.cat.Packs[pi].ID, fi, err)
+			return nil, corrupt("pack %d frame %d: %v", packID, fi, err)
 		}
 	}
 	if len(raw) != int(fr.Raw) {
-		return nil, corrupt("pack %d frame %d: %d bytes, the index says %d", r.cat.Packs[pi].ID, fi, len(raw), fr.Raw)
+		return nil, corrupt("pack %d frame %d: %d bytes, the index says %d", packID, fi, len(raw), fr.Raw)
 	}
-	r.cache.put(pi, fi, raw)
 	return raw, nil
 }
+
+// errReloaded says that the catalog was reloaded while readFrame waited:
+// the block must be looked up again.
+var errReloaded = errors.New("repo: reloaded")
 
 // readBlock copies block h into dst (len(dst) must be its length) after
 // checking its SHA-256. Called with mu held.
 func (r *Repo) readBlock(h Hash, dst []byte) error {
+	for {
+		err := r.readBlockOnce(h, dst)
+		if err != errReloaded {
+			return err
+		}
+	}
+}
+
+func (r *Repo) readBlockOnce(h Hash, dst []byte) error {
 	loc, ok := r.index[h]
 	if !ok {
 		return corrupt("block %x is in no pack", h[:8])

@@ -37,6 +37,10 @@ type Repo struct {
 	index  map[Hash]blockLoc
 	cache  frameCache
 	dec    *zstd.Decoder
+	// inflight holds the frames being decoded ahead (readAhead); gen
+	// counts reloads, so a read-ahead of a replaced pack is dropped.
+	inflight map[[2]uint32]chan struct{}
+	gen      uint64
 }
 
 const catalogName = "catalog"
@@ -71,7 +75,7 @@ func Init(dir string, cfg Config) error {
 // nil.
 func Open(dir string, logger *slog.Logger) (*Repo, error) {
 	r := &Repo{dir: dir, log: logger}
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxFrameSize))
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(2), zstd.WithDecoderMaxMemory(MaxFrameSize))
 	if err != nil {
 		return nil, err
 	}
@@ -101,6 +105,8 @@ func (r *Repo) load() error {
 	}
 	r.cat, r.packs, r.frames, r.index = c, nil, nil, map[Hash]blockLoc{}
 	r.cache = frameCache{}
+	r.gen++ // read-aheads under way see it and drop their frame
+	r.inflight = map[[2]uint32]chan struct{}{}
 	for pi, ref := range c.Packs {
 		f, frames, err := openPack(filepath.Join(r.dir, "packs", packName(ref.ID)), ref, c.BlockSize, c.FrameSize)
 		if err != nil {
@@ -129,6 +135,7 @@ func (r *Repo) Close() error {
 		f.Close()
 	}
 	r.packs = nil
+	r.gen++ // read-aheads under way drop their frame
 	if r.dec != nil {
 		r.dec.Close()
 	}

@@ -354,3 +354,53 @@ func TestDeltaRecipe(t *testing.T) {
 		t.Fatalf("a damaged base recipe: %v", err)
 	}
 }
+
+// Reads (two exports at once, with read-ahead) go on while the same
+// Repo commits adds and a gc: every export is right.
+func TestConcurrentReadsAndChanges(t *testing.T) {
+	base := makeExt4(t, 11)
+	r := newRepo(t, Config{FrameSize: 64 << 10}) // many frames: read-ahead matters
+	used, _ := addFS(t, r, "base", base, "")
+	want, _ := os.ReadFile(base)
+	done := make(chan error, 2)
+	for range 2 {
+		go func() {
+			for range 3 {
+				d, err := r.OpenDisk("base")
+				if err != nil {
+					done <- err
+					return
+				}
+				got := make([]byte, d.Size())
+				for off := int64(0); off < d.Size(); off += 1 << 20 {
+					if _, err := d.ReadAt(got[off:min(off+1<<20, d.Size())], off); err != nil {
+						done <- err
+						return
+					}
+				}
+				for _, u := range used {
+					if !bytes.Equal(got[u.Off:u.End()], want[u.Off:u.End()]) {
+						done <- errors.New("read differs")
+						return
+					}
+				}
+			}
+			done <- nil
+		}()
+	}
+	for i := range 3 {
+		other := makeExt4(t, uint64(20+i))
+		addFS(t, r, "other"+string(rune('0'+i)), other, "")
+		if err := r.Remove("other" + string(rune('0'+i))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.GC(context.Background(), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
