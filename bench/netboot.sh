@@ -208,7 +208,7 @@ guest_of() { grep -E -m1 "$2" "$1" | sed -n 's/.*discus \[ *\([0-9.]*\)\].*/\1/p
 KCMD="console=ttyS0 panic=-1 loglevel=4"
 ALL_OK=1
 SUMMARY=$RES/summary.csv
-echo "run,vm,addr,ok_image,ok_boot,qemu_to_first_packet_s,guest_uptime_at_mcrecv_s,vm_mcrecv_s,host_mcrecv_s,vm_peak_rss_mib,boot_installed_s,reason" >"$SUMMARY"
+echo "run,vm,addr,ok_image,ok_boot,qemu_to_first_packet_s,guest_uptime_at_mcrecv_s,vm_mcrecv_wall_s,host_imaging_s,vm_peak_rss_mib,boot_installed_s,reason" >"$SUMMARY"
 
 # run NAME NVMS MODE(dhcp|static)
 run() {
@@ -255,7 +255,26 @@ run() {
   if [ -n "$DNSMASQ_PID" ]; then kill "$DNSMASQ_PID" 2>/dev/null || true; wait "$DNSMASQ_PID" 2>/dev/null || true; DNSMASQ_PID=; fi
   cmp -s "$W/$name.host.raw" "$EXPECTED" || { log "run $name: host disk differs"; ok=0; }
   local host_s
-  host_s=$(cut -d' ' -f1 "$W/$name.host.time" 2>/dev/null || echo "")
+  # Imaging time in the shared session, from the sender's view: from the
+  # data start (the last receiver's join) to each receiver's completion.
+  # The host's receiver joined first (it does not boot).
+  python3 - "$W/$name.mcsend.json" >"$W/$name.session.txt" <<'PY' || true
+import json, sys
+from datetime import datetime
+def t(s):
+    s = s.rstrip('Z')
+    if '.' in s:
+        a, b = s.split('.')
+        s = a + '.' + b[:6]
+    return datetime.fromisoformat(s).timestamp()
+rs = json.load(open(sys.argv[1]))['receivers']
+rs.sort(key=lambda r: t(r['FirstHeard']))
+start = max(t(r['FirstHeard']) for r in rs)
+done = [t(r['LastHeard']) - start for r in rs]
+print('host %.1f vms %s' % (done[0], ' '.join('%.1f' % d for d in done[1:])))
+PY
+  host_s=$(awk '{print $2}' "$W/$name.session.txt" 2>/dev/null || echo "")
+  log "run $name: session imaging times from data start (s): $(cat "$W/$name.session.txt" 2>/dev/null); host mcrecv (wall user sys maxrss-KiB): $(cat "$W/$name.host.time" 2>/dev/null)"
   for v in $(seq 0 $((n - 1))); do
     local c=$W/$name-vm$v.console okimg=0 okboot=0 first up mc rss addr reason="" bt=""
     cp "$c" "$RES/$name-vm$v.console.txt"

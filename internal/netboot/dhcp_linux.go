@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
+	"golang.org/x/sys/unix"
 )
 
 // lease is what init takes from a DHCP server: an address and maybe a
@@ -26,6 +28,7 @@ type lease struct {
 // has no address to send from until it has a lease) and parses the
 // server's options, hostile input, in a fuzzed, widely used parser.
 func dhcpLease(ctx context.Context, iface string, logf func(string, ...any)) (lease, error) {
+	waitEntropy(logf)
 	for attempt := 1; ; attempt++ {
 		l, err := dhcpOnce(ctx, iface)
 		if err == nil {
@@ -78,4 +81,32 @@ func dhcpOnce(ctx context.Context, iface string) (lease, error) {
 		out.Server = a
 	}
 	return out, nil
+}
+
+// waitEntropy makes sure a DHCP transaction ID can be had. nclient4 draws
+// it with getrandom(GRND_NONBLOCK) and spins until the kernel's random
+// pool is ready, which never happens by itself in a VM without an entropy
+// source: a blocking getrandom makes the kernel gather jitter entropy
+// (Linux 5.18 on) and returns in about a second. Should it not, the ID
+// comes from /dev/urandom (UROOT_NOHWRNG), good enough for a DHCP xid.
+func waitEntropy(logf func(string, ...any)) {
+	done := make(chan error, 1)
+	t0 := time.Now()
+	go func() {
+		var b [1]byte
+		_, err := unix.Getrandom(b[:], 0)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if d := time.Since(t0); err != nil || d > time.Second {
+			logf("random pool ready after %.1fs (%v)", d.Seconds(), err)
+		}
+		if err == nil {
+			return
+		}
+	case <-time.After(5 * time.Second):
+		logf("random pool not ready after 5s: DHCP transaction IDs from /dev/urandom")
+	}
+	os.Setenv("UROOT_NOHWRNG", "1")
 }

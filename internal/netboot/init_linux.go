@@ -32,6 +32,7 @@ const (
 // returned, and a reboot must not boot a half-written disk).
 func RunInit() {
 	start := time.Now()
+	mountAll()
 	logf("Discus netboot init")
 	err := initSteps(start)
 	if err != nil {
@@ -64,7 +65,6 @@ func halt(err error) {
 }
 
 func initSteps(start time.Time) error {
-	mountAll()
 	raw, err := os.ReadFile("/proc/cmdline")
 	if err != nil {
 		return err
@@ -115,7 +115,7 @@ func mountAll() {
 	} {
 		os.MkdirAll(m.dir, 0o755)
 		if err := unix.Mount(m.src, m.dir, m.typ, unix.MS_NOSUID, ""); err != nil && !errors.Is(err, unix.EBUSY) {
-			logf("mount %s: %v", m.dir, err)
+			fmt.Fprintf(os.Stdout, "discus: mount %s: %v\n", m.dir, err)
 		}
 	}
 }
