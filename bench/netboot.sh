@@ -27,6 +27,11 @@ NB_RUNS=${NB_RUNS:-"dhcp static lab"}
 NB_TREE=${NB_TREE:-auto}
 NB_TIMEOUT=${NB_TIMEOUT:-1200} # seconds per imaging run; TCG on 2 shared cores is slow
 NB_MEM=${NB_MEM:-256}
+# qemu's default TCG CPU (qemu64) has no SSSE3, which no lab machine of
+# this century lacks; klauspost/reedsolomon v1.14.2 then dereferences a
+# nil table in its GF(2^16) decoder (mcrecv panics on the first FEC repair
+# of a large chunk). "max" gives TCG's full x86-64 feature set.
+NB_CPU=${NB_CPU:-max}
 KVER=${KVER:-}
 CACHE=$REPO/bench/cache
 STAMP=$(date -u +%Y-%m-%d-%H%M)
@@ -175,7 +180,7 @@ vm() {
   local name=$1 tap=$2 append=$3 disk=$4 initrd=$5 mac
   mac=$(printf '52:54:00:4e:42:%02x' "$tap")
   (
-    ip netns exec "$NS-sw" qemu-system-x86_64 -nodefaults -no-user-config -accel tcg -m "$NB_MEM" -smp 1 \
+    ip netns exec "$NS-sw" qemu-system-x86_64 -nodefaults -no-user-config -accel tcg -cpu "$NB_CPU" -m "$NB_MEM" -smp 1 \
       -display none -monitor none -serial stdio -no-reboot -pidfile "$W/$name.pid" \
       -kernel "$VMLINUZ" -initrd "$initrd" -append "$append" \
       -drive "file=$disk,format=raw,if=virtio,cache=writeback" \
@@ -206,6 +211,7 @@ stamp_of() { grep -E -m1 "$2" "$1" | cut -d' ' -f1; }
 guest_of() { grep -E -m1 "$2" "$1" | sed -n 's/.*discus \[ *\([0-9.]*\)\].*/\1/p'; }
 
 KCMD="console=ttyS0 panic=-1 loglevel=4"
+NB_APPEND=${NB_APPEND:-} # more for the imaging kernel command line (e.g. GOMEMLIMIT=40MiB, passed to init and so mcrecv as environment)
 ALL_OK=1
 SUMMARY=$RES/summary.csv
 echo "run,vm,addr,ok_image,ok_boot,qemu_to_first_packet_s,guest_uptime_at_mcrecv_s,vm_mcrecv_wall_s,host_imaging_s,vm_peak_rss_mib,boot_installed_s,reason" >"$SUMMARY"
@@ -236,7 +242,7 @@ run() {
     disk=$W/$name-vm$v.raw
     rm -f "$disk"
     truncate -s "$DISK_BYTES" "$disk"
-    append="$KCMD discus.target=/dev/vda discus.then=poweroff"
+    append="$KCMD $NB_APPEND discus.target=/dev/vda discus.then=poweroff"
     [ "$mode" = static ] && append="$append discus.ip=198.18.0.$((10 + v))/24"
     [ "$v" = 2 ] && append="${append/discus.target=\/dev\/vda/discus.target=auto}" # one VM finds its disk itself
     echo "$append" >"$W/$name-vm$v.cmdline"
@@ -321,7 +327,7 @@ for r in $NB_RUNS; do
 done
 
 {
-  echo "commit $(git rev-parse --short HEAD)$(git diff --quiet || echo +dirty), kernel $KVER, qemu TCG -m $NB_MEM, $(nproc) cores"
+  echo "commit $(git rev-parse --short HEAD)$(git diff --quiet || echo +dirty), kernel $KVER, qemu TCG -cpu $NB_CPU -m $NB_MEM, $(nproc) cores"
   echo "initramfs $INITRD_BYTES bytes ($(awk -v b="$INITRD_BYTES" 'BEGIN { printf "%.1f", b / 1048576 }') MiB) with $(grep -o '[0-9]* modules' "$RES/mcinitrd.txt" | head -1)"
   echo "image: $NB_TREE tree, disk $DISK_BYTES bytes, image file $IMG_BYTES bytes"
   echo "ok: $ALL_OK"

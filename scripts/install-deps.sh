@@ -25,6 +25,12 @@ have ssh-keygen   || need+=(openssh-client)
 have nft          || need+=(nftables)
 have ethtool      || need+=(ethtool)
 have debootstrap  || need+=(debootstrap)  # bench/releases.sh, bench/workloads.sh
+# netboot (cmd/mcinitrd, bench/netboot.sh): VMs, their DHCP server, initrds
+have cpio         || need+=(cpio)
+have dnsmasq      || need+=(dnsmasq-base)
+have qemu-system-x86_64 || need+=(qemu-system-x86)
+have mkinitramfs  || need+=(initramfs-tools)
+have depmod       || need+=(kmod)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "install-deps: missing ${need[*]}; run as root to install them" >&2
