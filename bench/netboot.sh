@@ -6,7 +6,8 @@
 # installed system runs a command (init=/bin/cat of a token file).
 #
 # Runs: dhcp (1 VM, address from dnsmasq), static (1 VM, discus.ip=), lab
-# (3 VMs in one session). In every run a host namespace runs mcrecv in the
+# (3 VMs in one session, the third with discus.target=auto), grow (1 VM, a
+# disk 64 MiB larger than the image's, discus.grow=1). In every run a host namespace runs mcrecv in the
 # same session, for the VM-vs-host imaging time.
 #
 # Networks: everything is in private namespaces on 198.18.0.0/24. qemu runs
@@ -14,7 +15,7 @@
 # VM ever reaches this machine's real network (no user-mode networking).
 #
 #   sudo bash bench/netboot.sh             # all runs, results in bench/results/netboot-DATE/
-#   NB_RUNS="static" bash bench/netboot.sh # a subset (dhcp static lab)
+#   NB_RUNS="static" bash bench/netboot.sh # a subset (dhcp static lab grow)
 #   NB_TREE=minimal bash bench/netboot.sh  # a tiny OS tree instead of the debootstrap base
 # Exits 0 only when every run's disks verified and booted.
 set -euo pipefail
@@ -23,7 +24,7 @@ REPO=$PWD
 export PATH=/usr/local/go/bin:$PATH
 [ "$(id -u)" = 0 ] || { echo "netboot: needs root (namespaces, taps, loop-free mkfs)" >&2; exit 1; }
 
-NB_RUNS=${NB_RUNS:-"dhcp static lab"}
+NB_RUNS=${NB_RUNS:-"dhcp static lab grow"}
 NB_TREE=${NB_TREE:-auto}
 NB_TIMEOUT=${NB_TIMEOUT:-1200} # seconds per imaging run; TCG on 2 shared cores is slow
 NB_MEM=${NB_MEM:-256}
@@ -32,6 +33,10 @@ NB_MEM=${NB_MEM:-256}
 # nil table in its GF(2^16) decoder (mcrecv panics on the first FEC repair
 # of a large chunk). "max" gives TCG's full x86-64 feature set.
 NB_CPU=${NB_CPU:-max}
+# mcimage's chunk size. A receiver holds up to MaxPartial (2*Window+4 = 20)
+# partly received chunks, and a slow one (a TCG VM) holds many: its memory
+# scales with the chunk size.
+NB_CHUNK=${NB_CHUNK:-1m}
 KVER=${KVER:-}
 CACHE=$REPO/bench/cache
 STAMP=$(date -u +%Y-%m-%d-%H%M)
@@ -130,7 +135,7 @@ mkfs.ext4 -q -F -L discusroot -d "$TREE" "$W/part.raw" "${PART_MIB}M"
 dd if="$W/part.raw" of="$SRC" bs=1M seek=1 conv=notrunc,sparse status=none
 rm -f "$W/part.raw"
 IMG=$W/os.dsc
-"$BIN/mcimage" create "$SRC" "$IMG" 2>&1 | tee "$RES/mcimage-create.txt" >&2
+"$BIN/mcimage" create --chunk-size "$NB_CHUNK" "$SRC" "$IMG" 2>&1 | tee "$RES/mcimage-create.txt" >&2
 EXPECTED=$W/expected.raw
 rm -f "$EXPECTED"
 "$BIN/mcimage" extract "$IMG" "$EXPECTED" >/dev/null 2>&1
@@ -210,6 +215,7 @@ stamp_of() { grep -E -m1 "$2" "$1" | cut -d' ' -f1; }
 # guest uptime on a discus init line matching a pattern
 guest_of() { grep -E -m1 "$2" "$1" | sed -n 's/.*discus \[ *\([0-9.]*\)\].*/\1/p'; }
 
+GROW_BYTES=$((64 << 20)) # the grow run's disk is this much larger than the image's
 KCMD="console=ttyS0 panic=-1 loglevel=4"
 NB_APPEND=${NB_APPEND:-} # more for the imaging kernel command line (e.g. GOMEMLIMIT=40MiB, passed to init and so mcrecv as environment)
 ALL_OK=1
@@ -243,7 +249,11 @@ run() {
     rm -f "$disk"
     truncate -s "$DISK_BYTES" "$disk"
     append="$KCMD $NB_APPEND discus.target=/dev/vda discus.then=poweroff"
-    [ "$mode" = static ] && append="$append discus.ip=198.18.0.$((10 + v))/24"
+    [ "$mode" != dhcp ] && append="$append discus.ip=198.18.0.$((10 + v))/24"
+    if [ "$mode" = grow ]; then
+      truncate -s "$((DISK_BYTES + GROW_BYTES))" "$disk"
+      append="$append discus.grow=1"
+    fi
     [ "$v" = 2 ] && append="${append/discus.target=\/dev\/vda/discus.target=auto}" # one VM finds its disk itself
     echo "$append" >"$W/$name-vm$v.cmdline"
     vm "$name-vm$v" "$v" "$append" "$disk" "$INITRD"
@@ -284,7 +294,17 @@ PY
   for v in $(seq 0 $((n - 1))); do
     local c=$W/$name-vm$v.console okimg=0 okboot=0 first up mc rss addr reason="" bt=""
     cp "$c" "$RES/$name-vm$v.console.txt"
-    if grep -q 'DISCUS OK' "$c" && cmp -s "$W/$name-vm$v.raw" "$EXPECTED"; then okimg=1; fi
+    if [ "$mode" = grow ]; then
+      # A larger disk: the partition table moved and grew (mcrecv --grow);
+      # the partition's bytes are the image's (its ext4 keeps its size
+      # unless resize2fs is in the initramfs).
+      local pe ps
+      pe=$(sfdisk -J "$EXPECTED" | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][0]["size"])')
+      ps=$(sfdisk -J "$W/$name-vm$v.raw" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["partitiontable"]["partitions"][0]["size"])' || echo 0)
+      log "run $name vm$v: partition 1 has $ps sectors, the image's $pe"
+      if grep -q 'DISCUS OK' "$c" && [ "$ps" -gt "$pe" ] &&
+        cmp -s -n $((pe * 512)) -i 1048576:1048576 "$W/$name-vm$v.raw" "$EXPECTED"; then okimg=1; fi
+    elif grep -q 'DISCUS OK' "$c" && cmp -s "$W/$name-vm$v.raw" "$EXPECTED"; then okimg=1; fi
     [ $okimg = 1 ] || reason=$(grep -m1 -o 'DISCUS FAILED.*' "$c" || echo "disk differs from mcimage extract or no DISCUS OK")
     first=$(stamp_of "$c" 'starting /bin/mcrecv')
     [ -n "$first" ] && first=$(awk -v a="$t0" -v b="$first" 'BEGIN { printf "%.1f", b - a }')
@@ -322,6 +342,7 @@ for r in $NB_RUNS; do
     dhcp) run dhcp 1 dhcp ;;
     static) run static 1 static ;;
     lab) run lab 3 static ;;
+    grow) run grow 1 grow ;;
     *) log "unknown run $r"; ALL_OK=0 ;;
   esac
 done
@@ -329,7 +350,7 @@ done
 {
   echo "commit $(git rev-parse --short HEAD)$(git diff --quiet || echo +dirty), kernel $KVER, qemu TCG -cpu $NB_CPU -m $NB_MEM, $(nproc) cores"
   echo "initramfs $INITRD_BYTES bytes ($(awk -v b="$INITRD_BYTES" 'BEGIN { printf "%.1f", b / 1048576 }') MiB) with $(grep -o '[0-9]* modules' "$RES/mcinitrd.txt" | head -1)"
-  echo "image: $NB_TREE tree, disk $DISK_BYTES bytes, image file $IMG_BYTES bytes"
+  echo "image: $NB_TREE tree, disk $DISK_BYTES bytes, image file $IMG_BYTES bytes, chunks $NB_CHUNK"
   echo "ok: $ALL_OK"
 } | tee "$RES/figures.txt" >&2
 rm -f "$EXPECTED" "$SRC"
