@@ -89,7 +89,8 @@ fi
 # --- binaries and the initramfs -------------------------------------------
 BIN=$W/bin
 mkdir -p "$BIN"
-log "building static mcinitrd, mcrecv, mcsend, mcimage at $(git rev-parse --short HEAD)$(git diff --quiet || echo +dirty)"
+REV=$(git rev-parse --short HEAD)$(git diff --quiet -- . ':!bench/RESULTS.md' ':!bench/results' || echo +dirty)
+log "building static mcinitrd, mcrecv, mcsend, mcimage at $REV"
 CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$BIN/" ./cmd/mcinitrd ./cmd/mcrecv ./cmd/mcsend ./cmd/mcimage
 INITRD=$W/initrd.gz
 "$BIN/mcinitrd" -o "$INITRD" --modules "$MODDIR" 2>&1 | tee "$RES/mcinitrd.txt" >&2
@@ -348,7 +349,7 @@ for r in $NB_RUNS; do
 done
 
 {
-  echo "commit $(git rev-parse --short HEAD)$(git diff --quiet || echo +dirty), kernel $KVER, qemu TCG -cpu $NB_CPU -m $NB_MEM, $(nproc) cores"
+  echo "commit $REV, kernel $KVER, qemu TCG -cpu $NB_CPU -m $NB_MEM, $(nproc) cores"
   echo "initramfs $INITRD_BYTES bytes ($(awk -v b="$INITRD_BYTES" 'BEGIN { printf "%.1f", b / 1048576 }') MiB) with $(grep -o '[0-9]* modules' "$RES/mcinitrd.txt" | head -1)"
   echo "image: $NB_TREE tree, disk $DISK_BYTES bytes, image file $IMG_BYTES bytes, chunks $NB_CHUNK"
   echo "ok: $ALL_OK"
