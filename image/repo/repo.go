@@ -184,7 +184,9 @@ func (r *Repo) lock() (func(), error) {
 func (r *Repo) commit(c *catalog) (committed bool, err error) {
 	c.Generation++
 	if err := writeAtomic(r.dir, catalogName, c.marshal()); err != nil {
-		return false, err
+		// Renamed but not synced: the new catalog may be what a reader
+		// sees, so what it names must stay.
+		return errors.Is(err, errNotSynced), err
 	}
 	return true, r.load()
 }
@@ -215,8 +217,15 @@ func writeAtomic(dir, name string, b []byte) error {
 		os.Remove(tmp)
 		return err
 	}
-	return syncDir(dir)
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("%w: %w", errNotSynced, err)
+	}
+	return nil
 }
+
+// errNotSynced is writeAtomic's error when the file is in place but its
+// directory could not be synced.
+var errNotSynced = errors.New("repo: renamed but the directory sync failed")
 
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
