@@ -77,6 +77,29 @@ func FuzzParseRecipe(f *testing.F) {
 	})
 }
 
+// FuzzResolveDelta: a delta recipe that parses, resolved against a base,
+// gives exactly its block count or an error, never a panic.
+func FuzzResolveDelta(f *testing.F) {
+	child := fuzzRecipe()
+	child.Blocks[0][3] = 9
+	child.delta = makeDelta(child.Used, child.Blocks, fuzzRecipe(), Hash{1})
+	f.Add(child.marshal())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rc, err := parseRecipe(resum(b))
+		if err != nil || rc.delta == nil {
+			return
+		}
+		base := fuzzRecipe()
+		if rc.BlockSize != base.BlockSize {
+			return
+		}
+		blocks, err := rc.delta.resolve(rc.Used, countBlocks(rc.Used, int64(rc.BlockSize)), base)
+		if err == nil && int64(len(blocks)) != countBlocks(rc.Used, int64(rc.BlockSize)) {
+			t.Fatalf("%d blocks resolved, want %d", len(blocks), countBlocks(rc.Used, int64(rc.BlockSize)))
+		}
+	})
+}
+
 func FuzzParseCatalog(f *testing.F) {
 	f.Add(fuzzCatalog().marshal())
 	f.Add((&catalog{BlockSize: 4096, FrameSize: 4096}).marshal())
@@ -124,6 +147,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	delta := child.marshal()
 	seeds := map[string][]any{
 		"FuzzParseRecipe/delta":          {delta},
+		"FuzzResolveDelta/delta":         {delta},
 		"FuzzParseRecipe/small":          {rc},
 		"FuzzParseRecipe/truncated":      {rc[:len(rc)-40]},
 		"FuzzParseRecipe/empty-image":    {(&Recipe{BlockSize: 16384, SectorSize: 4096}).marshal()},
