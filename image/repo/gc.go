@@ -153,6 +153,9 @@ func (r *Repo) GC(ctx context.Context, level int) (GCStats, error) {
 	if err := pw.finish(); err != nil {
 		return fail(err)
 	}
+	if crashAt == "gc" {
+		return st, errCrash // as if the process died before the commit
+	}
 	var before int64
 	for _, p := range r.cat.Packs {
 		before += int64(p.Size)
