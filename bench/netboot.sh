@@ -7,7 +7,8 @@
 #
 # Runs: dhcp (1 VM, address from dnsmasq), static (1 VM, discus.ip=), lab
 # (3 VMs in one session, the third with discus.target=auto), grow (1 VM, a
-# disk 64 MiB larger than the image's, discus.grow=1). In every run a host namespace runs mcrecv in the
+# disk 64 MiB larger than the image's, discus.grow=1), fail (two empty
+# disks and discus.target=auto: refused, and the VM stays stopped). In every run a host namespace runs mcrecv in the
 # same session, for the VM-vs-host imaging time.
 #
 # Networks: everything is in private namespaces on 198.18.0.0/24. qemu runs
@@ -15,7 +16,7 @@
 # VM ever reaches this machine's real network (no user-mode networking).
 #
 #   sudo bash bench/netboot.sh             # all runs, results in bench/results/netboot-DATE/
-#   NB_RUNS="static" bash bench/netboot.sh # a subset (dhcp static lab grow)
+#   NB_RUNS="static" bash bench/netboot.sh # a subset (dhcp static lab grow fail)
 #   NB_TREE=minimal bash bench/netboot.sh  # a tiny OS tree instead of the debootstrap base
 # Exits 0 only when every run's disks verified and booted.
 set -euo pipefail
@@ -24,7 +25,7 @@ REPO=$PWD
 export PATH=/usr/local/go/bin:$PATH
 [ "$(id -u)" = 0 ] || { echo "netboot: needs root (namespaces, taps, loop-free mkfs)" >&2; exit 1; }
 
-NB_RUNS=${NB_RUNS:-"dhcp static lab grow"}
+NB_RUNS=${NB_RUNS:-"dhcp static lab grow fail"}
 NB_TREE=${NB_TREE:-auto}
 NB_TIMEOUT=${NB_TIMEOUT:-1200} # seconds per imaging run; TCG on 2 shared cores is slow
 NB_MEM=${NB_MEM:-256}
@@ -183,13 +184,14 @@ done
 # vm NAME TAP APPEND DISK INITRD: boots in the background, console lines
 # stamped with host time (seconds since the epoch) into $W/NAME.console.
 vm() {
-  local name=$1 tap=$2 append=$3 disk=$4 initrd=$5 mac
+  local name=$1 tap=$2 append=$3 disk=$4 initrd=$5 mac extra=()
+  [ -n "${6:-}" ] && extra=(-drive "file=$6,format=raw,if=virtio,cache=writeback")
   mac=$(printf '52:54:00:4e:42:%02x' "$tap")
   (
     ip netns exec "$NS-sw" qemu-system-x86_64 -nodefaults -no-user-config -accel tcg -cpu "$NB_CPU" -m "$NB_MEM" -smp 1 \
       -display none -monitor none -serial stdio -no-reboot -pidfile "$W/$name.pid" \
       -kernel "$VMLINUZ" -initrd "$initrd" -append "$append" \
-      -drive "file=$disk,format=raw,if=virtio,cache=writeback" \
+      -drive "file=$disk,format=raw,if=virtio,cache=writeback" "${extra[@]}" \
       -netdev "tap,id=n0,ifname=tap$tap,script=no,downscript=no" -device "virtio-net-pci,netdev=n0,mac=$mac" \
       </dev/null 2>&1 | while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "${line%$'\r'}"; done
   ) >"$W/$name.console" &
@@ -338,12 +340,35 @@ PY
   rm -f "$W/$name"-vm*.raw "$W/$name.host.raw"
 }
 
+# run_fail: a VM with two empty disks and discus.target=auto must refuse
+# to choose, say why on the console, and stay stopped: no reboot (qemu
+# would exit, -no-reboot), no poweroff, nothing written.
+run_fail() {
+  local c=$W/fail-vm0.console ok=0 d0=$W/fail-a.raw d1=$W/fail-b.raw i
+  log "run fail: 1 VM, two empty disks, discus.target=auto"
+  rm -f "$d0" "$d1"; truncate -s 64M "$d0" "$d1"
+  vm fail-vm0 0 "$KCMD discus.target=auto discus.ip=198.18.0.10/24 discus.then=reboot" "$d0" "$INITRD" "$d1"
+  for i in $(seq 1 300); do grep -q 'DISCUS FAILED' "$c" 2>/dev/null && break; sleep 1; done
+  sleep 10
+  if grep -q 'DISCUS FAILED: no single empty disk: 2 empty disks' "$c" && kill -0 "${QEMU_PIDS[-1]}" 2>/dev/null &&
+    ! grep -q 'DISCUS OK' "$c" && [ -z "$(tr -d '\0' <"$d0" | head -c1)" ] && [ -z "$(tr -d '\0' <"$d1" | head -c1)" ]; then
+    ok=1
+  fi
+  kill_vm fail-vm0
+  cp "$c" "$RES/fail-vm0.console.txt"
+  log "run fail vm0: refused and stayed stopped $ok: $(grep -a -m1 -o 'DISCUS FAILED.*' "$c" || echo 'no DISCUS FAILED line')"
+  echo "fail,vm0,198.18.0.10/24,$ok,,,,,,,,\"$(grep -a -m1 -o 'DISCUS FAILED[^"]*' "$c" | tr -d '\r')\"" >>"$SUMMARY"
+  [ $ok = 1 ] || ALL_OK=0
+  rm -f "$d0" "$d1"
+}
+
 for r in $NB_RUNS; do
   case $r in
     dhcp) run dhcp 1 dhcp ;;
     static) run static 1 static ;;
     lab) run lab 3 static ;;
     grow) run grow 1 grow ;;
+    fail) run_fail ;;
     *) log "unknown run $r"; ALL_OK=0 ;;
   esac
 done

@@ -9,11 +9,12 @@ import (
 	"time"
 )
 
-// TestNetbootVM runs bench/netboot.sh's DHCP and static runs with a small
+// TestNetbootVM runs bench/netboot.sh's dhcp, static and fail runs with a small
 // OS tree: a qemu VM (TCG) boots Debian's kernel with mcinitrd's
 // initramfs, images its virtio disk from mcsend over a private bridge,
 // the disk must equal mcimage extract's output, and the installed system
-// must boot. It needs root and qemu-system-x86_64 (scripts/install-deps.sh
+// must boot; and a VM with two empty disks and discus.target=auto must
+// refuse and stay stopped. It needs root and qemu-system-x86_64 (scripts/install-deps.sh
 // installs it); NETBOOT_VM=0 skips it.
 func TestNetbootVM(t *testing.T) {
 	if testing.Short() || os.Getenv("NETBOOT_VM") == "0" {
@@ -33,7 +34,7 @@ func TestNetbootVM(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "bench/netboot.sh"))
-	cmd.Env = append(os.Environ(), "NB_TREE=minimal", "NB_RUNS=dhcp static", "NB_TIMEOUT=600",
+	cmd.Env = append(os.Environ(), "NB_TREE=minimal", "NB_RUNS=dhcp static fail", "NB_TIMEOUT=600",
 		"NB_RESULTS="+filepath.Join(dir, "results"), "NB_WORK="+filepath.Join(dir, "work"))
 	out, err := cmd.CombinedOutput()
 	if sum, rerr := os.ReadFile(filepath.Join(dir, "results", "summary.csv")); rerr == nil {
