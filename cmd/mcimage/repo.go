@@ -281,8 +281,8 @@ func repoGC(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "%s: %s freed; packs: %d kept, %d removed, %d rewritten; %d blocks dropped; %d stray files removed\n",
-		pos[0], human(st.FreedBytes), st.PacksKept, st.PacksRemoved, st.PacksRewritten, st.BlocksDropped, st.StrayFiles)
+	fmt.Fprintf(os.Stderr, "%s: %s freed; packs: %d kept, %d removed, %d rewritten, %d merged; %d blocks dropped; %d stray files removed\n",
+		pos[0], human(st.FreedBytes), st.PacksKept, st.PacksRemoved, st.PacksRewritten, st.PacksMerged, st.BlocksDropped, st.StrayFiles)
 	return nil
 }
 

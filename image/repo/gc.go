@@ -33,9 +33,13 @@ func (r *Repo) Remove(name string) error {
 	return err
 }
 
+// smallPack is the size below which GC merges packs.
+const smallPack = 4 << 20
+
 // GCStats says what GC did.
 type GCStats struct {
 	PacksKept, PacksRemoved, PacksRewritten int
+	PacksMerged                             int // small packs merged into one
 	BlocksDropped                           int64
 	FreedBytes                              int64 // file bytes removed minus bytes written
 	StrayFiles                              int   // files no catalog named (interrupted adds)
@@ -43,7 +47,7 @@ type GCStats struct {
 
 // GC frees what no image references: packs with no live block are
 // deleted, packs with some are rewritten with only their live blocks (at
-// zstd level, 0 meaning 3), and files the catalog does not name (left by
+// zstd level, 0 meaning 3), packs under 4 MiB are merged, and files the catalog does not name (left by
 // interrupted adds) are removed. Like Add it commits a new catalog before
 // deleting anything, so an interrupted GC loses nothing.
 func (r *Repo) GC(ctx context.Context, level int) (GCStats, error) {
@@ -95,6 +99,12 @@ func (r *Repo) GC(ctx context.Context, level int) (GCStats, error) {
 		return err
 	}
 	fail := func(err error) (GCStats, error) { pw.abort(); return st, err }
+	small := 0
+	for _, ref := range r.cat.Packs {
+		if ref.Size < smallPack {
+			small++
+		}
+	}
 	for pi, ref := range r.cat.Packs {
 		if err := ctx.Err(); err != nil {
 			return fail(err)
@@ -109,7 +119,11 @@ func (r *Repo) GC(ctx context.Context, level int) (GCStats, error) {
 			}
 		}
 		path := filepath.Join(r.dir, "packs", packName(ref.ID))
-		if nLive == nAll {
+		// Small packs (one per add of a localized copy) are merged, so
+		// that a repository of many copies does not hold a file, and an
+		// open descriptor, per copy.
+		merge := ref.Size < smallPack && small >= 2
+		if nLive == nAll && !merge {
 			c.Packs = append(c.Packs, ref)
 			for _, fr := range r.frames[pi] {
 				for _, h := range fr.Blocks {
@@ -125,7 +139,11 @@ func (r *Repo) GC(ctx context.Context, level int) (GCStats, error) {
 			st.PacksRemoved++
 			continue
 		}
-		st.PacksRewritten++
+		if merge && nLive == nAll {
+			st.PacksMerged++
+		} else {
+			st.PacksRewritten++
+		}
 		for _, fr := range r.frames[pi] {
 			for j, h := range fr.Blocks {
 				n := fr.Lens[j]
@@ -162,7 +180,7 @@ func (r *Repo) GC(ctx context.Context, level int) (GCStats, error) {
 	}
 	c.Packs = append(c.Packs, pw.refs...)
 	c.NextPack = pw.nextID
-	if len(drop) > 0 || len(pw.refs) > 0 {
+	if len(drop) > 0 || len(pw.refs) > 0 { // else nothing changed: no commit
 		committed, err := r.commit(c)
 		if !committed {
 			return fail(err)

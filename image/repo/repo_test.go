@@ -455,3 +455,36 @@ func TestInterruptedGC(t *testing.T) {
 	got, _ = exportAndInstall(t, r2, "local")
 	equalOnUsed(t, got, want, used)
 }
+
+// GC merges the small packs that adds of localized copies leave, one per
+// copy, and the images stay right.
+func TestGCMergesSmallPacks(t *testing.T) {
+	base := makeExt4(t, 14)
+	r := newRepo(t, Config{})
+	addFS(t, r, "base", base, "")
+	var used [4][]image.Range
+	var locs [4]string
+	for i := range locs {
+		locs[i] = localize(t, base, i+1)
+		used[i], _ = addFS(t, r, "pc-"+string(rune('1'+i)), locs[i], "base")
+	}
+	if m, _ := filepath.Glob(filepath.Join(r.Dir(), "packs", "*.pack")); len(m) != 5 {
+		t.Fatalf("%d packs before gc, want 5", len(m))
+	}
+	gs, err := r.GC(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(r.Dir(), "packs", "*.pack")); len(m) != 1 || gs.PacksMerged != 5 {
+		t.Fatalf("after gc %d packs (%+v), want 1", len(m), gs)
+	}
+	for i, loc := range locs {
+		want, _ := os.ReadFile(loc)
+		got, _ := exportAndInstall(t, r, "pc-"+string(rune('1'+i)))
+		equalOnUsed(t, got, want, used[i])
+	}
+	// A second gc has nothing to do.
+	if gs, err := r.GC(context.Background(), 0); err != nil || gs.PacksMerged+gs.PacksRewritten+gs.PacksRemoved != 0 {
+		t.Fatalf("second gc: %+v, %v", gs, err)
+	}
+}
