@@ -6,6 +6,7 @@
 //	mcimage info [--decrypt KEYFILE] IMAGE
 //	mcimage verify [--trust FILE] [--decrypt KEYFILE] IMAGE
 //	mcimage extract [--gaps leave|zero|discard] [--trust FILE] [--decrypt KEYFILE] IMAGE TARGET
+//	mcimage repo init|add|ls|export|rm|gc|verify ...  (a partition repository, package image/repo)
 //
 // SRC is a file, a block device or - (stdin); IMAGE may be - (stdout for
 // create, stdin otherwise). Exit status as for mcsend and mcrecv (package

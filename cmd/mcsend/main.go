@@ -1,7 +1,8 @@
 // Command mcsend sends a disk image to any number of receivers over IP
 // multicast. SOURCE is a Discus image file, or a raw disk, partition or file
 // (or - for standard input) that it turns into chunks on the fly, reading
-// only the blocks its filesystems use.
+// only the blocks its filesystems use, or repo:DIR/NAME, an image of a
+// partition repository (mcimage repo) built into chunks from its blocks.
 //
 // Its flags follow udpcast's udp-sender where they mean the same thing, so
 // netboot scripts can switch with few changes.
