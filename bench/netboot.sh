@@ -287,9 +287,11 @@ def t(s):
         s = a + '.' + b[:6]
     return datetime.fromisoformat(s).timestamp()
 rs = json.load(open(sys.argv[1]))['receivers']
-rs.sort(key=lambda r: t(r['FirstHeard']))
-start = max(t(r['FirstHeard']) for r in rs)
-done = [t(r['LastHeard']) - start for r in rs]
+first = lambda r: t(r.get('first_heard_at') or r['FirstHeard'])  # keys before and after --stats-json went snake_case
+last = lambda r: t(r.get('last_heard_at') or r['LastHeard'])
+rs.sort(key=first)
+start = max(first(r) for r in rs)
+done = [last(r) - start for r in rs]
 print('host %.1f vms %s' % (done[0], ' '.join('%.1f' % d for d in done[1:])))
 PY
   host_s=$(awk '{print $2}' "$W/$name.session.txt" 2>/dev/null || echo "")
