@@ -155,3 +155,16 @@ func TestNetErrors(t *testing.T) {
 		t.Errorf("unicast group: %v", err)
 	}
 }
+
+func TestVersion(t *testing.T) {
+	defer func(r string) { Release = r }(Release)
+	Release = "v1.2.3"
+	want := fmt.Sprintf("mcsend v1.2.3\nprotocol version %d, image format version %d, ", wire.Version, image.FormatVersion)
+	if got := Version("mcsend"); !strings.HasPrefix(got, want) {
+		t.Errorf("Version = %q, want prefix %q", got, want)
+	}
+	Release = ""
+	if got := Version("mcrecv"); !strings.HasPrefix(got, "mcrecv devel") && !strings.HasPrefix(got, "mcrecv v") {
+		t.Errorf("Version without a release = %q", got)
+	}
+}
