@@ -8,7 +8,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -65,21 +64,17 @@ func run(args []string, stderr io.Writer) int {
 	fs.Var(&adds, "add", "SRC[:DST]: copy a file into the initramfs (default DST /etc/discus/BASENAME; repeatable)")
 	fs.StringVar(&receiver, "mcrecv", "", "static mcrecv to include (default: mcrecv beside this mcinitrd, then on $PATH)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: mcinitrd -o initrd.gz [--modules /lib/modules/VERSION] [--add FILE...]\n\n")
-		fs.PrintDefaults()
-		fmt.Fprintf(stderr, "\nDefault modules (with dependencies, when --modules is given): %s\n\n%s\n%s",
+		w := fs.Output()
+		fmt.Fprintf(w, "usage: mcinitrd -o initrd.gz [--modules /lib/modules/VERSION] [--add FILE...]\n\nFlags:\n")
+		cli.PrintFlags(w, fs)
+		fmt.Fprintf(w, "\nDefault modules (with dependencies, when --modules is given): %s\n\n%s\n%s",
 			strings.Join(netboot.DefaultModules, " "), cmdlineHelp, cli.ExitCodesHelp)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return cli.ExitOK
-		}
-		return cli.ExitUsage
+	if code, ok := cli.Parse(fs, "mcinitrd", args, stderr, stderr); !ok {
+		return code
 	}
 	err := build(out, modules, receiver, adds, extra, noDefault, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "mcinitrd: %v\n", err)
-	}
+	cli.PrintError(stderr, "mcinitrd", err, false)
 	return cli.ExitCode(err)
 }
 

@@ -76,7 +76,7 @@ func plain(t *testing.T, what, out string) {
 // its flags --flag; --version names the protocol and format versions.
 func TestHelpAndVersion(t *testing.T) {
 	flagDash := regexp.MustCompile(`(?m)^\s+-[a-z][a-z-]+`) // -flag, not --flag
-	for _, c := range [][]string{{"mcsend"}, {"mcrecv"}, {"mcimage"}, {"mcimage", "create"}, {"mcimage", "extract"}, {"mcimage", "verify"}, {"mcimage", "repo", "add"}, {"mcimage", "repo"}} {
+	for _, c := range [][]string{{"mcsend"}, {"mcrecv"}, {"mcimage"}, {"mcimage", "create"}, {"mcimage", "extract"}, {"mcimage", "verify"}, {"mcimage", "repo", "add"}, {"mcimage", "repo"}, {"mcinitrd"}} {
 		code, out := run(t, nil, nil, c[0], append(c[1:], "--help")...)
 		if code != 0 {
 			t.Errorf("%v --help: exit %d", c, code)
@@ -89,12 +89,12 @@ func TestHelpAndVersion(t *testing.T) {
 		if m := flagDash.FindString(out); m != "" {
 			t.Errorf("%v --help shows a flag as %q, want --flag", c, strings.TrimSpace(m))
 		}
-		if len(c) == 1 && c[0] != "mcimage" && !strings.Contains(out, "\n  --interface ") {
+		if (c[0] == "mcsend" || c[0] == "mcrecv") && !strings.Contains(out, "\n  --interface ") {
 			t.Errorf("%v --help: no --interface line:\n%s", c, out)
 		}
 	}
 	want := fmt.Sprintf("protocol version %d, image format version %d", wire.Version, image.FormatVersion)
-	for _, c := range [][]string{{"mcsend", "--version"}, {"mcrecv", "--version"}, {"mcimage", "--version"}, {"mcimage", "version"}} {
+	for _, c := range [][]string{{"mcsend", "--version"}, {"mcrecv", "--version"}, {"mcimage", "--version"}, {"mcimage", "version"}, {"mcinitrd", "--version"}} {
 		code, out := run(t, nil, nil, c[0], c[1:]...)
 		if code != 0 || !strings.HasPrefix(out, c[0]+" ") || !strings.Contains(out, want) {
 			t.Errorf("%v: exit %d, output %q; want %q", c, code, out, want)
