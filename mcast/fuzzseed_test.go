@@ -27,6 +27,7 @@ func samplePackets() map[string][]byte {
 		"report":  wire.AppendReport(nil, h, &wire.Report{Progress: wire.Progress{Done: 1000, Known: 1000}, Hello: true, Done: true, Congestion: true}),
 		"ack":     wire.AppendAck(nil, h, &wire.Ack{Nodes: []uint64{1, 2, 0xffffffffffffffff}}),
 		"welcome": wire.AppendAck(nil, h, &wire.Ack{Welcome: true, Nodes: []uint64{9}}),
+		"abort":   wire.AppendAbort(nil, h, &wire.Abort{Reason: wire.AbortCorrupt, Chunk: 3}),
 	}
 }
 

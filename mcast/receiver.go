@@ -91,6 +91,7 @@ type Receiver struct {
 	rivalNode  uint64
 	rivalRun   int // packets in a row from rival (keylessFollow)
 	epochOut   uint64
+	aborts     abortSeen // a keyless sender's abort packets (receiver_abort.go)
 }
 
 // partial is a chunk with some blocks held.
@@ -265,6 +266,7 @@ func (r *Receiver) Handle(pkt []byte, now time.Time) {
 		r.onAnnounce(h, &a, t)
 		r.dirty = true
 		r.heardSender()
+		r.senderAlive(h.Node)
 	case wire.TypeData:
 		d, err := wire.ParseData(h, body)
 		if err != nil {
@@ -273,6 +275,7 @@ func (r *Receiver) Handle(pkt []byte, now time.Time) {
 		}
 		r.onData(h, &d, t)
 		r.heardSender()
+		r.senderAlive(h.Node)
 	case wire.TypeRequest:
 		q, err := wire.ParseRequest(h, body, r.needs[:0])
 		if err != nil {
@@ -302,6 +305,13 @@ func (r *Receiver) Handle(pkt []byte, now time.Time) {
 		if !a.Welcome {
 			r.ackHeard(a.Nodes, t)
 		}
+	case wire.TypeAbort:
+		a, err := wire.ParseAbort(h, body)
+		if err != nil {
+			r.drop(wire.DropMalformed)
+			return
+		}
+		r.onAbort(h, &a, t)
 	}
 }
 

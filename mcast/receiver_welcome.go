@@ -83,6 +83,12 @@ func (r *Receiver) gate(h wire.Header, pkt []byte, t int64) bool {
 		}
 		r.drop(wire.DropStale)
 		return false
+	case wire.TypeAbort:
+		if followed {
+			return true
+		}
+		r.drop(wire.DropStale)
+		return false
 	case wire.TypeAck:
 		if h.Flags&wire.FlagWelcome != 0 && h.Node == r.pros.node && h.Node != 0 {
 			if r.listsUs(h, pkt) {

@@ -54,6 +54,9 @@ type Sender struct {
 	nextAnnounce, nextAck, nextTick, lastCountCheck time.Time
 	sinceAnnounce                                   int // data packets since the last announce
 
+	abort     *wire.Abort // the sender gave up (sender_abort.go)
+	nextAbort time.Time
+
 	buf         []byte
 	needBuf     []wire.Need
 	lossScratch []float64 // tick's median
@@ -64,6 +67,7 @@ type Sender struct {
 type SenderStats struct {
 	Packets, Bytes  uint64 // everything sent
 	Announces, Acks uint64 // control packets sent
+	Aborts          uint64 // abort packets sent after Abort
 	DataBlocks      uint64 // data packets carrying a data block (index < K)
 	ParityBlocks    uint64 // data packets carrying a parity block
 	SideBlocks      uint64 // of those, sent from the side queue for outlier receivers
@@ -243,6 +247,9 @@ func (s *Sender) Handle(pkt []byte, now time.Time) {
 // when it wants to be called again, even if no packet arrives. The returned time is
 // always after now unless more packets are due at once.
 func (s *Sender) Poll(now time.Time, emit func(pkt []byte)) (next time.Time) {
+	if s.abort != nil {
+		return s.pollAbort(now, emit)
+	}
 	s.pace.Refill(now)
 	if now.Sub(s.lastCountCheck) >= time.Millisecond {
 		s.lastCountCheck = now

@@ -29,7 +29,7 @@ var Variants = map[string][]string{
 // Config says which attack to mount and for how long.
 type Config struct {
 	Attack, Variant string
-	Wire            byte          // wire version for packets made before any was heard (2 or 3)
+	Wire            byte          // wire version for packets made before any was heard (2, 3 or 4)
 	Duration        time.Duration // hard limit of the whole run
 	Quiet           time.Duration // end once the session has been silent this long
 	Wait            time.Duration // end if no session was heard within this
@@ -144,7 +144,7 @@ func Run(ctx context.Context, n Net, cfg Config) Result {
 		cfg.RecordFor = time.Second
 	}
 	if cfg.Wire == 0 {
-		cfg.Wire = 3
+		cfg.Wire = 4
 	}
 	if cfg.Variant == "" && len(Variants[cfg.Attack]) > 0 {
 		cfg.Variant = Variants[cfg.Attack][0]

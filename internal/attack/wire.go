@@ -4,8 +4,9 @@
 // attacker needs to forge chunks, parity and announces. The command
 // internal/attack/cmd/mcattack mounts the attacks inside a test network.
 //
-// It speaks wire version 3 by default (version 2 on request): a 32-byte
-// header, a type-specific body and, in version 3, a trailer: CRC-32C (4
+// It speaks wire version 4 by default (2 or 3 on request; 4 is 3 with an abort
+// packet, type 6, which it does not decode): a 32-byte header, a type-specific
+// body and, from version 3, a trailer: CRC-32C (4
 // bytes, big endian) over everything before it when header flag 0x80 is
 // clear, or epoch u64 ‖ counter u64 ‖ tag[16] (32 bytes) when it is set.
 package attack
@@ -302,7 +303,7 @@ func Decode(p []byte) (*Packet, error) {
 	pk := &Packet{Header: Header{Version: p[4], Type: p[5], Flags: p[6]}}
 	copy(pk.Session[:], p[8:24])
 	pk.Node = binary.BigEndian.Uint64(p[24:32])
-	if pk.Version != 2 && pk.Version != 3 {
+	if pk.Version < 2 || pk.Version > 4 {
 		return pk, ErrVersion
 	}
 	tl := TrailerLen(pk.Version, pk.Flags)

@@ -198,7 +198,7 @@ func (f *Framer) openAuth(p []byte, now time.Time) ([]byte, bool) {
 	// Whose run the packet belongs to, before any work: a sender speaks for its own
 	// run; a receiver's packets must belong to the run of the sender we are or follow.
 	// Old recordings carry other runs and end here.
-	fromSender := Type(p[5]) == TypeAnnounce || Type(p[5]) == TypeData || Type(p[5]) == TypeAck
+	fromSender := Type(p[5]) == TypeAnnounce || Type(p[5]) == TypeData || Type(p[5]) == TypeAck || Type(p[5]) == TypeAbort
 	switch {
 	case epoch == 0 || counter == 0:
 		f.drop(DropAuth)

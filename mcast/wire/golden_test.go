@@ -19,7 +19,7 @@ var goldenHeader = Header{
 // goldenHead is §1.1 for a type and flags byte: magic, version, type, flags, reserved,
 // session, node.
 func goldenHead(typ, flags string) string {
-	return "44534353" + "03" + typ + flags + "00" + "00112233445566778899aabbccddeeff" + "0102030405060708"
+	return "44534353" + "04" + typ + flags + "00" + "00112233445566778899aabbccddeeff" + "0102030405060708"
 }
 
 func checkGolden(t *testing.T, name string, got []byte, fields ...string) {
@@ -109,6 +109,24 @@ func TestGoldenAck(t *testing.T) {
 		"0002", "0000000000000001", "ffffffffffffffff")
 	checkGolden(t, "welcome", AppendAck(nil, goldenHeader, &Ack{Welcome: true, Nodes: []uint64{9}}), goldenHead("05", "01"),
 		"0001", "0000000000000009")
+}
+
+// TestGoldenAbort: §1.9, version 4: reason u16, reserved u16, chunk u32.
+func TestGoldenAbort(t *testing.T) {
+	checkGolden(t, "abort", AppendAbort(nil, goldenHeader, &Abort{Reason: AbortCorrupt, Chunk: 17}), goldenHead("06", "00"),
+		"0002",     // 32 reason: corrupt
+		"0000",     // 34 reserved
+		"00000011") // 36 chunk 17
+	checkGolden(t, "abort stopped", AppendAbort(nil, goldenHeader, &Abort{Reason: AbortStopped, Chunk: NoChunk}), goldenHead("06", "00"),
+		"0001", "0000", "ffffffff")
+	for _, body := range []string{"00000000ffffffff" /* reason 0 */, "000200010000000a" /* reserved */, "0002000000000011ff" /* long */} {
+		b, _ := hex.DecodeString(body)
+		h := goldenHeader
+		h.Type = TypeAbort
+		if _, err := ParseAbort(h, b); err == nil {
+			t.Errorf("abort body %s parsed", body)
+		}
+	}
 }
 
 // crc32c is CRC-32C bit by bit (reflected polynomial 0x82F63B78), independent of the

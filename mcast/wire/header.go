@@ -5,14 +5,14 @@ import (
 	"errors"
 )
 
-// Wire format, Version 3. docs/PROTOCOL.md describes every byte; keep the two in step.
+// Wire format, Version 4. docs/PROTOCOL.md describes every byte; keep the two in step.
 //
 // Every packet starts with a 32-byte header and ends with a trailer (frame.go: a
 // CRC-32C, or with a key an authentication trailer); the state machines see packets
 // without their trailer.
 //
 //	0  magic "DSCS"
-//	4  Version (3)
+//	4  Version (4)
 //	5  type
 //	6  flags (bit 7 = authentication trailer; bits 0..3 are type-specific)
 //	7  reserved (sent as 0, ignored)
@@ -22,7 +22,7 @@ import (
 // All integers are big endian.
 const (
 	HeaderLen = 32
-	Version   = 3
+	Version   = 4
 
 	flagAuth = 0x80 // the packet ends with an authentication trailer (frame.go)
 )
@@ -38,6 +38,7 @@ const (
 	TypeRequest  Type = 3
 	TypeReport   Type = 4
 	TypeAck      Type = 5
+	TypeAbort    Type = 6 // version 4
 )
 
 func (t Type) String() string {
@@ -52,6 +53,8 @@ func (t Type) String() string {
 		return "report"
 	case TypeAck:
 		return "ack"
+	case TypeAbort:
+		return "abort"
 	}
 	return "unknown"
 }
@@ -97,7 +100,7 @@ func ParseHeader(p []byte) (h Header, body []byte, err error) {
 	h.Flags = p[6]
 	copy(h.Session[:], p[8:24])
 	h.Node = binary.BigEndian.Uint64(p[24:32])
-	if h.Type < TypeAnnounce || h.Type > TypeAck {
+	if h.Type < TypeAnnounce || h.Type > TypeAbort {
 		return h, nil, errType
 	}
 	h.Flags &^= flagAuth

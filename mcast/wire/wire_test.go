@@ -21,6 +21,7 @@ func samplePackets() map[string][]byte {
 		"report":  AppendReport(nil, h, &Report{Progress: Progress{Done: 1000, Known: 1000}, Hello: true, Done: true, Congestion: true}),
 		"ack":     AppendAck(nil, h, &Ack{Nodes: []uint64{1, 2, 0xffffffffffffffff}}),
 		"welcome": AppendAck(nil, h, &Ack{Welcome: true, Nodes: []uint64{9}}),
+		"abort":   AppendAbort(nil, h, &Abort{Reason: AbortCorrupt, Chunk: 17}),
 	}
 }
 
@@ -82,6 +83,12 @@ func reencode(h Header, body []byte) ([]byte, error) {
 			return nil, err
 		}
 		return AppendAck(nil, h, &a), nil
+	case TypeAbort:
+		a, err := ParseAbort(parsed, body)
+		if err != nil {
+			return nil, err
+		}
+		return AppendAbort(nil, h, &a), nil
 	}
 	return nil, errType
 }
@@ -127,6 +134,7 @@ func TestWireHeaderErrors(t *testing.T) {
 		{mut(4, Version+1), errVersion},
 		{mut(4, 1), errVersion}, // version 1 had shorter announces, requests and reports
 		{mut(4, 2), errVersion}, // version 2 had no trailer, no lead and no welcome
+		{mut(4, 3), errVersion}, // version 3 had no abort
 		{mut(5, 0), errType},
 		{mut(5, 99), errType},
 	}

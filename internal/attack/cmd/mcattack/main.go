@@ -33,7 +33,7 @@ func main() {
 		iface = flag.String("interface", "e0", "interface inside the test namespace")
 		group = flag.String("group", "239.255.67.83", "the session's multicast group (mcast.DefaultGroup)")
 		port  = flag.Int("port", 9000, "the session's data port; control is port+1 (mcast.DefaultPort)")
-		wire  = flag.Int("wire", 3, "wire version for packets made before any was heard")
+		wire  = flag.Int("wire", 4, "wire version for packets made before any was heard")
 		verb  = flag.Bool("v", false, "log what the attacker learns on stderr")
 	)
 	flag.StringVar(&cfg.Attack, "attack", "", "the attack to mount")
