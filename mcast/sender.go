@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"time"
 
 	"github.com/discuscast/discus/fec"
@@ -54,7 +55,8 @@ type Sender struct {
 	nextAnnounce, nextAck, nextTick, lastCountCheck time.Time
 	sinceAnnounce                                   int // data packets since the last announce
 
-	abort     *wire.Abort // the sender gave up (sender_abort.go)
+	abort     *wire.Abort    // the sender gave up (sender_abort.go)
+	from      netip.AddrPort // the source of the datagram being handled (HandleFrom)
 	nextAbort time.Time
 
 	buf         []byte
@@ -175,6 +177,14 @@ func (s *Sender) NodeID() uint64 { return s.hdr.Node }
 // SetPaused holds data back (true) or lets it flow (false). While paused the sender
 // still announces, acknowledges and queues requests, so tools can wait for receivers.
 func (s *Sender) SetPaused(p bool) { s.paused = p }
+
+// HandleFrom is Handle for a datagram from the given source address, which the table
+// of receivers keeps (ReceiverInfo.Addr).
+func (s *Sender) HandleFrom(pkt []byte, from netip.AddrPort, now time.Time) {
+	s.from = from
+	s.Handle(pkt, now)
+	s.from = netip.AddrPort{}
+}
 
 // Handle takes one received datagram. It never retains or modifies pkt.
 func (s *Sender) Handle(pkt []byte, now time.Time) {

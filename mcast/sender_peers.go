@@ -1,6 +1,7 @@
 package mcast
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/discuscast/discus/mcast/congestion"
@@ -17,8 +18,9 @@ type peer struct {
 	ackQueued       bool
 	requests        uint64
 	reports         uint64
-	outstanding     int    // blocks queued on its behalf (guard_sender.go)
-	doneSeen        uint32 // the horizon of its accepted done report
+	outstanding     int            // blocks queued on its behalf (guard_sender.go)
+	doneSeen        uint32         // the horizon of its accepted done report
+	addr            netip.AddrPort // where its latest packet came from (HandleFrom), zero if unknown
 }
 
 // ReceiverInfo describes one receiver as the sender knows it.
@@ -33,6 +35,9 @@ type ReceiverInfo struct {
 	Outlier     bool    // much lossier or slower than the others: served from the side queue
 	Requests    uint64  // request packets heard
 	Reports     uint64  // report packets heard
+	// Addr is the source address of its latest packet, zero when the transport
+	// does not tell (Sender.HandleFrom). Without a key it is what the packet claims.
+	Addr netip.AddrPort
 }
 
 // Receivers lists every receiver heard from, in the order first heard.
@@ -42,7 +47,7 @@ func (s *Sender) Receivers() []ReceiverInfo {
 		out = append(out, ReceiverInfo{
 			NodeID: p.id, FirstHeard: p.first, LastHeard: p.Last,
 			ChunksDone: int(p.done), ChunksKnown: int(p.known), Done: p.Complete,
-			Loss: p.loss, Outlier: p.Outlier, Requests: p.requests, Reports: p.reports,
+			Loss: p.loss, Outlier: p.Outlier, Requests: p.requests, Reports: p.reports, Addr: p.addr,
 		})
 	}
 	return out
@@ -63,6 +68,9 @@ func (s *Sender) heard(id uint64, pr wire.Progress, now time.Time) *peer {
 		s.log.Debug("mcast: receiver joined", "node", id)
 	}
 	p.Last = now
+	if s.from.IsValid() {
+		p.addr = s.from
+	}
 	p.done, p.known = pr.Done, pr.Known
 	if pr.Loss != wire.LossUnknown {
 		p.loss = min(float64(pr.Loss)/10000, 1)

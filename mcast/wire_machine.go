@@ -2,6 +2,7 @@ package mcast
 
 import (
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/discuscast/discus/mcast/wire"
@@ -35,11 +36,21 @@ func OnWire(m Machine) (Machine, error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	w.emitFn = w.emit
+	w.fm, _ = m.(FromMachine)
 	return w, nil
+}
+
+// FromMachine is a Machine that also takes each datagram's source address (the
+// Sender: its table of receivers shows where each one is, ReceiverInfo.Addr). Drive
+// uses it when the transport knows the addresses.
+type FromMachine interface {
+	Machine
+	HandleFrom(pkt []byte, from netip.AddrPort, now time.Time)
 }
 
 type wired struct {
 	m      Machine
+	fm     FromMachine // m, if it takes source addresses
 	f      *wire.Framer
 	out    func([]byte)
 	now    time.Time
@@ -49,6 +60,17 @@ type wired struct {
 func (w *wired) Handle(pkt []byte, now time.Time) {
 	if p, ok := w.f.Open(pkt, now); ok {
 		w.m.Handle(p, now)
+	}
+}
+
+// HandleFrom is Handle with the datagram's source address.
+func (w *wired) HandleFrom(pkt []byte, from netip.AddrPort, now time.Time) {
+	if p, ok := w.f.Open(pkt, now); ok {
+		if w.fm != nil {
+			w.fm.HandleFrom(p, from, now)
+		} else {
+			w.m.Handle(p, now)
+		}
 	}
 }
 

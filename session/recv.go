@@ -275,6 +275,7 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		return step.End, step.Err
 	}
 	err = transport.Drive(ctx, tr, dl, stop)
+	err = senderGaveUp(err)
 	cancel(err) // a worker waiting for the installer's window gives up
 	dl.close()
 	if inst != nil {

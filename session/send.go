@@ -61,6 +61,9 @@ type SendConfig struct {
 	// (0 = serve until ctx ends), not when the receivers of the moment are done.
 	Serve       bool
 	IdleTimeout time.Duration
+	// StatusFile, if set, is rewritten every second with the session's state and
+	// every receiver's (SendStatus as JSON; status.go).
+	StatusFile string
 
 	// Progress, if set, is called about ten times a second from the loop.
 	Progress func(SendProgress)
@@ -128,6 +131,8 @@ func Send(ctx context.Context, src mcast.ChunkSource, cfg SendConfig) (SendResul
 		pol          = newSendPolicy(cfg, start)
 		lastProgress time.Time
 		foreignSeen  uint64
+		srcErr       error // the source failed: the sender gives up and says so
+		status       = newStatusWriter(cfg, s, src, start)
 	)
 	snapshot := func(now time.Time) {
 		res.Elapsed = now.Sub(start)
@@ -144,6 +149,7 @@ func Send(ctx context.Context, src mcast.ChunkSource, cfg SendConfig) (SendResul
 		}
 		if f, ok := src.(failer); ok {
 			if err := f.Err(); err != nil {
+				srcErr = err
 				return true, err
 			}
 		}
@@ -156,6 +162,7 @@ func Send(ctx context.Context, src mcast.ChunkSource, cfg SendConfig) (SendResul
 		rs := s.Receivers()
 		_, final := src.ChunkCount()
 		st, _ := pol.Step(now, sendView{Receivers: rs, Final: final})
+		status.update(now, rs, pol, res.Started)
 		if st.Start {
 			res.Started = true
 			s.SetPaused(false)
@@ -172,6 +179,12 @@ func Send(ctx context.Context, src mcast.ChunkSource, cfg SendConfig) (SendResul
 		return st.End, st.Err
 	}
 	err = transport.Drive(ctx, tr, s, stop)
+	if told := len(s.Receivers()) > 0; told && (srcErr != nil || err != nil && ctx.Err() != nil) {
+		// Receivers are waiting for data that will not come: tell them (§1.9).
+		reason, chunk := abortFor(err)
+		log.Info("mcast: telling receivers the sender gives up", "reason", reason)
+		sayAbort(tr, s, reason, chunk)
+	}
 	snapshot(time.Now())
 	if u, ok := tr.(*transport.UDP); ok {
 		res.Transport = u.Stats()
@@ -179,6 +192,7 @@ func Send(ctx context.Context, src mcast.ChunkSource, cfg SendConfig) (SendResul
 	if err == nil && pol.Lost() > 0 {
 		err = fmt.Errorf("%w: %d of %d receivers did not complete", ErrReceiversLost, pol.Lost(), len(res.Receivers))
 	}
+	status.finish(time.Now(), s.Receivers(), pol, err)
 	return res, err
 }
 

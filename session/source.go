@@ -77,6 +77,16 @@ func (s *ImageSource) Err() error {
 	return s.err
 }
 
+// SessionBytes is the bytes of the image's chunks (the manifest's apart).
+func (s *ImageSource) SessionBytes() int64 {
+	if s.n == 0 {
+		return 0
+	}
+	first, _ := s.r.ChunkOffset(0)
+	last, n := s.r.ChunkOffset(s.n - 1)
+	return last + int64(n) - first
+}
+
 // MaxChunkSize is the image's chunk size.
 func (s *ImageSource) MaxChunkSize() int { return int(s.r.Header().ChunkSize) }
 

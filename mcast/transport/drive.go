@@ -69,10 +69,17 @@ func Drive(ctx context.Context, tr Transport, m mcast.Machine, stop func() (bool
 		buf = append(buf, p...)
 		out = append(out, buf[off:len(buf)]) // capacity to buf's end: contiguous runs
 	}
+	fm, _ := m.(mcast.FromMachine)
 	handle := func(b *Batch) {
 		now := time.Now()
-		for _, p := range b.Pkts {
-			m.Handle(p, now)
+		if fm != nil && len(b.Froms) == len(b.Pkts) {
+			for i, p := range b.Pkts {
+				fm.HandleFrom(p, b.Froms[i], now)
+			}
+		} else {
+			for _, p := range b.Pkts {
+				m.Handle(p, now)
+			}
 		}
 		tr.Release(b)
 	}

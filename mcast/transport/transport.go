@@ -1,6 +1,8 @@
 package transport
 
 import (
+	"net/netip"
+
 	"golang.org/x/net/ipv4"
 
 	"github.com/discuscast/discus/internal/udpoff"
@@ -31,6 +33,10 @@ type Transport interface {
 // buffers and are valid until the batch is released.
 type Batch struct {
 	Pkts [][]byte
+	// Froms, when as long as Pkts, holds each datagram's source address: the
+	// sender's table of receivers shows where each one is (a transport that
+	// cannot tell leaves it empty).
+	Froms []netip.AddrPort
 
 	bufs [][]byte
 	msgs []ipv4.Message // ipv4.Message and ipv6.Message are the same type
@@ -43,7 +49,7 @@ func newBatch(n, size int, gro bool) *Batch {
 	if gro {
 		pk = n * udpoff.MaxSegments
 	}
-	b := &Batch{Pkts: make([][]byte, 0, pk), bufs: make([][]byte, n), msgs: make([]ipv4.Message, n)}
+	b := &Batch{Pkts: make([][]byte, 0, pk), Froms: make([]netip.AddrPort, 0, pk), bufs: make([][]byte, n), msgs: make([]ipv4.Message, n)}
 	for i := range b.bufs {
 		b.bufs[i] = make([]byte, size)
 		b.msgs[i].Buffers = [][]byte{b.bufs[i]}

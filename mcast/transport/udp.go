@@ -363,25 +363,26 @@ func (t *UDP) read(c batchConn) {
 			}
 			return
 		}
-		b.Pkts = b.Pkts[:0]
+		b.Pkts, b.Froms = b.Pkts[:0], b.Froms[:0]
 		var bytes, merged, mergedPkts int64
 		for i := range n {
 			m := &b.msgs[i]
 			p := b.bufs[i][:m.N]
+			from := addrPort(m.Addr)
 			bytes += int64(m.N)
 			seg := 0
 			if t.gro && m.NN > 0 {
 				seg = udpoff.GROSize(m.OOB[:m.NN])
 			}
 			if seg <= 0 || seg >= len(p) {
-				b.Pkts = append(b.Pkts, p)
+				b.Pkts, b.Froms = append(b.Pkts, p), append(b.Froms, from)
 				continue
 			}
 			// A merged read: its datagrams alias the buffer, no copy.
 			merged++
 			for len(p) > 0 {
 				k := min(seg, len(p))
-				b.Pkts = append(b.Pkts, p[:k:k])
+				b.Pkts, b.Froms = append(b.Pkts, p[:k:k]), append(b.Froms, from)
 				p = p[k:]
 				mergedPkts++
 			}
@@ -587,4 +588,13 @@ func (t *UDP) Stats() Stats {
 		GROReads: t.stats.groReads.Load(), GRODatagrams: t.stats.groDatagrams.Load(),
 		GSOFallbacks: t.stats.gsoFallbacks.Load(), GROFallbacks: t.stats.groFallbacks.Load(),
 	}
+}
+
+// addrPort is a received message's source address (zero when unknown).
+func addrPort(a net.Addr) netip.AddrPort {
+	if u, ok := a.(*net.UDPAddr); ok {
+		ap := u.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	return netip.AddrPort{}
 }
