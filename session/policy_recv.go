@@ -75,9 +75,9 @@ func (p *recvPolicy) Step(now time.Time, v recvView) (st recvStep, next time.Tim
 	case !v.Joined && p.startTimeout > 0 && now.Sub(p.start) >= p.startTimeout:
 		return recvStep{End: true, Err: fmt.Errorf("%w: no sender heard within %v", ErrStartTimeout, p.startTimeout)}, now
 	case p.lastRx > 0 && rt > 0 && now.Sub(p.lastRxAt) >= rt:
-		return recvStep{End: true, Err: fmt.Errorf("%w: no data for %v", ErrSenderLost, rt)}, now
+		return recvStep{End: true, Err: fmt.Errorf("%w: no data from the sender for %v after the transfer began (it stopped, or the network failed)", ErrSenderLost, rt)}, now
 	case p.lastHeard > 0 && rt > 0 && now.Sub(p.lastHeardAt) >= rt:
-		return recvStep{End: true, Err: fmt.Errorf("%w: the sender fell silent for %v", ErrSenderLost, rt)}, now
+		return recvStep{End: true, Err: fmt.Errorf("%w: nothing heard from the sender for %v after the session began (it stopped, or the network failed)", ErrSenderLost, rt)}, now
 	}
 	if !v.Joined && p.startTimeout > 0 {
 		at(p.start.Add(p.startTimeout))

@@ -52,6 +52,9 @@ func newSendPolicy(cfg SendConfig, start time.Time) *sendPolicy {
 	}
 }
 
+// idleNow reports whether, at the last step, no receiver was at work.
+func (p *sendPolicy) idleNow() bool { return !p.doneSince.IsZero() || !p.started }
+
 // Lost is how many receivers were declared lost so far.
 func (p *sendPolicy) Lost() int { return len(p.lost) }
 
@@ -74,6 +77,11 @@ func (p *sendPolicy) Step(now time.Time, v sendView) (st sendStep, next time.Tim
 		case n >= p.minReceivers && elapsed >= p.minWait,
 			p.maxWait > 0 && elapsed >= p.maxWait && n > 0:
 			p.started, st.Start = true, true
+		case n == 0 && p.serve && p.idle > 0 && elapsed >= p.idle && (p.startTimeout == 0 || p.startTimeout >= p.idle):
+			// Serving, and nobody came for the idle timeout: every receiver that
+			// joined (none) completed.
+			st.End = true
+			return st, now
 		case n == 0 && p.startTimeout > 0 && elapsed >= p.startTimeout:
 			st.End, st.Err = true, fmt.Errorf("%w: no receiver within %v", ErrStartTimeout, p.startTimeout)
 			return st, now
@@ -89,6 +97,9 @@ func (p *sendPolicy) Step(now time.Time, v sendView) (st sendStep, next time.Tim
 			}
 			if p.startTimeout > 0 && n == 0 {
 				at(p.start.Add(p.startTimeout))
+			}
+			if p.serve && p.idle > 0 && n == 0 {
+				at(p.start.Add(p.idle))
 			}
 			return st, next
 		}

@@ -141,6 +141,14 @@ func TestSendPolicyServe(t *testing.T) {
 	if !st.End || st.Err != nil {
 		t.Fatalf("idle 10 s: %+v", st)
 	}
+	// Nobody ever came: ends after the idle timeout, successfully.
+	p = newSendPolicy(SendConfig{Serve: true, IdleTimeout: 10 * time.Second}, t0)
+	if st, next := p.Step(t0.Add(time.Second), sendView{Final: true}); st.End || !next.Equal(t0.Add(10*time.Second)) {
+		t.Fatalf("serving, nobody yet: %+v next %v", st, next)
+	}
+	if st, _ := p.Step(t0.Add(10*time.Second), sendView{Final: true}); !st.End || st.Err != nil {
+		t.Fatalf("serving, nobody for the idle timeout: %+v", st)
+	}
 }
 
 func TestRecvPolicy(t *testing.T) {

@@ -179,6 +179,10 @@ func Send(ctx context.Context, src mcast.ChunkSource, cfg SendConfig) (SendResul
 		return st.End, st.Err
 	}
 	err = transport.Drive(ctx, tr, s, stop)
+	if cfg.Serve && err != nil && srcErr == nil && ctx.Err() != nil && pol.idleNow() {
+		// A serving sender stopped (SIGTERM) while nobody was at work: a normal end.
+		err = nil
+	}
 	if told := len(s.Receivers()) > 0; told && (srcErr != nil || err != nil && ctx.Err() != nil) {
 		// Receivers are waiting for data that will not come: tell them (§1.9).
 		reason, chunk := abortFor(err)

@@ -48,7 +48,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	o.net.Register(fs)
 	fs.StringVar(&o.file, "file", "", "TARGET, as udp-receiver's --file")
 	fs.StringVar(&o.startTO, "start-timeout", "0", "give up when no sender is heard within this many seconds (0 = never)")
-	fs.StringVar(&o.receiveTO, "receive-timeout", "0", "give up when data stops mid-transfer, or the sender falls silent, for this many seconds (0 = never)")
+	fs.StringVar(&o.receiveTO, "receive-timeout", "60", "once the session began, give up (exit 5) when the sender falls silent or data stops for this many seconds (0 = never)")
 	fs.StringVar(&o.keepImage, "image", "", "keep the received image in this file instead of installing it")
 	fs.StringVar(&o.gaps, "gaps", "leave", "bytes the image does not hold: leave, zero, or discard (TRIM / punch holes)")
 	fs.StringVar(&o.imageID, "image-id", "", "join only the session of this image ID (hex); default: the first heard")

@@ -40,6 +40,7 @@ type options struct {
 	statsJSON                 string
 	key                       string
 	nokbd                     bool
+	serve                     serveFlags // serve.go
 }
 
 func main() {
@@ -55,6 +56,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	o.net.Register(fs)
 	fs.StringVar(&o.file, "file", "", "SOURCE, as udp-sender's --file")
+	o.serve.register(fs)
 	fs.IntVar(&o.minReceivers, "min-receivers", 1, "hold data back until this many receivers joined")
 	cli.StringAlias(fs, "min-clients", "min-receivers")
 	fs.StringVar(&o.minWait, "min-wait", "0", "seconds to wait at least before sending data")
@@ -116,6 +118,9 @@ func send(o options, args []string, stderr io.Writer) error {
 		}
 	}
 	if err := o.rateConfig(&cfg.Sender); err != nil {
+		return err
+	}
+	if err := o.serve.apply(&cfg); err != nil {
 		return err
 	}
 	if o.mtu < 576 || o.mtu > 65535 {
