@@ -31,13 +31,14 @@ func abortFor(err error) (wire.AbortReason, uint32) {
 	return wire.AbortSource, chunk
 }
 
-// sayAbort keeps the sender sending its abort for mcast.AbortTime on tr, after the
+// sayAbort keeps the sender (m: s on the wire, the session's one framer) sending its
+// abort for mcast.AbortTime on tr, after the
 // session's own loop ended (stopped by ctx, or failed). ctx is not consulted: the
 // abort is the last word of a sender that was told to stop.
-func sayAbort(tr transport.Transport, s *mcast.Sender, reason wire.AbortReason, chunk uint32) {
+func sayAbort(tr transport.Transport, s *mcast.Sender, m mcast.Machine, reason wire.AbortReason, chunk uint32) {
 	s.Abort(reason, chunk)
 	until := time.Now().Add(mcast.AbortTime)
-	_ = transport.Drive(context.Background(), tr, s, func() (bool, error) {
+	_ = transport.Drive(context.Background(), tr, m, func() (bool, error) {
 		return !time.Now().Before(until), nil
 	})
 }

@@ -178,7 +178,13 @@ func Send(ctx context.Context, src mcast.ChunkSource, cfg SendConfig) (SendResul
 		}
 		return st.End, st.Err
 	}
-	err = transport.Drive(ctx, tr, s, stop)
+	// One framer for the session and its abort (sayAbort): a keyed receiver's replay
+	// window would refuse a second framer's counters.
+	m, err := mcast.OnWire(s)
+	if err != nil {
+		return SendResult{}, err
+	}
+	err = transport.Drive(ctx, tr, m, stop)
 	if cfg.Serve && err != nil && srcErr == nil && ctx.Err() != nil && pol.idleNow() {
 		// A serving sender stopped (SIGTERM) while nobody was at work: a normal end.
 		err = nil
@@ -187,7 +193,7 @@ func Send(ctx context.Context, src mcast.ChunkSource, cfg SendConfig) (SendResul
 		// Receivers are waiting for data that will not come: tell them (§1.9).
 		reason, chunk := abortFor(err)
 		log.Info("mcast: telling receivers the sender gives up", "reason", reason)
-		sayAbort(tr, s, reason, chunk)
+		sayAbort(tr, s, m, reason, chunk)
 	}
 	snapshot(time.Now())
 	if u, ok := tr.(*transport.UDP); ok {

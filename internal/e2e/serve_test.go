@@ -80,9 +80,9 @@ func TestServe(t *testing.T) {
 	}
 	first := recv(1) // before the sender
 	time.Sleep(300 * time.Millisecond)
-	// 40 Mbit/s: about 4 s for the image, so the second receiver joins mid-transfer.
+	// 12 Mbit/s: about 5 s for the image (~7 MB), so the second receiver joins mid-transfer.
 	snd := start(t, nw.Hosts[0], "mcsend", append(append([]string{"mcsend", "--quiet", "--serve", "--idle-timeout", "4",
-		"--rate", "40m", "--status", status}, bridgeNet...), img)...)
+		"--rate", "12m", "--status", status}, bridgeNet...), img)...)
 	var during statusFile
 	if !waitFor(20*time.Second, func() bool {
 		s, ok := readStatus(t, status)
@@ -106,6 +106,14 @@ func TestServe(t *testing.T) {
 	}
 	if _, err := time.Parse(time.RFC3339, r0.FirstHeard); err != nil {
 		t.Errorf("first_heard %q: %v", r0.FirstHeard, err)
+	}
+	// The status shows both at work at once: the second joined during the first's transfer.
+	if !waitFor(20*time.Second, func() bool {
+		s, _ := readStatus(t, status)
+		return len(s.Receivers) >= 2 && s.Receivers[0].State == "receiving" && s.Receivers[1].State != "done"
+	}) {
+		s, _ := readStatus(t, status)
+		t.Errorf("the status never showed both receivers at work at once: %+v", s.Receivers)
 	}
 	first.wait(t, 0)
 	second.wait(t, 0)
@@ -167,23 +175,33 @@ func TestSenderGivesUp(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		sig     syscall.Signal
+		keyed   bool
 		recvArg []string // extra mcrecv flags
 		within  time.Duration
 	}{
-		{"interrupted", syscall.SIGINT, nil, 10 * time.Second},
-		{"vanished", syscall.SIGKILL, []string{"--receive-timeout", "3"}, 15 * time.Second},
+		{"interrupted", syscall.SIGINT, false, nil, 10 * time.Second},
+		{"interrupted-keyed", syscall.SIGINT, true, nil, 10 * time.Second}, // believed at once
+		{"vanished", syscall.SIGKILL, false, []string{"--receive-timeout", "3"}, 15 * time.Second},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			nw := testnet.New(t, 3, testnet.Options{})
 			dir := t.TempDir()
 			img := makeImage(t, diskFile(t, dir, 24<<20, 22))
+			var keyArg []string
+			if c.keyed {
+				kf := filepath.Join(dir, "lab.key")
+				if err := os.WriteFile(kf, []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				keyArg = []string{"--key", kf}
+			}
 			var rx []*proc
 			for i := 1; i <= 2; i++ {
-				args := append([]string{"mcrecv", "--quiet", "--start-timeout", "60"}, c.recvArg...)
+				args := append(append([]string{"mcrecv", "--quiet", "--start-timeout", "60"}, c.recvArg...), keyArg...)
 				rx = append(rx, start(t, nw.Hosts[i], fmt.Sprintf("mcrecv %d", i), append(append(args, bridgeNet...), filepath.Join(dir, fmt.Sprintf("out%d", i)))...))
 			}
-			snd := start(t, nw.Hosts[0], "mcsend", append(append([]string{"mcsend", "--quiet", "--min-receivers", "2", "--rate", "20m"}, bridgeNet...), img)...)
-			time.Sleep(3 * time.Second) // mid-transfer: 24 MiB at 20 Mbit/s take about 10 s
+			snd := start(t, nw.Hosts[0], "mcsend", append(append(append([]string{"mcsend", "--quiet", "--min-receivers", "2", "--rate", "8m"}, keyArg...), bridgeNet...), img)...)
+			time.Sleep(2 * time.Second) // mid-transfer: the image (~7 MB) at 8 Mbit/s takes about 7 s
 			if isDone(snd) {
 				t.Fatalf("mcsend ended early:\n%s", snd.out.String())
 			}
