@@ -21,22 +21,22 @@ const statusEvery = time.Second
 
 // SendStatus is the content of the status file.
 type SendStatus struct {
-	Time             string           `json:"time"`
-	SessionID        string           `json:"session_id"`
-	SenderNodeID     string           `json:"sender_node_id"`
-	State            string           `json:"state"` // waiting, sending, idle (serving, nobody at work), ended
-	Serve            bool             `json:"serve"`
-	Error            string           `json:"error,omitempty"` // why it ended, when it failed
-	ElapsedS         float64          `json:"elapsed_s"`
-	RateBytesPerS    int64            `json:"rate_bytes_per_s"` // the pacing rate on the wire
-	SentBytes        uint64           `json:"sent_bytes"`
-	Chunks           int              `json:"chunks"` // session chunks known (the image's and its manifest's)
-	ReceiversJoined  int              `json:"receivers_joined"`
-	ReceiversActive  int              `json:"receivers_active"`
-	ReceiversDone    int              `json:"receivers_done"`
-	ReceiversLost    int              `json:"receivers_lost"`
-	Receivers        []ReceiverStatus `json:"receivers"`
-	StatusIntervalMS int64            `json:"status_interval_ms"`
+	Time                  string           `json:"time"`
+	ImageID               string           `json:"image_id"`
+	SenderNodeID          string           `json:"sender_node_id"`
+	State                 string           `json:"state"` // waiting, sending, idle (serving, nobody at work), ended
+	Serve                 bool             `json:"serve"`
+	Error                 string           `json:"error,omitempty"` // why it ended, when it failed
+	ElapsedSeconds        float64          `json:"elapsed_seconds"`
+	PacingRateBytesPerS   int64            `json:"pacing_rate_bytes_per_s"` // the rate control's target, not a measurement
+	SentBytes             uint64           `json:"sent_bytes"`
+	Chunks                int              `json:"chunks"` // session chunks known (the image's and its manifest's)
+	ReceiversJoined       int              `json:"receivers_joined"`
+	ReceiversActive       int              `json:"receivers_active"`
+	ReceiversDone         int              `json:"receivers_done"`
+	ReceiversLost         int              `json:"receivers_lost"`
+	Receivers             []ReceiverStatus `json:"receivers"`
+	StatusIntervalSeconds float64          `json:"status_interval_seconds"`
 }
 
 // ReceiverStatus is one receiver in the status file.
@@ -52,8 +52,8 @@ type ReceiverStatus struct {
 	LossRatio     float64 `json:"loss_ratio"`       // its last reported loss, 0..1
 	RateBytesPerS float64 `json:"rate_bytes_per_s"` // bytes_done_est per second over the last status interval
 	Outlier       bool    `json:"outlier"`
-	FirstHeard    string  `json:"first_heard"`
-	LastHeard     string  `json:"last_heard"`
+	FirstHeard    string  `json:"first_heard_at"`
+	LastHeard     string  `json:"last_heard_at"`
 }
 
 // sessionBytes is implemented by sources that know their total chunk bytes.
@@ -126,11 +126,11 @@ func (w *statusWriter) render(now time.Time, rs []mcast.ReceiverInfo, pol *sendP
 		mean = int64(mc.MaxChunkSize())
 	}
 	out := SendStatus{
-		Time: now.UTC().Format(time.RFC3339), SessionID: fmt.Sprintf("%x", w.sid[:]),
+		Time: now.UTC().Format(time.RFC3339), ImageID: fmt.Sprintf("%x", w.sid[:]),
 		SenderNodeID: fmt.Sprintf("%016x", w.s.NodeID()), Serve: w.serve,
-		ElapsedS: now.Sub(w.start).Seconds(), RateBytesPerS: st.Rate, SentBytes: st.Bytes, Chunks: chunks,
+		ElapsedSeconds: now.Sub(w.start).Seconds(), PacingRateBytesPerS: st.Rate, SentBytes: st.Bytes, Chunks: chunks,
 		ReceiversJoined: len(rs), Receivers: make([]ReceiverStatus, 0, len(rs)),
-		StatusIntervalMS: statusEvery.Milliseconds(),
+		StatusIntervalSeconds: statusEvery.Seconds(),
 	}
 	for _, r := range rs {
 		rst := ReceiverStatus{

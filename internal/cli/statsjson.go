@@ -149,10 +149,9 @@ type SenderJSON struct {
 
 // ReceiverInfoJSON is one receiver as the sender saw it.
 type ReceiverInfoJSON struct {
-	NodeID string `json:"node_id"`
-	// TODO(core): "address" once the sender's peer table records source
-	// addresses (mcast.ReceiverInfo has none yet).
-	State          string  `json:"state"` // done, lost or receiving
+	NodeID         string  `json:"node_id"`
+	Address        string  `json:"address"` // source address of its latest packet ("" if unknown)
+	State          string  `json:"state"`   // done, lost or receiving
 	FirstHeardAt   string  `json:"first_heard_at"`
 	LastHeardAt    string  `json:"last_heard_at"`
 	ChunksDone     int     `json:"chunks_done"`
@@ -215,7 +214,11 @@ func SendStats(st *SendStatus, source string, res session.SendResult, now time.T
 		case st.ReceiverTimeout > 0 && now.Sub(r.LastHeard) > st.ReceiverTimeout:
 			state = "lost"
 		}
-		f.Receivers = append(f.Receivers, ReceiverInfoJSON{NodeID: NodeID(r.NodeID), State: state,
+		addr := ""
+		if r.Addr.IsValid() {
+			addr = r.Addr.String()
+		}
+		f.Receivers = append(f.Receivers, ReceiverInfoJSON{NodeID: NodeID(r.NodeID), Address: addr, State: state,
 			FirstHeardAt: stamp(r.FirstHeard), LastHeardAt: stamp(r.LastHeard),
 			ChunksDone: r.ChunksDone, ChunksKnown: r.ChunksKnown, LossRatio: r.Loss, Outlier: r.Outlier,
 			RequestPackets: r.Requests, ReportPackets: r.Reports})

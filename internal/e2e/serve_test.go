@@ -21,7 +21,7 @@ type statusFile struct {
 	Time            string `json:"time"`
 	State           string `json:"state"`
 	Serve           bool   `json:"serve"`
-	SessionID       string `json:"session_id"`
+	ImageID         string `json:"image_id"`
 	SenderNodeID    string `json:"sender_node_id"`
 	ReceiversJoined int    `json:"receivers_joined"`
 	ReceiversDone   int    `json:"receivers_done"`
@@ -34,8 +34,8 @@ type statusFile struct {
 		BytesDoneEst  int64   `json:"bytes_done_est"`
 		LossRatio     float64 `json:"loss_ratio"`
 		RateBytesPerS float64 `json:"rate_bytes_per_s"`
-		FirstHeard    string  `json:"first_heard"`
-		LastHeard     string  `json:"last_heard"`
+		FirstHeard    string  `json:"first_heard_at"`
+		LastHeard     string  `json:"last_heard_at"`
 	} `json:"receivers"`
 }
 
