@@ -48,8 +48,12 @@ func TestUDPTransportBridge(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tr := range []*UDP{snd, rcv[1]} {
-		if got := collect(t, tr, 1); string(got[0]) != "request" {
+		got, from := collectFrom(t, tr, 1)
+		if string(got[0]) != "request" {
 			t.Fatalf("control packet: got %q", got[0])
+		}
+		if from[0].Addr() != nw.Hosts[1].Addr {
+			t.Errorf("control packet from %v, want %v", from[0], nw.Hosts[1].Addr)
 		}
 	}
 	st := snd.Stats()
@@ -93,7 +97,14 @@ func TestListenUDPRejectsUnicast(t *testing.T) {
 
 func collect(t *testing.T, tr Transport, n int) [][]byte {
 	t.Helper()
-	var got [][]byte
+	got, _ := collectFrom(t, tr, n)
+	return got
+}
+
+// collectFrom is collect with each datagram's source address, which every batch
+// carries (Batch.Froms), merged reads included.
+func collectFrom(t *testing.T, tr Transport, n int) (got [][]byte, froms []netip.AddrPort) {
+	t.Helper()
 	timeout := time.After(5 * time.Second)
 	for len(got) < n {
 		select {
@@ -101,15 +112,22 @@ func collect(t *testing.T, tr Transport, n int) [][]byte {
 			if !ok {
 				t.Fatalf("transport closed: %v", tr.Err())
 			}
-			for _, p := range b.Pkts {
+			if len(b.Froms) != len(b.Pkts) {
+				t.Fatalf("batch of %d datagrams with %d source addresses", len(b.Pkts), len(b.Froms))
+			}
+			for i, p := range b.Pkts {
 				got = append(got, append([]byte(nil), p...))
+				if !b.Froms[i].IsValid() {
+					t.Fatalf("datagram %d without a source address", len(got))
+				}
+				froms = append(froms, b.Froms[i])
 			}
 			tr.Release(b)
 		case <-timeout:
 			t.Fatalf("got %d of %d datagrams", len(got), n)
 		}
 	}
-	return got
+	return got, froms
 }
 
 // TestUDPTransportIPv6 moves datagrams through an IPv6 group between two
