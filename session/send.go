@@ -126,6 +126,12 @@ func Send(ctx context.Context, src mcast.ChunkSource, cfg SendConfig) (SendResul
 	if err != nil {
 		return SendResult{}, err
 	}
+	// One framer for the session and its abort (sayAbort): a keyed receiver's replay
+	// window would refuse a second framer's counters.
+	m, err := mcast.OnWire(s)
+	if err != nil {
+		return SendResult{}, err
+	}
 	var (
 		res          SendResult
 		pol          = newSendPolicy(cfg, start)
@@ -177,12 +183,6 @@ func Send(ctx context.Context, src mcast.ChunkSource, cfg SendConfig) (SendResul
 			}
 		}
 		return st.End, st.Err
-	}
-	// One framer for the session and its abort (sayAbort): a keyed receiver's replay
-	// window would refuse a second framer's counters.
-	m, err := mcast.OnWire(s)
-	if err != nil {
-		return SendResult{}, err
 	}
 	err = transport.Drive(ctx, tr, m, stop)
 	if cfg.Serve && err != nil && srcErr == nil && ctx.Err() != nil && pol.idleNow() {
