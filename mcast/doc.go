@@ -89,7 +89,9 @@
 // Malformed, truncated, foreign-session, replayed and reordered packets are dropped
 // and counted by reason (wire.Drops); none can make a node panic. A chunk the consumer
 // rejects (a checksum failed) is fetched again. A replacement sender of the same
-// session is followed without losing what was received. Memory is bounded on both
+// session is followed without losing what was received. A sender that gives up
+// (Sender.Abort) says so; a receiver ends with an *AbortError on its word, at once with
+// a key and after a second of it without one (docs/PROTOCOL.md §1.9). Memory is bounded on both
 // sides: the sender caches the parity of a few chunks, the receiver holds a few partial
 // chunks.
 package mcast

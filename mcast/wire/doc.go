@@ -1,5 +1,5 @@
-// Package wire is the Discus packet format, version 3 (docs/PROTOCOL.md §1): a 32-byte
-// Header, a body per packet type (Announce, Data, Request, Report, Ack) and a trailer.
+// Package wire is the Discus packet format, version 4 (docs/PROTOCOL.md §1): a 32-byte
+// Header, a body per packet type (Announce, Data, Request, Report, Ack, Abort) and a trailer.
 //
 // Every packet has exactly one encoding. AppendX writes a packet after its header;
 // ParseHeader checks magic, version and type and returns the body, which ParseX
