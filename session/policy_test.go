@@ -297,3 +297,77 @@ func TestSendPolicySimnet(t *testing.T) {
 		t.Errorf("ended %v after the start, before the dying receiver's timeout", d)
 	}
 }
+
+// TestServePolicySimnet: serve mode on the simulated network: a receiver at the start
+// and one that comes 3 s after the first completed are both served by the same
+// sender, which ends the idle timeout after the second completed, in virtual time.
+func TestServePolicySimnet(t *testing.T) {
+	net := simnet.New(simnet.Config{Seed: 8})
+	src := &memSource{}
+	for i := range 20 {
+		c := make([]byte, 64<<10)
+		for j := range c {
+			c[j] = byte(i*5 + j)
+		}
+		src.chunks = append(src.chunks, c)
+	}
+	sid := [16]byte{8, 8}
+	start := net.Now()
+	s, err := mcast.NewSender(mcast.SenderConfig{
+		SessionID: sid, MaxChunk: 64 << 10, MaxRate: 20_000_000, FixedRate: true, Paused: true,
+		Rand: rand.New(rand.NewPCG(8, 1)),
+	}, src, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net.Add(s, simnet.Link{Delay: time.Millisecond})
+	done := make([]time.Time, 2)
+	recv := make([]*mcast.Receiver, 2)
+	for i := range recv {
+		recv[i] = mcast.NewReceiver(mcast.ReceiverConfig{
+			SessionID: sid, Rand: rand.New(rand.NewPCG(8, uint64(10+i))),
+			Deliver: func(idx int, chunk []byte) error {
+				if string(chunk) != string(src.chunks[idx]) {
+					return fmt.Errorf("chunk %d corrupt", idx)
+				}
+				return nil
+			},
+		}, start)
+	}
+	net.Add(recv[0], simnet.Link{Delay: time.Millisecond})
+	pol := newSendPolicy(SendConfig{Serve: true, IdleTimeout: 5 * time.Second, Linger: 500 * time.Millisecond}, start)
+	var end time.Time
+	added := false
+	net.Run(start.Add(2*time.Minute), func() bool {
+		now := net.Now()
+		for i, r := range recv {
+			if done[i].IsZero() && r.Done() {
+				done[i] = now
+			}
+		}
+		if !done[0].IsZero() && !added && now.Sub(done[0]) >= 3*time.Second {
+			added = true
+			net.AddAt(recv[1], simnet.Link{Delay: time.Millisecond}, now)
+		}
+		st, _ := pol.Step(now, sendView{Receivers: s.Receivers(), Final: true})
+		if st.Start {
+			s.SetPaused(false)
+		}
+		if st.End {
+			end = now
+			if st.Err != nil {
+				t.Errorf("serve ended with %v", st.Err)
+			}
+		}
+		return st.End
+	})
+	at := func(x time.Time) time.Duration { return x.Sub(start).Round(time.Millisecond) }
+	t.Logf("ASSERT serving: first receiver done at %v, second (joined 3 s later) done at %v, sender ended at %v (idle timeout 5 s), virtual",
+		at(done[0]), at(done[1]), at(end))
+	if done[0].IsZero() || done[1].IsZero() {
+		t.Fatalf("receivers done: %v %v; sender ended at %v", at(done[0]), at(done[1]), at(end))
+	}
+	if idle := end.Sub(done[1]); idle < 5*time.Second || idle > 6*time.Second {
+		t.Errorf("ended %v after the last receiver was done, want the 5 s idle timeout", idle)
+	}
+}
