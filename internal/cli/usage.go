@@ -64,7 +64,7 @@ func defaultText(f *flag.Flag) string {
 	if t.Kind() == reflect.Pointer {
 		zero = reflect.New(t.Elem()).Interface().(flag.Value).String()
 	}
-	if f.DefValue == zero || f.DefValue == "" {
+	if f.DefValue == zero || f.DefValue == "" || f.DefValue == "0" { // "0" seconds: the usage says what 0 means
 		return ""
 	}
 	if t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.String {
