@@ -40,6 +40,10 @@ type InstallStats struct {
 	ChunkBytes  int64 // encoded bytes of accepted chunks
 	DataBytes   int64 // bytes written from chunks
 	GapBytes    int64 // gap bytes zeroed or discarded
+	Held        int   // chunks the target already held (Installer.Held): not written
+	HeldBytes   int64 // their used bytes
+	WriteBytes  int64 // bytes of chunks actually written to the target
+	SkipBytes   int64 // bytes of received chunks not written: their blocks were on the target
 	Elapsed     time.Duration
 	TotalChunks int // chunk count if known, else 0
 }
@@ -68,6 +72,11 @@ type Installer struct {
 	badData error // the first chunk that passed its checksums but did not decompress
 	closed  bool
 	written atomic.Int64
+
+	present     []bool // blocks of presentMap the target holds (SetPresent): not written
+	presentMap  *BlockMap
+	presentGate chan struct{} // writes wait while set (AwaitPresent)
+	skipped     atomic.Int64  // bytes not written because the target held them
 }
 
 // NewInstaller prepares to install the image described by h onto target.
@@ -221,7 +230,9 @@ func (in *Installer) Missing(max int) []int {
 func (in *Installer) Stats() InstallStats {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	return in.snapshot()
+	s := in.snapshot()
+	s.WriteBytes, s.SkipBytes = in.written.Load(), in.skipped.Load()
+	return s
 }
 
 // Close waits for the queued chunks to be written, flushes the target if
@@ -235,6 +246,7 @@ func (in *Installer) Close() error {
 		return ErrClosed
 	}
 	in.closed = true
+	in.openGate()
 	in.mu.Unlock()
 	close(in.jobs)
 	in.wg.Wait()

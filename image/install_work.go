@@ -92,7 +92,7 @@ func (in *Installer) install(ch *ChunkHeader, chunk []byte, rawBuf, openBuf *[]b
 			return in.writeErr(ch, pos, err)
 		}
 		gap += r.Off - pos
-		if _, err := in.target.WriteAt(raw[:r.Len], r.Off); err != nil {
+		if err := in.writeRange(raw[:r.Len], r.Off); err != nil {
 			return in.writeErr(ch, r.Off, err)
 		}
 		raw = raw[r.Len:]

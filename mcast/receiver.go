@@ -122,6 +122,7 @@ type partial struct {
 type ReceiverStats struct {
 	ChunksDone      int
 	ChunksTotal     int
+	ChunksHeld      int     // of ChunksDone, chunks the consumer already held (Hold), never received
 	Bytes           uint64  // bytes of delivered chunks
 	Blocks          uint64  // blocks received that were new
 	DupBlocks       uint64  // blocks received that were not needed (duplicate or chunk done)

@@ -34,6 +34,13 @@ type imageGate struct {
 	unchecked map[int][32]byte
 }
 
+// checker is the manifest checker, nil until the complete header is known.
+func (g *imageGate) checker() *image.ManifestChecker {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.mc
+}
+
 // join checks a session's header before anything is installed.
 func (g *imageGate) join(h *image.Header, sig *image.Signature) error {
 	if g.trust != nil {

@@ -63,6 +63,12 @@ type ReceiveConfig struct {
 	// Progress, if set, is called about ten times a second from the loop.
 	Progress func(ReceiveProgress)
 	Logger   *slog.Logger
+
+	// NoResume installs every chunk even if the target already holds some. By
+	// default a target that can be read (an io.ReaderAt, such as an *os.File) is
+	// hashed against the image's block map once it arrives, and the chunks it holds
+	// whole are neither fetched nor written (resume.go).
+	NoResume bool
 }
 
 // ChunkSink takes verified chunks of one image in any order;
@@ -82,6 +88,7 @@ type ReceiveProgress struct {
 	Elapsed time.Duration
 	Stats   mcast.ReceiverStats
 	Install image.InstallStats
+	Resume  ResumeStats
 }
 
 // ReceiveResult sums up a finished ReceiveImage.
@@ -116,6 +123,7 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		inst  ChunkSink
 		fatal error
 		gate  = imageGate{trust: cfg.Trust}
+		rs    = resumer{workers: cfg.Install.Workers, log: log}
 	)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -154,6 +162,7 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		}
 		inst = sink
 		res.Header = h
+		rs.joined(h, sink)
 		joinedMeta = append(joinedMeta[:0], si.Meta...)
 		log.Info("mcast: joined", "image", h.ID, "size", h.TargetSize, "chunks", si.Chunks, "final", si.Final)
 		return nil
@@ -235,6 +244,12 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 	}
 	start := time.Now()
 	rc.Deliver = nil
+	if rc.NodeID == 0 && rc.Key == nil && cfg.Sink == nil {
+		rc.NodeID = stableNodeID(target) // a restart is the same receiver to the sender
+	}
+	if ra, ok := target.(io.ReaderAt); ok && cfg.Sink == nil && !cfg.NoResume {
+		rs.target = ra
+	}
 	r := mcast.NewReceiver(rc, start)
 	onWire, err := mcast.OnWire(r)
 	if err != nil {
@@ -252,6 +267,7 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		if inst != nil {
 			res.Install = inst.Stats()
 		}
+		res.Resume = rs.stats
 	}
 	stop := func() (bool, error) {
 		now := time.Now()
@@ -262,6 +278,11 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		}
 		if fatal != nil {
 			return true, fatal
+		}
+		if inst != nil {
+			if err := rs.poll(ctx, r, &gate, inst, res.Header, now); err != nil {
+				return true, err
+			}
 		}
 		if err := r.Err(); err != nil {
 			return true, err

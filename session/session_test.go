@@ -42,12 +42,18 @@ func diskBytes(n int, seed uint64) []byte {
 // makeImage writes an image file of data and opens it.
 func makeImage(t *testing.T, data []byte) *image.Reader {
 	t.Helper()
+	return makeImageCfg(t, data, image.CreateConfig{})
+}
+
+// makeImageCfg is makeImage with a creation config.
+func makeImageCfg(t *testing.T, data []byte, cfg image.CreateConfig) *image.Reader {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "disk.dsc")
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := image.Create(context.Background(), image.NewSource(bytes.NewReader(data), int64(len(data))), f, image.CreateConfig{}); err != nil {
+	if _, _, err := image.Create(context.Background(), image.NewSource(bytes.NewReader(data), int64(len(data))), f, cfg); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()

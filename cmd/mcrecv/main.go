@@ -129,6 +129,11 @@ func receive(o options, args []string, stdout, stderr io.Writer) error {
 		cfg.Sink = ds
 	}
 	cfg.OnHeader = tgt.prepare
+	if tgt.resumable && cfg.Install.Gaps == image.GapLeave {
+		// A file an interrupted run left is not emptied (resume): the old bytes in
+		// its gaps are punched out, so it reads as a fresh file would.
+		cfg.Install.Gaps = image.GapDiscard
+	}
 	cfg.Install.Grow = tgt.grow
 
 	st := &cli.RecvStatus{Target: tgt.describe(path)}

@@ -22,6 +22,9 @@ type target struct {
 	sink   func(*image.Header) (session.ChunkSink, error)
 	keep   *imageKeeper
 	clip   *layout.Clip // a block device smaller than the image (fit.go)
+	// resumable: a regular file that already holds bytes (an interrupted run): it is
+	// not emptied, so the session can find what it holds (session/resume.go).
+	resumable bool
 }
 
 func openTarget(path, keepImage string, stdout io.Writer) (*target, error) {
@@ -67,6 +70,7 @@ func openTarget(path, keepImage string, stdout io.Writer) (*target, error) {
 			return nil, err
 		}
 		t.w, t.f, t.grow = f, f, true
+		t.resumable = fi != nil && fi.Mode().IsRegular() && fi.Size() > 0
 	}
 	return t, nil
 }
@@ -74,6 +78,16 @@ func openTarget(path, keepImage string, stdout io.Writer) (*target, error) {
 // prepare runs when the session is joined, before the first write.
 func (t *target) prepare(h *image.Header) error {
 	if t.grow && t.f != nil {
+		if t.resumable && h.Complete && h.BlockMapLen > 0 {
+			// Kept for the session to hash; a longer tail is cut so the file ends
+			// where the disk does. Its gaps are punched (run, GapDiscard).
+			if fi, err := t.f.Stat(); err == nil && fi.Size() > h.TargetSize {
+				if err := t.f.Truncate(h.TargetSize); err != nil {
+					return fmt.Errorf("%s: %w", t.f.Name(), err)
+				}
+			}
+			return nil
+		}
 		if err := t.f.Truncate(0); err != nil {
 			return fmt.Errorf("%s: %w", t.f.Name(), err)
 		}

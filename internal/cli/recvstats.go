@@ -7,6 +7,7 @@ import (
 // ReceiverJSON is the receiver's protocol counters.
 type ReceiverJSON struct {
 	ChunksDone           int               `json:"chunks_done"`
+	ChunksHeld           int               `json:"chunks_held"` // of chunks_done, found on the target (resume)
 	ChunksTotal          int               `json:"chunks_total"`
 	DeliveredBytes       uint64            `json:"delivered_bytes"`
 	NewBlocks            uint64            `json:"new_blocks"`
@@ -43,9 +44,13 @@ type InstallJSON struct {
 	WrittenChunks   int     `json:"written_chunks"`
 	DuplicateChunks int     `json:"duplicate_chunks"`
 	RejectedChunks  int     `json:"rejected_chunks"`
-	ChunkBytes      int64   `json:"chunk_bytes"` // encoded bytes of accepted chunks
-	DataBytes       int64   `json:"data_bytes"`  // disk bytes written from chunks
-	GapBytes        int64   `json:"gap_bytes"`   // gap bytes zeroed or discarded
+	ChunkBytes      int64   `json:"chunk_bytes"`   // encoded bytes of accepted chunks
+	DataBytes       int64   `json:"data_bytes"`    // disk bytes written from chunks
+	GapBytes        int64   `json:"gap_bytes"`     // gap bytes zeroed or discarded
+	HeldChunks      int     `json:"held_chunks"`   // chunks the target already held: not received
+	HeldBytes       int64   `json:"held_bytes"`    // their used bytes
+	WrittenBytes    int64   `json:"written_bytes"` // bytes actually written (only blocks the target lacked)
+	SkippedBytes    int64   `json:"skipped_bytes"` // bytes of received chunks already on the target
 	ElapsedSeconds  float64 `json:"elapsed_seconds"`
 	TotalChunks     int     `json:"total_chunks"`
 }
@@ -61,8 +66,20 @@ type RecvStatsFile struct {
 	GoodputBytesPerS float64       `json:"goodput_bytes_per_s"`
 	Receiver         ReceiverJSON  `json:"receiver"`
 	Install          InstallJSON   `json:"install"`
+	Resume           ResumeJSON    `json:"resume"`
 	Transport        TransportJSON `json:"transport"`
 	Image            *ImageJSON    `json:"image,omitempty"`
+}
+
+// ResumeJSON is what the target was found to hold before receiving.
+type ResumeJSON struct {
+	Hashed        bool    `json:"hashed"`
+	BlocksHashed  int     `json:"blocks_hashed"`
+	BlocksMatched int     `json:"blocks_matched"`
+	ReadBytes     int64   `json:"read_bytes"`
+	HeldChunks    int     `json:"held_chunks"`
+	HeldBytes     int64   `json:"held_bytes"`
+	HashSeconds   float64 `json:"hash_seconds"`
 }
 
 // RecvStats builds mcrecv's --stats-json from the session's result.
@@ -91,6 +108,11 @@ func RecvStats(st *RecvStatus, target string, res session.ReceiveResult, err err
 	in := res.Install
 	f.Install = InstallJSON{AcceptedChunks: in.Accepted, WrittenChunks: in.Written, DuplicateChunks: in.Duplicates,
 		RejectedChunks: in.Rejected, ChunkBytes: in.ChunkBytes, DataBytes: in.DataBytes, GapBytes: in.GapBytes,
-		ElapsedSeconds: in.Elapsed.Seconds(), TotalChunks: in.TotalChunks}
+		ElapsedSeconds: in.Elapsed.Seconds(), TotalChunks: in.TotalChunks,
+		HeldChunks: in.Held, HeldBytes: in.HeldBytes, WrittenBytes: in.WriteBytes, SkippedBytes: in.SkipBytes}
+	f.Receiver.ChunksHeld = s.ChunksHeld
+	rv := res.Resume
+	f.Resume = ResumeJSON{Hashed: rv.Hashed, BlocksHashed: rv.Hash.Blocks, BlocksMatched: rv.Hash.Matched,
+		ReadBytes: rv.Hash.ReadBytes, HeldChunks: rv.HeldChunks, HeldBytes: rv.HeldBytes, HashSeconds: rv.HashElapsed.Seconds()}
 	return f
 }

@@ -1,0 +1,155 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/discuscast/discus/image"
+	"github.com/discuscast/discus/mcast"
+)
+
+// A receiver started on a target that already holds part of the image (an
+// interrupted run, a power cut) finds that part by hashing the target against the
+// image's block map, which the session delivers first with the manifest (its lead
+// chunks), and tells the protocol core those chunks are held (mcast.Receiver.Hold):
+// they are never requested and never waited for. Until the hashing is done the
+// receiver asks for the lead only (ReceiverConfig.AwaitHeld), so nothing it holds
+// is fetched meanwhile. The block map is the one the manifest root commits to (and
+// the signature, with Trust): the target proves what it holds by its own bytes,
+// never by a label. No side file is needed.
+
+// holder is a sink that can take chunks its target already holds (*image.Installer).
+type holder interface {
+	Held(i int, bm *image.BlockMap) (bool, error)
+	AwaitPresent()
+	SetPresent(bm *image.BlockMap, match []bool) error
+	ReleaseWrites()
+}
+
+// ResumeStats tells what a receiver found on its target.
+type ResumeStats struct {
+	Hashed      bool // the target was hashed against the block map
+	Hash        image.HashStats
+	HeldChunks  int           // chunks found whole on the target (not fetched)
+	HeldBytes   int64         // their used bytes
+	HashElapsed time.Duration // time spent hashing
+}
+
+type resumer struct {
+	target  io.ReaderAt // nil: no resume (not readable, or a sink that keeps the image)
+	workers int
+	log     *slog.Logger
+	started bool
+	done    bool
+	res     chan resumeResult
+	stats   ResumeStats
+}
+
+type resumeResult struct {
+	bm    *image.BlockMap
+	match []bool
+	held  []bool
+	stats image.HashStats
+	took  time.Duration
+	err   error
+}
+
+// poll runs on the receive loop: it starts hashing once the block map is in and
+// applies the result when it is ready.
+func (rs *resumer) poll(ctx context.Context, r *mcast.Receiver, gate *imageGate, sink ChunkSink, h *image.Header, now time.Time) error {
+	if rs.done {
+		return nil
+	}
+	mc := gate.checker()
+	hl, ok := sink.(holder)
+	if rs.target == nil || !ok || h == nil || !h.Complete || mc == nil || !mc.HasBlockMap() {
+		// Nothing to find: a stream being created (no map before its end), an image
+		// without a map, a sink that keeps the image.
+		if ok {
+			hl.ReleaseWrites()
+		}
+		rs.finish()
+		return nil
+	}
+	if !rs.started {
+		bm := mc.BlockMap()
+		if bm == nil {
+			return nil // its parts are on the way
+		}
+		rs.started = true
+		rs.res = make(chan resumeResult, 1)
+		go func() {
+			t0 := time.Now()
+			match, st, err := image.HashTarget(ctx, rs.target, bm, rs.workers)
+			var held []bool
+			if err == nil {
+				held = bm.HeldChunks(match)
+			}
+			rs.res <- resumeResult{bm: bm, match: match, held: held, stats: st, took: time.Since(t0), err: err}
+		}()
+		return nil
+	}
+	var res resumeResult
+	select {
+	case res = <-rs.res:
+	default:
+		return nil
+	}
+	defer rs.finish()
+	rs.stats.Hash, rs.stats.HashElapsed = res.stats, res.took
+	if res.err != nil {
+		hl.ReleaseWrites()
+		// An unreadable target is no reason to give up the image: fetch it all.
+		rs.log.Warn("mcast: could not hash the target to resume; receiving everything", "err", res.err)
+		return nil
+	}
+	rs.stats.Hashed = true
+	// Chunks that arrive write only the blocks the target lacks.
+	if err := hl.SetPresent(res.bm, res.match); err != nil {
+		hl.ReleaseWrites()
+		return fmt.Errorf("mcast: resuming: %w", err)
+	}
+	for i, ok := range res.held {
+		if !ok {
+			continue
+		}
+		took, err := hl.Held(i, res.bm)
+		if err != nil {
+			return fmt.Errorf("mcast: resuming: %w", err)
+		}
+		if took {
+			r.Hold(i, now)
+			rs.stats.HeldChunks++
+		}
+	}
+	for i, ok := range res.held {
+		if ok {
+			rs.stats.HeldBytes += chunkUsed(res.bm, i)
+		}
+	}
+	rs.log.Info("mcast: target hashed", "blocks", res.stats.Blocks, "matched", res.stats.Matched,
+		"held chunks", rs.stats.HeldChunks, "of", len(res.held), "elapsed", res.took.Round(time.Millisecond))
+	return nil
+}
+
+func (rs *resumer) finish() { rs.done = true }
+
+// joined runs when the session is joined: with a block map to come, chunks that
+// arrive before the target is hashed wait to be written (Installer.AwaitPresent), as
+// the result says which of their blocks are already there. poll releases them.
+func (rs *resumer) joined(h *image.Header, sink ChunkSink) {
+	if hl, ok := sink.(holder); ok && rs.target != nil && h.Complete && h.BlockMapLen > 0 {
+		hl.AwaitPresent()
+	}
+}
+
+func chunkUsed(bm *image.BlockMap, i int) int64 {
+	var n int64
+	for _, r := range bm.ChunkRanges(nil, i) {
+		n += r.Len
+	}
+	return n
+}
