@@ -103,7 +103,10 @@ type SessionInfo struct {
 // ReceiverConfig configures a Receiver.
 type ReceiverConfig struct {
 	SessionID [16]byte // zero = join the first session heard
-	node      uint64   // 0 = random from Rand
+	// NodeID is this receiver on the wire; 0 = random from Rand. Package session sets
+	// a keyless receiver's from its host and target, so that a restarted receiver is
+	// the same receiver to the sender (docs/PROTOCOL.md §4.5); a keyed one stays random.
+	NodeID uint64
 
 	// Window is how many chunks the receiver asks for ahead; 0 = DefaultWindow.
 	Window int

@@ -180,7 +180,7 @@ func NewReceiver(cfg ReceiverConfig, now time.Time) *Receiver {
 		cfg:     cfg,
 		log:     logger(cfg.Logger),
 		rng:     rng,
-		hdr:     wire.Header{Node: nodeID(cfg.node, rng)},
+		hdr:     wire.Header{Node: nodeID(cfg.NodeID, rng)},
 		epoch:   now,
 		byChunk: make(map[uint32]*partial),
 		// Room for the longest request and its trailer: OnWire seals in place.
