@@ -2,7 +2,9 @@
 // multicast. SOURCE is a Discus image file, or a raw disk, partition or file
 // (or - for standard input) that it turns into chunks on the fly, reading
 // only the blocks its filesystems use, or repo:DIR/NAME, an image of a
-// partition repository (mcimage repo) built into chunks from its blocks.
+// partition repository (mcimage repo), built from its blocks into a
+// temporary image before it is served so that its block map goes first
+// (receivers holding its base take only the chunks they lack).
 //
 // Its flags follow udpcast's udp-sender where they mean the same thing, so
 // netboot scripts can switch with few changes.

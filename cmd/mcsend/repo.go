@@ -27,10 +27,16 @@ func splitRepoSource(path string) (dir, name string, ok bool) {
 	return filepath.Dir(spec), filepath.Base(spec), true
 }
 
-// openRepoSource serves image name of the repository in dir: its blocks
-// are read (and checked against their hashes) and turned into chunks on
-// the fly, as for a raw disk, reading only the image's used ranges. A
-// damaged block fails the session rather than send a wrong disk.
+// openRepoSource serves image name of the repository in dir. It first
+// builds the image into a spool file (its blocks read, checked against
+// their hashes and compressed into chunks, only its used ranges), then
+// serves that file as an image: so the block map and manifest exist
+// before the first chunk is sent, and a receiver whose target already
+// holds the base of the image (or part of it) hashes it and takes only
+// the chunks it lacks. Built on the fly instead, the map would come only
+// at the end, and base holders would receive everything. The build runs
+// while mcsend waits for receivers anyway; a damaged block fails it before
+// anything is sent.
 func openRepoSource(ctx context.Context, dir, name string, o options, log *slog.Logger) (*source, func(), error) {
 	chunkSize, err := cli.ParseSize(o.chunkSize)
 	if err != nil {
@@ -40,24 +46,32 @@ func openRepoSource(ctx context.Context, dir, name string, o options, log *slog.
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := r.OpenDisk(name)
+	defer r.Close()
+	spool, err := os.CreateTemp("", "mcsend-repo-*.dsc")
 	if err != nil {
-		r.Close()
-		return nil, nil, err
-	}
-	cfg := image.CreateConfig{ChunkSize: int(chunkSize), Level: o.level, Logger: log, Used: d.UsedForCreate()}
-	spool, err := os.CreateTemp("", "mcsend-spool-*")
-	if err != nil {
-		r.Close()
-		return nil, nil, fmt.Errorf("spool file for the chunks being sent: %w", err)
+		return nil, nil, fmt.Errorf("spool file for the image being sent: %w", err)
 	}
 	os.Remove(spool.Name()) // gone when closed, however mcsend ends
-	cs, err := session.NewCreatingSource(ctx, d.Source(), cfg, spool)
-	if err != nil {
+	cfg := image.CreateConfig{ChunkSize: int(chunkSize), Level: o.level, Logger: log}
+	if _, _, err := r.Export(ctx, name, spool, cfg); err != nil {
 		spool.Close()
-		r.Close()
 		return nil, nil, err
 	}
-	s := &source{path: repoPrefix + dir + "/" + name, creating: cs, cs: cs, id: cs.Header().ID}
-	return s, func() { spool.Close(); r.Close() }, nil
+	st, err := spool.Stat()
+	if err != nil {
+		spool.Close()
+		return nil, nil, err
+	}
+	img, err := image.Open(spool, st.Size())
+	if err != nil {
+		spool.Close()
+		return nil, nil, err
+	}
+	is, err := session.NewImageSource(img)
+	if err != nil {
+		spool.Close()
+		return nil, nil, err
+	}
+	s := &source{path: repoPrefix + dir + "/" + name, img: img, cs: is, id: img.Header().ID}
+	return s, func() { spool.Close() }, nil
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -114,7 +115,7 @@ func TestRepoCorrupt(t *testing.T) {
 	// mcsend stops with exit 6 rather than send a wrong block; the
 	// receiver never reports success.
 	script := `ip link set lo up; ip link set lo multicast on; ip route add 224.0.0.0/4 dev lo
-"$BIN/mcrecv" --quiet --start-timeout 20 --receive-timeout 5 "$DIR/out" & rx=$!
+"$BIN/mcrecv" --quiet --start-timeout 5 --receive-timeout 5 "$DIR/out" & rx=$!
 "$BIN/mcsend" --quiet --min-receivers 1 --start-timeout 20 "repo:$REPO/pc-7"; s=$?
 wait $rx; r=$?
 echo "send=$s recv=$r"`
@@ -123,5 +124,54 @@ echo "send=$s recv=$r"`
 	out, _ = cmd.CombinedOutput()
 	if !bytes.Contains(out, []byte(fmt.Sprintf("send=%d recv=", cli.ExitVerify))) || bytes.Contains(out, []byte("recv=0")) {
 		t.Fatalf("mcsend from a damaged repository:\n%s", out)
+	}
+}
+
+// A machine that holds the base receives a localized copy served from the
+// repository (mcsend repo:) and, through resume (the image's block map,
+// sent before the chunks), takes only the chunks it lacks and writes only
+// the blocks that differ.
+func TestRepoSendToBaseHolder(t *testing.T) {
+	if err := exec.Command("unshare", "-rn", "true").Run(); err != nil {
+		t.Skipf("unshare -rn does not work here: %v", err)
+	}
+	dir := t.TempDir()
+	repo, _ := repoWithCopy(t, dir)
+	mc := filepath.Join(bin, "mcimage")
+	img, want := filepath.Join(dir, "pc-7.dsc"), filepath.Join(dir, "want")
+	for _, args := range [][]string{{"repo", "export", "--quiet", "--chunk-size", "256k", repo, "pc-7", img}, {"extract", img, want}} {
+		if out, err := exec.Command(mc, args...).CombinedOutput(); err != nil {
+			t.Fatalf("mcimage %v: %v\n%s", args, err, out)
+		}
+	}
+	base, _ := os.ReadFile(filepath.Join(dir, "base.ext4"))
+	target := filepath.Join(dir, "target")
+	os.WriteFile(target, base, 0o644)
+	script := `set -e
+ip link set lo up; ip link set lo multicast on; ip route add 224.0.0.0/4 dev lo
+"$BIN/mcrecv" --quiet --start-timeout 20 --stats-json "$DIR/recv.json" "$DIR/target" & rx=$!
+"$BIN/mcsend" --quiet --min-receivers 1 --start-timeout 20 --chunk-size 256k --stats-json "$DIR/send.json" "$SRC"
+wait $rx`
+	cmd := exec.Command("unshare", "-rn", "sh", "-c", script)
+	cmd.Env = append(os.Environ(), "BIN="+bin, "DIR="+dir, "REPO="+repo, "SRC=repo:"+repo+"/pc-7")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if fileHash(t, target) != fileHash(t, want) {
+		t.Fatal("the base holder's disk is not the exported copy")
+	}
+	if out, err := exec.Command("e2fsck", "-fn", target).CombinedOutput(); err != nil {
+		t.Fatalf("e2fsck: %v\n%s", err, out)
+	}
+	var st cli.RecvStatsFile
+	b, _ := os.ReadFile(filepath.Join(dir, "recv.json"))
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(img)
+	t.Logf("image %d bytes, %d chunks: held %d (%d bytes) on the target, received %d bytes, wrote %d bytes",
+		fi.Size(), st.Install.TotalChunks, st.Resume.HeldChunks, st.Resume.HeldBytes, st.ImageBytes, st.Install.WrittenBytes)
+	if st.Resume.HeldChunks == 0 || st.Install.WrittenBytes > 1<<20 || st.ImageBytes >= fi.Size() {
+		t.Errorf("a base holder held %d chunks and wrote %d bytes for a changed hostname", st.Resume.HeldChunks, st.Install.WrittenBytes)
 	}
 }
