@@ -85,6 +85,12 @@ func (e *Encoder) parityBlocks() ([]byte, error) {
 // whose cost is dominated by transforming the data, not by M.
 func (e *Encoder) encode() ([]byte, error) {
 	c := e.c
+	if !c.small() && !leopard16OK {
+		// The library's GF(2^16) coder would panic here (see leopard16OK).
+		parity := make([]byte, c.m*c.bs)
+		c.ownParity(e.data, func(j int) []byte { return parity[j*c.bs : (j+1)*c.bs] }, false)
+		return parity, nil
+	}
 	rs, err := c.rs()
 	if err != nil {
 		return nil, err

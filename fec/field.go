@@ -22,7 +22,8 @@ type field struct {
 	exp     []uint16   // by log, for logs < 2*mod: sums of two logs need no reduction
 	toStd   *[256]byte // GF(2^8) only: leopard element to polynomial basis
 	fromStd *[256]byte
-	cantor  []uint16 // element to polynomial basis
+	cantor  []uint16   // element to polynomial basis
+	bitLog  [16]uint16 // GF(2^16): log of the element 1<<b (mulTable.set)
 }
 
 // gf is GF(2^16) (384 KiB of tables, built in about 1 ms; Warm builds them
@@ -40,6 +41,9 @@ func gfInit() {
 			0x6C98, 0x10D8, 0x6A72, 0xB900,
 			0xFDB8, 0xFB34, 0xFF38, 0x991E,
 		})
+		for b := range gf.bitLog {
+			gf.bitLog[b] = gf.log[1<<b]
+		}
 	})
 }
 

@@ -63,10 +63,17 @@ const (
 	pathReencode                    // systematic, syndromes by re-encoding
 )
 
-// path chooses the cheapest rebuild for the blocks held.
+// libTables reports whether decoders may use the library's GF(2^16) coder:
+// Warm has built its 74 MiB of tables (a sender) and the CPU can run it.
+// Otherwise (a receiver) they re-encode with fec's own (fft.go).
+func libTables() bool { return leopard16OK && tables.lib.Load() }
+
+// path chooses the cheapest rebuild for the blocks held. Over GF(2^16)
+// leopard's decoder needs the library's tables: without them (libTables) the
+// systematic rebuild serves every loss, re-encoding with fec's own encoder.
 func (d *Decoder) path() rebuildPath {
 	switch lost := d.c.k - d.nData; {
-	case lost > d.c.systematicMax():
+	case lost > d.c.systematicMax() && (d.c.small() || libTables()):
 		return pathLeopard
 	case !d.c.small() && lost <= d.c.directMax():
 		return pathDirect
@@ -176,6 +183,7 @@ func (d *Decoder) rebuild(direct bool) error {
 func (d *Decoder) directSyndromes(cy cauchy, lost, par []int, syn [][]byte) {
 	c := d.c
 	var tail [symbolGroup]byte
+	var t mulTable
 	next := 0 // index in lost of the next lost block
 	for i := 0; i < c.k; i++ {
 		if next < len(lost) && lost[next] == i {
@@ -187,12 +195,12 @@ func (d *Decoder) directSyndromes(cy cauchy, lost, par []int, syn [][]byte) {
 			packTail(tail[:], blk[c.mainLen:])
 		}
 		for a, j := range par {
-			coef := gf.elem(cy.coefLog(j, i))
+			t.set(gf.elem(cy.coefLog(j, i)))
 			if c.mainLen > 0 {
-				lowLevel.GF16MulSliceXor(coef, blk[:c.mainLen], syn[a][:c.mainLen])
+				mulXor(&t, blk[:c.mainLen], syn[a][:c.mainLen])
 			}
 			if c.tailLen > 0 {
-				lowLevel.GF16MulSliceXor(coef, tail[:], syn[a][c.mainLen:])
+				mulXor(&t, tail[:], syn[a][c.mainLen:])
 			}
 		}
 	}
@@ -202,6 +210,13 @@ func (d *Decoder) directSyndromes(cy cauchy, lost, par []int, syn [][]byte) {
 // zero, in the stride layout (M*stride bytes from getScratch).
 func (d *Decoder) reencode() ([]byte, error) {
 	c := d.c
+	if !c.small() && !libTables() {
+		st := c.stride()
+		buf := getScratch(c.m * st)
+		c.ownParity(func(i int) []byte { return d.data[i*c.bs : (i+1)*c.bs] },
+			func(j int) []byte { return buf[j*st : (j+1)*st] }, true)
+		return buf, nil
+	}
 	rs, err := c.rs()
 	if err != nil {
 		return nil, err
@@ -241,40 +256,16 @@ func (d *Decoder) reencode() ([]byte, error) {
 }
 
 // mulAdd computes out[b] ^= sum_a coef[b*len(in)+a] * in[a], all slices of
-// one length (a multiple of 64), eight outputs per pass over the inputs.
+// one length (a multiple of 64), with fec's own tables (gf16mul.go).
 func mulAdd(coef []uint16, in, out [][]byte) {
 	e := len(in)
-	var sc [8]uint16
-	var outs [8][]byte
-	for b0 := 0; b0 < len(out); b0 += 8 {
-		n := min(8, len(out)-b0)
-		if n < 4 {
-			for b := b0; b < b0+n; b++ {
-				for a := range in {
-					lowLevel.GF16MulSliceXor(coef[b*e+a], in[a], out[b])
-				}
-			}
-			continue
-		}
-		var spare []byte
-		for k := range 8 {
-			if k < n {
-				outs[k] = out[b0+k]
-				continue
-			}
-			if spare == nil {
-				spare = make([]byte, len(in[0]))
-			}
-			outs[k] = spare
-		}
+	var t mulTable
+	for b := range out {
 		for a := range in {
-			for k := range 8 {
-				sc[k] = 0
-				if k < n {
-					sc[k] = coef[(b0+k)*e+a]
-				}
+			if c := coef[b*e+a]; c != 0 {
+				t.set(c)
+				mulXor(&t, in[a], out[b])
 			}
-			lowLevel.GF16MulSliceXor8(&sc, in[a], &outs)
 		}
 	}
 }

@@ -1,0 +1,292 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func mulXorAVX2(x, y []byte, t *[128]byte)
+// From klauspost/reedsolomon's mulgf16Xor_avx2 (MIT licence). Requires AVX2.
+TEXT ·mulXorAVX2(SB), NOSPLIT, $0-56
+	MOVQ           t+48(FP), AX
+	VBROADCASTI128 (AX), Y0
+	VBROADCASTI128 64(AX), Y1
+	VBROADCASTI128 16(AX), Y2
+	VBROADCASTI128 80(AX), Y3
+	VBROADCASTI128 32(AX), Y4
+	VBROADCASTI128 96(AX), Y5
+	VBROADCASTI128 48(AX), Y6
+	VBROADCASTI128 112(AX), Y7
+	MOVQ           x_len+8(FP), AX
+	MOVQ           x_base+0(FP), CX
+	MOVQ           y_base+24(FP), DX
+	MOVQ           $0x0000000f, BX
+	MOVQ           BX, X8
+	VPBROADCASTB   X8, Y8
+
+loop:
+	VMOVDQU (CX), Y9
+	VMOVDQU 32(CX), Y10
+	VMOVDQU (DX), Y11
+	VMOVDQU 32(DX), Y12
+	VPSRLQ  $0x04, Y11, Y13
+	VPAND   Y8, Y11, Y11
+	VPAND   Y8, Y13, Y13
+	VPSHUFB Y11, Y0, Y14
+	VPSHUFB Y11, Y1, Y11
+	VPSHUFB Y13, Y2, Y15
+	VPSHUFB Y13, Y3, Y13
+	VPXOR   Y14, Y15, Y14
+	VPXOR   Y11, Y13, Y11
+	VPAND   Y12, Y8, Y13
+	VPSRLQ  $0x04, Y12, Y12
+	VPAND   Y8, Y12, Y12
+	VPSHUFB Y13, Y4, Y15
+	VPSHUFB Y13, Y5, Y13
+	VPXOR   Y14, Y15, Y14
+	VPXOR   Y11, Y13, Y11
+	VPSHUFB Y12, Y6, Y15
+	VPSHUFB Y12, Y7, Y13
+	VPXOR   Y14, Y15, Y14
+	VPXOR   Y14, Y9, Y9
+	VPXOR   Y11, Y13, Y11
+	VPXOR   Y11, Y10, Y10
+	VMOVDQU Y9, (CX)
+	VMOVDQU Y10, 32(CX)
+	ADDQ    $0x40, CX
+	ADDQ    $0x40, DX
+	SUBQ    $0x40, AX
+	JNZ     loop
+	VZEROUPPER
+	RET
+
+// func ifftAVX2(x, y []byte, t *[128]byte): y ^= x; x ^= t*y.
+// From klauspost/reedsolomon's ifftDIT2_avx2 (MIT licence). Requires AVX2.
+TEXT ·ifftAVX2(SB), NOSPLIT, $0-56
+	MOVQ           t+48(FP), AX
+	VBROADCASTI128 (AX), Y0
+	VBROADCASTI128 64(AX), Y1
+	VBROADCASTI128 16(AX), Y2
+	VBROADCASTI128 80(AX), Y3
+	VBROADCASTI128 32(AX), Y4
+	VBROADCASTI128 96(AX), Y5
+	VBROADCASTI128 48(AX), Y6
+	VBROADCASTI128 112(AX), Y7
+	MOVQ           x_len+8(FP), AX
+	MOVQ           x_base+0(FP), CX
+	MOVQ           y_base+24(FP), DX
+	MOVQ           $0x0000000f, BX
+	MOVQ           BX, X8
+	VPBROADCASTB   X8, Y8
+
+loop:
+	VMOVDQU (CX), Y9
+	VMOVDQU 32(CX), Y10
+	VMOVDQU (DX), Y11
+	VMOVDQU 32(DX), Y12
+	VPXOR   Y11, Y9, Y11
+	VPXOR   Y12, Y10, Y12
+	VMOVDQU Y11, (DX)
+	VMOVDQU Y12, 32(DX)
+	VPSRLQ  $0x04, Y11, Y13
+	VPAND   Y8, Y11, Y11
+	VPAND   Y8, Y13, Y13
+	VPSHUFB Y11, Y0, Y14
+	VPSHUFB Y11, Y1, Y11
+	VPSHUFB Y13, Y2, Y15
+	VPSHUFB Y13, Y3, Y13
+	VPXOR   Y14, Y15, Y14
+	VPXOR   Y11, Y13, Y11
+	VPAND   Y12, Y8, Y13
+	VPSRLQ  $0x04, Y12, Y12
+	VPAND   Y8, Y12, Y12
+	VPSHUFB Y13, Y4, Y15
+	VPSHUFB Y13, Y5, Y13
+	VPXOR   Y14, Y15, Y14
+	VPXOR   Y11, Y13, Y11
+	VPSHUFB Y12, Y6, Y15
+	VPSHUFB Y12, Y7, Y13
+	VPXOR   Y14, Y9, Y9
+	VPXOR   Y15, Y9, Y9
+	VPXOR   Y11, Y10, Y10
+	VPXOR   Y13, Y10, Y10
+	VMOVDQU Y9, (CX)
+	VMOVDQU Y10, 32(CX)
+	ADDQ    $0x40, CX
+	ADDQ    $0x40, DX
+	SUBQ    $0x40, AX
+	JNZ     loop
+	VZEROUPPER
+	RET
+
+// func fftAVX2(x, y []byte, t *[128]byte): x ^= t*y; y ^= x.
+// From klauspost/reedsolomon's fftDIT2_avx2 (MIT licence). Requires AVX2.
+TEXT ·fftAVX2(SB), NOSPLIT, $0-56
+	MOVQ           t+48(FP), AX
+	VBROADCASTI128 (AX), Y0
+	VBROADCASTI128 64(AX), Y1
+	VBROADCASTI128 16(AX), Y2
+	VBROADCASTI128 80(AX), Y3
+	VBROADCASTI128 32(AX), Y4
+	VBROADCASTI128 96(AX), Y5
+	VBROADCASTI128 48(AX), Y6
+	VBROADCASTI128 112(AX), Y7
+	MOVQ           x_len+8(FP), AX
+	MOVQ           x_base+0(FP), CX
+	MOVQ           y_base+24(FP), DX
+	MOVQ           $0x0000000f, BX
+	MOVQ           BX, X8
+	VPBROADCASTB   X8, Y8
+
+loop:
+	VMOVDQU (CX), Y9
+	VMOVDQU 32(CX), Y10
+	VMOVDQU (DX), Y11
+	VMOVDQU 32(DX), Y12
+	VPSRLQ  $0x04, Y11, Y13
+	VPAND   Y8, Y11, Y11
+	VPAND   Y8, Y13, Y13
+	VPSHUFB Y11, Y0, Y14
+	VPSHUFB Y11, Y1, Y11
+	VPSHUFB Y13, Y2, Y15
+	VPSHUFB Y13, Y3, Y13
+	VPXOR   Y14, Y15, Y14
+	VPXOR   Y11, Y13, Y11
+	VPAND   Y12, Y8, Y13
+	VPSRLQ  $0x04, Y12, Y12
+	VPAND   Y8, Y12, Y12
+	VPSHUFB Y13, Y4, Y15
+	VPSHUFB Y13, Y5, Y13
+	VPXOR   Y14, Y15, Y14
+	VPXOR   Y11, Y13, Y11
+	VPSHUFB Y12, Y6, Y15
+	VPSHUFB Y12, Y7, Y13
+	VPXOR   Y14, Y9, Y9
+	VPXOR   Y15, Y9, Y9
+	VPXOR   Y11, Y10, Y10
+	VPXOR   Y13, Y10, Y10
+	VMOVDQU Y9, (CX)
+	VMOVDQU Y10, 32(CX)
+	VMOVDQU (DX), Y11
+	VMOVDQU 32(DX), Y12
+	VPXOR   Y11, Y9, Y11
+	VPXOR   Y12, Y10, Y12
+	VMOVDQU Y11, (DX)
+	VMOVDQU Y12, 32(DX)
+	ADDQ    $0x40, CX
+	ADDQ    $0x40, DX
+	SUBQ    $0x40, AX
+	JNZ     loop
+	VZEROUPPER
+	RET
+
+// func mulXorGFNI(x, y []byte, t *[4]uint64): x ^= t*y.
+// From klauspost/reedsolomon's mulgf16Xor_gfni (MIT licence). Requires AVX and GFNI.
+TEXT ·mulXorGFNI(SB), NOSPLIT, $0-56
+	MOVQ         t+48(FP), AX
+	VBROADCASTSD (AX), Y0
+	VBROADCASTSD 8(AX), Y1
+	VBROADCASTSD 16(AX), Y2
+	VBROADCASTSD 24(AX), Y3
+	MOVQ         x_len+8(FP), AX
+	MOVQ         x_base+0(FP), CX
+	MOVQ         y_base+24(FP), DX
+
+loop:
+	VMOVDQU        (CX), Y4
+	VMOVDQU        32(CX), Y5
+	VMOVDQU        (DX), Y6
+	VMOVDQU        32(DX), Y7
+	VGF2P8AFFINEQB $0x00, Y0, Y6, Y8
+	VGF2P8AFFINEQB $0x00, Y1, Y7, Y9
+	VGF2P8AFFINEQB $0x00, Y2, Y6, Y6
+	VGF2P8AFFINEQB $0x00, Y3, Y7, Y7
+	VPXOR   Y8, Y4, Y4
+	VPXOR   Y9, Y4, Y4
+	VPXOR   Y6, Y5, Y5
+	VPXOR   Y7, Y5, Y5
+	VMOVDQU        Y4, (CX)
+	VMOVDQU        Y5, 32(CX)
+	ADDQ           $0x40, CX
+	ADDQ           $0x40, DX
+	SUBQ           $0x40, AX
+	JNZ            loop
+	VZEROUPPER
+	RET
+
+// func ifftGFNI(x, y []byte, t *[4]uint64): y ^= x; x ^= t*y.
+// From klauspost/reedsolomon's ifftDIT2_gfni (MIT licence). Requires AVX and GFNI.
+TEXT ·ifftGFNI(SB), NOSPLIT, $0-56
+	MOVQ         t+48(FP), AX
+	VBROADCASTSD (AX), Y0
+	VBROADCASTSD 8(AX), Y1
+	VBROADCASTSD 16(AX), Y2
+	VBROADCASTSD 24(AX), Y3
+	MOVQ         x_len+8(FP), AX
+	MOVQ         x_base+0(FP), CX
+	MOVQ         y_base+24(FP), DX
+
+loop_gfni:
+	VMOVDQU (CX), Y4
+	VMOVDQU 32(CX), Y5
+	VMOVDQU (DX), Y6
+	VMOVDQU 32(DX), Y7
+	VPXOR   Y6, Y4, Y6
+	VPXOR   Y7, Y5, Y7
+	VMOVDQU Y6, (DX)
+	VMOVDQU Y7, 32(DX)
+
+	// GFNI LEO_MULADD_256 (from register)
+	VGF2P8AFFINEQB $0x00, Y0, Y6, Y8
+	VGF2P8AFFINEQB $0x00, Y1, Y7, Y9
+	VGF2P8AFFINEQB $0x00, Y2, Y6, Y6
+	VGF2P8AFFINEQB $0x00, Y3, Y7, Y7
+	VPXOR   Y8, Y4, Y4
+	VPXOR   Y9, Y4, Y4
+	VPXOR   Y6, Y5, Y5
+	VPXOR   Y7, Y5, Y5
+	VMOVDQU        Y4, (CX)
+	VMOVDQU        Y5, 32(CX)
+	ADDQ           $0x40, CX
+	ADDQ           $0x40, DX
+	SUBQ           $0x40, AX
+	JNZ            loop_gfni
+	VZEROUPPER
+	RET
+
+// func fftGFNI(x, y []byte, t *[4]uint64): x ^= t*y; y ^= x.
+// From klauspost/reedsolomon's fftDIT2_gfni (MIT licence). Requires AVX and GFNI.
+TEXT ·fftGFNI(SB), NOSPLIT, $0-56
+	MOVQ         t+48(FP), AX
+	VBROADCASTSD (AX), Y0
+	VBROADCASTSD 8(AX), Y1
+	VBROADCASTSD 16(AX), Y2
+	VBROADCASTSD 24(AX), Y3
+	MOVQ         x_len+8(FP), AX
+	MOVQ         x_base+0(FP), CX
+	MOVQ         y_base+24(FP), DX
+
+loop_fft_gfni:
+	VMOVDQU (CX), Y4
+	VMOVDQU 32(CX), Y5
+	VMOVDQU (DX), Y6
+	VMOVDQU 32(DX), Y7
+
+	// GFNI LEO_MULADD_256 (from register)
+	VGF2P8AFFINEQB $0x00, Y0, Y6, Y8
+	VGF2P8AFFINEQB $0x00, Y1, Y7, Y9
+	VGF2P8AFFINEQB $0x00, Y2, Y6, Y10
+	VGF2P8AFFINEQB $0x00, Y3, Y7, Y11
+	VPXOR   Y8, Y4, Y4
+	VPXOR   Y9, Y4, Y4
+	VPXOR   Y10, Y5, Y5
+	VPXOR   Y11, Y5, Y5
+	VMOVDQU        Y4, (CX)
+	VMOVDQU        Y5, 32(CX)
+	VPXOR          Y6, Y4, Y6
+	VPXOR          Y7, Y5, Y7
+	VMOVDQU        Y6, (DX)
+	VMOVDQU        Y7, 32(DX)
+	ADDQ           $0x40, CX
+	ADDQ           $0x40, DX
+	SUBQ           $0x40, AX
+	JNZ            loop_fft_gfni
+	VZEROUPPER
+	RET
