@@ -31,6 +31,7 @@ have dnsmasq      || need+=(dnsmasq-base)
 have qemu-system-x86_64 || need+=(qemu-system-x86)
 have mkinitramfs  || need+=(initramfs-tools)
 have depmod       || need+=(kmod)
+have qemu-x86_64  || need+=(qemu-user)  # fec's TestNoSSSE3 (a CPU without SSSE3)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "install-deps: missing ${need[*]}; run as root to install them" >&2
