@@ -141,7 +141,9 @@ type ReceiverConfig struct {
 	// a long one-time setup (fec.Warm: it also starts that setup in the background). It
 	// is called when the receiver first sees a loss and while a chunk waits to be
 	// rebuilt; such chunks are held, not rebuilt, until it returns true, so the setup
-	// never stalls the receive loop. nil = rebuild at once.
+	// never stalls the receive loop. nil = rebuild at once. Package fec's decoders no
+	// longer need such a setup (fec.Decoder.Ready is always true), and fec.Warm builds
+	// the encoder's 74 MiB of tables: receivers should leave this nil.
 	FECReady func() bool
 
 	Rand   *rand.Rand   // nil = seeded from the runtime's random source

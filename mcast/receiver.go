@@ -52,6 +52,7 @@ type Receiver struct {
 	horizonSus    uint32 // a horizon far ahead, not yet confirmed (advance)
 	hasHorizonSus bool
 	lastData      int64 // when the latest data packet arrived
+	lastAsk       int64 // when the latest request was sent or heard (silentRetryAt)
 	held          int   // partials complete but held (partial.held)
 	out           int   // partials out for delivery (partial.out): queued for Ready or not yet settled
 	ready         []Delivery

@@ -25,6 +25,7 @@ func (r *Receiver) onRequest(h wire.Header, q *wire.Request, t int64) {
 	if q.Outlier && !r.isOutlier() {
 		return // served from the side queue: does not cover us
 	}
+	r.lastAsk = max(r.lastAsk, t)
 	for _, n := range q.Needs {
 		c := n.Chunk
 		if int(c) >= r.done.len() || r.done.get(int(c)) {

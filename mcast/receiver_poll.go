@@ -75,7 +75,11 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 		}
 		// The deficit-biased backoff follows every wait, including a suppression: a
 		// receiver that held back for someone else's repair asks in the same order again.
-		at := max(p.due, r.stoppedAt(p, gap)) + r.repairBackoff(m, p.dec.K(), p.u)
+		due := p.due
+		if p.reqAt > 0 {
+			due = min(due, r.silentRetryAt(p.reqAt))
+		}
+		at := max(due, r.stoppedAt(p, gap)) + r.repairBackoff(m, p.dec.K(), p.u)
 		ask := uint32(m)
 		if p.nextParity >= uint32(p.dec.M()) {
 			// Every parity index was sent: the sender recycles blocks in turn (§2), so
@@ -103,7 +107,11 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 				due = t + r.wholeBackoff()
 				r.due.set(uint32(c), due, t)
 			}
-			at := max(due, r.cover.get(uint32(c)))
+			cover := r.cover.get(uint32(c))
+			if cover > 0 {
+				cover = min(cover, r.silentRetryAt(0)+r.jitterFor(uint32(c)))
+			}
+			at := max(due, cover)
 			cs = append(cs, candidate{n: wire.Need{Chunk: uint32(c)}, at: at})
 			first = min(first, at)
 		}
@@ -146,7 +154,7 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 		emit(r.buf)
 		r.needs = r.needs[k:]
 	}
-	r.lastSent = t
+	r.lastSent, r.lastAsk = t, t
 	r.helloSent, r.helloNow = true, false
 	return wake
 }

@@ -29,9 +29,10 @@ func (r *Receiver) suppressWindow() int64 {
 	return min(max(20*r.rtt.SRTT(), 8*r.pktTime, int64(10*time.Millisecond)), int64(200*time.Millisecond))
 }
 
-// gap is how long a chunk's blocks must stop before its deficit counts as final.
+// gap is how long a chunk's blocks must stop before its deficit counts as final. The
+// srtt term is capped by silentRetry for the same reason as the request timers.
 func (r *Receiver) gap() int64 {
-	return max(16*r.pktTime, minGap, r.rtt.SRTT()/2)
+	return max(16*r.pktTime, minGap, min(r.rtt.SRTT()/2, silentRetry))
 }
 
 // movedOnPkts: once the sender has sent this many packets after a chunk's latest
@@ -57,6 +58,21 @@ func (r *Receiver) stoppedAt(p *partial, gap int64) int64 {
 // rtoPartial is how long a repair of n blocks may take before asking again.
 func (r *Receiver) rtoPartial(n int) int64 {
 	return 2*r.rtt.SRTT() + 4*r.rtt.RTTVar() + (int64(r.repairQ)+int64(n))*r.pktTime*3/2 + r.suppressWindow() + r.gap()
+}
+
+// silentRetry bounds the request timers by silence: once neither data nor a request
+// has been heard for this long after a request, it is asked again, whatever rtoPartial
+// or rtoFull say. Those grow with srtt and rttvar, which a receiver too slow for the
+// stream inflates with its own backlog (packets waiting in its socket while it writes
+// the disk): a TCG VM left alone at the end of a session measured seconds and asked
+// once every ~13 s while the sender idled (bench/RESULTS.md, netboot). While the
+// sender is busy, data keeps arriving and the RTT-based timers rule.
+const silentRetry = int64(time.Second)
+
+// silentRetryAt is when a need last asked for (or heard asked for) at asked is asked
+// again for lack of anything heard since.
+func (r *Receiver) silentRetryAt(asked int64) int64 {
+	return max(asked, r.lastData, r.lastAsk) + silentRetry
 }
 
 // rtoFull is how long a whole chunk may take: it may be queued behind everything.
