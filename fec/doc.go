@@ -82,12 +82,31 @@
 // with the lost blocks zeroed (one encode, whatever e). The solve is e^2
 // block multiply-adds, so beyond e^2 ~ n log2 n (n = ceilPow2(K+m): ~100
 // losses of 749 blocks, ~500 of 11985) leopard's decoder is cheaper and is
-// used instead. All block arithmetic is the library's own (GFNI or AVX2
-// assembly): LowLevel.GF16MulSliceXor for GF(2^16), and for GF(2^8)
-// GalMulSliceXor after translating the e syndromes and e results between
-// leopard's basis and the library's with a byte table. The rebuilt bytes are
-// exactly leopard's: parity on the wire is unchanged, and tests compare
-// every path with leopard's decoder on random losses.
+// used instead, but only where the library's tables exist (below). For
+// GF(2^8) the block arithmetic is the library's GalMulSliceXor, after
+// translating the e syndromes and e results between leopard's basis and the
+// library's with a byte table. The rebuilt bytes are exactly leopard's:
+// parity on the wire is unchanged, and tests compare every path with
+// leopard's decoder on random losses.
+//
+// # GF(2^16) without the library's tables
+//
+// Every GF(2^16) routine of klauspost/reedsolomon (the leopard coder,
+// LowLevel.GF16MulSliceXor, even GF16Mul) first builds product tables for
+// all 65536 multipliers: 64 MiB for its pure-Go path, 8 MiB for PSHUFB and
+// 2 MiB for GFNI, 74 MiB whatever the CPU uses (the ~70 MB jump in mcrecv's
+// heap at its first repair, issue 14). A decoder multiplies only by the
+// coefficients of the blocks it rebuilds, so it makes each multiplier's
+// table on the spot (mulTable, gf16mul.go: 16 scalar products from field.go's
+// 384 KiB of log tables, turned into four GFNI matrices or 128 bytes of
+// PSHUFB nibble tables) and runs the library's own GFNI or AVX2 kernels,
+// copied into fec (MIT licence), with them; a portable loop serves other
+// CPUs. The re-encoding path uses a port of leopard's encoder to that
+// arithmetic (fft.go: the same IFFT of each group of m data blocks and FFT
+// onto the parity positions, in plain radix-2 layers; tests compare it with
+// leopard's, shard for shard). Leopard's decoder runs only where the tables
+// exist anyway: once Warm built them, i.e. in a sender. A receiver's decoder
+// process keeps a heap of a few MiB (TestDecoderBuildsNoTables).
 //
 // This keeps one code over the whole chunk (the argument above) and makes
 // decoding cost follow the loss, which interleaved GF(2^8) groups would have
@@ -95,15 +114,20 @@
 //
 // # Speed
 //
-// Per core on the 2-core development machine (medians of 5 paired runs), a
-// 1 MiB chunk of 1400-byte blocks (749 blocks, M = 188), adding the blocks
-// held included: encoding ~3.7 GB/s; decoding with 1 block lost ~7 GB/s, 4
-// lost ~4 GB/s, 16 lost ~3 GB/s, 38 lost (5 %) ~2.4 GB/s, 64 lost ~1.8
-// GB/s, against ~0.8 GB/s for leopard's decoder at any loss; in 8900-byte
-// blocks (GF(2^8)) 5 % loss decodes at ~3.5 GB/s against ~1.2. A 16 MiB chunk
-// at 5 % loss (600 blocks) still goes to leopard's decoder, ~0.55 GB/s.
-// Decoders of different chunks are independent, so a receiver can rebuild
-// chunks on several cores. A loss-free chunk needs no decoding at all.
+// Per CPU-second on the 2-core development machine (noisy; GFNI), a 1 MiB
+// chunk of 1400-byte blocks (749 blocks, M = 188), adding the blocks held
+// included, with fec's own arithmetic (a receiver) against the library's
+// before: 1 block lost 5.0 GB/s (4.3), 4 lost 2.9 (2.0), 16 lost 1.6 (1.7),
+// 38 lost (5 %) 0.85 (1.7), 64 lost 0.84 (1.2); a 16 MiB chunk at 5 % loss
+// 0.2 GB/s (0.35). With few losses (direct syndromes: up to 5 of 749
+// blocks) decoding is faster than before; beyond, the radix-2 re-encoding
+// costs about twice the library's fused two-layer kernels, and past ~100
+// losses the e^2 solve replaces leopard's decoder. On this CPU VPSHUFB is slow: the AVX2
+// kernel runs at 2.5 GB/s, GFNI at 18 (the library's GFNI at 14). Encoding
+// (the sender) is the library's, ~3.7 GB/s; in 8900-byte blocks (GF(2^8))
+// 5 % loss decodes at ~3 GB/s. Decoders of different chunks are
+// independent, so a receiver can rebuild chunks on several cores. A
+// loss-free chunk needs no decoding at all.
 //
 // # Memory
 //
@@ -112,20 +136,29 @@
 // allocates its K*BlockSize data buffer on the first block and copies parity
 // blocks only as they arrive, so a receiver can keep partial decoders for a
 // window of chunks; Bytes rebuilds lost data blocks in place in that buffer,
-// with pooled scratch of at most M blocks (the re-encoded parity) plus the
-// e×e inverse.
+// with pooled scratch of at most M blocks (the re-encoded parity) and
+// 2·ceilPow2(M) work blocks while re-encoding, plus the e×e inverse.
 // Release hands the buffer to a pool for the next Decoder once the caller is
 // done with the chunk, sparing an allocation and a page-zeroing per chunk.
 //
 // # One-time setup
 //
-// Codes over GF(2^16) need multiplication tables that take about 0.3 CPU
-// seconds and 74 MiB to build, once per process, on first use. Warm starts
-// that build on a goroutine of its own and reports whether it is done;
-// Decoder.Ready tells whether Bytes would have to wait for it, and
-// Params.NeedsTables whether a code of K blocks uses that field at all. A
-// receive loop that must never stall calls Warm at its first loss and holds
-// complete chunks until Ready (package mcast does).
+// The sender's encoder over GF(2^16) is the library's, whose tables take
+// about 0.3 CPU seconds and 74 MiB to build, once per process, on first
+// use. Warm starts that build on a goroutine of its own and reports whether
+// it is done (a sender calls it at start). Decoders need none of it:
+// Decoder.Ready is always true and receivers should not call Warm.
+// Params.NeedsTables tells whether a code of K blocks is over GF(2^16).
+//
+// # CPUs without SSSE3
+//
+// klauspost/reedsolomon v1.14.2's GF(2^16) coder panics on x86-64 CPUs
+// without SSSE3 (qemu's default qemu64 model): ifftDIT4 and fftDIT4
+// (galois_amd64.go) take &multiply256LUT[...] before choosing a path, and
+// that table is only built with SSSE3 or AVX2 (an upstream bug, not
+// reported). There the Encoder uses fft.go instead and Warm skips the
+// library; decoders never reach it. TestNoSSSE3 runs the encoder, Warm and a
+// rebuild under qemu-x86_64 -cpu qemu64 when qemu-user is installed.
 //
 // # Concurrency
 //
