@@ -88,7 +88,12 @@
 // once they are in); the image file keeps it in the index (Reader.BlockMap).
 // HashTarget hashes a target against it on all cores, and HeldChunks says
 // which chunks the target already holds whole: what a resumed receiver
-// need not fetch.
+// need not fetch. Installer.Held records such a chunk as written without
+// data; Installer.SetPresent makes every later chunk write only the blocks
+// the target lacks (AwaitPresent holds writes back until then).
+//
+// Not done yet: incremental images (DeltaBase, chunks holding only the
+// blocks a base lacks); the block map is what they will be built on.
 //
 // # Errors
 //
