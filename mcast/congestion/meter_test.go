@@ -64,18 +64,37 @@ func TestPacer(t *testing.T) {
 	now := time.Unix(0, 0)
 	var p Pacer
 	p.Init(1e6, 1000, now) // 1000 packets/s
-	sent := 0
-	for i := 0; i < 2000; i++ {
+	sent, wakes := 0, 0
+	for sent < 2000 {
 		p.Refill(now)
 		for p.Ready() {
 			p.Spend(1000)
 			sent++
 		}
+		wakes++
 		now = p.ReadyAt(now)
 	}
-	// After the initial burst (2 packets of credit) packets go 1 ms apart.
-	if el := now.Sub(time.Unix(0, 0)); sent < 1990 || el < 1990*time.Millisecond || el > 2010*time.Millisecond {
-		t.Fatalf("%d packets in %v, want 1000/s", sent, el)
+	// After the initial burst (2 packets of credit) packets go 1 ms apart on average,
+	// three per wake-up (the bucket's 2 packets of credit and one of debt).
+	if el := now.Sub(time.Unix(0, 0)); el < 1990*time.Millisecond || el > 2010*time.Millisecond || wakes > 700 {
+		t.Fatalf("%d packets in %v, %d wake-ups, want 1000/s, 3 per wake-up", sent, el, wakes)
+	}
+	// At a high rate a wake-up sends about one GSO buffer (wakeCredit) of packets.
+	p.Init(500e6, 1464, now)
+	sent, wakes = 0, 0
+	start := now
+	for sent < 100000 {
+		p.Refill(now)
+		for p.Ready() {
+			p.Spend(1464)
+			sent++
+		}
+		wakes++
+		now = p.ReadyAt(now)
+	}
+	el := now.Sub(start)
+	if per := sent / wakes; per < 40 || per > 44 || el < 290*time.Millisecond || el > 295*time.Millisecond {
+		t.Fatalf("%d packets per wake-up, %v for %d: want 40-44, 500 MB/s", per, el, sent)
 	}
 	p.SetRate(2e6)
 	if p.Rate() != 2e6 || p.Last().After(now) {
