@@ -112,8 +112,12 @@ func chunkLen(b []byte) (int, error) {
 // allocates at most about len(b) bytes. Errors are *ChunkError wrapping
 // ErrCorrupt, ErrTruncated or ErrVersion; Index is -1 until the header
 // checksum has vouched for the index.
-func ParseChunk(b []byte) (*ChunkHeader, []byte, error) {
-	h, p, err := parseChunk(b)
+func ParseChunk(b []byte) (*ChunkHeader, []byte, error) { return parseChunkErr(b, true) }
+
+// parseChunkErr is ParseChunk, the payload checksum checked only when payloadSum is
+// set (a chunk whose SHA-256 already matched the manifest: Installer.PutOwnedChecked).
+func parseChunkErr(b []byte, payloadSum bool) (*ChunkHeader, []byte, error) {
+	h, p, err := parseChunkWith(b, payloadSum)
 	if err != nil {
 		idx := -1
 		if h != nil {
@@ -124,7 +128,9 @@ func ParseChunk(b []byte) (*ChunkHeader, []byte, error) {
 	return h, p, nil
 }
 
-func parseChunk(b []byte) (*ChunkHeader, []byte, error) {
+func parseChunk(b []byte) (*ChunkHeader, []byte, error) { return parseChunkWith(b, true) }
+
+func parseChunkWith(b []byte, payloadSum bool) (*ChunkHeader, []byte, error) {
 	total, err := chunkLen(b)
 	if err != nil {
 		return nil, nil, err
@@ -178,7 +184,7 @@ func parseChunk(b []byte) (*ChunkHeader, []byte, error) {
 	}
 	h.Span = Range{Off: int64(so), Len: int64(se - so)}
 	payload := b[hl:]
-	if xxhash.Sum64(payload) != h.PayloadSum {
+	if payloadSum && xxhash.Sum64(payload) != h.PayloadSum {
 		return fail("chunk payload checksum mismatch")
 	}
 	n := int(le.Uint16(b[32:]))

@@ -115,3 +115,9 @@ func (d *delivering) close() {
 type putOwned interface {
 	PutOwned(ctx context.Context, chunk []byte, release func()) error
 }
+
+// putOwnedChecked is implemented by sinks that can skip the checks a chunk whose
+// SHA-256 matched the manifest has passed already (*image.Installer).
+type putOwnedChecked interface {
+	PutOwnedChecked(ctx context.Context, chunk []byte, release func()) error
+}

@@ -74,7 +74,8 @@ func (g *imageGate) update(h *image.Header) error {
 
 // deliver judges session chunk i and hands an image chunk that passes to put. put may
 // take chunk for good (PutOwned): nothing here reads chunk after a put that succeeded.
-func (g *imageGate) deliver(i int, chunk []byte, put func([]byte) error) error {
+// checked tells put that chunk's SHA-256 matched the manifest (PutOwnedChecked).
+func (g *imageGate) deliver(i int, chunk []byte, put func(c []byte, checked bool) error) error {
 	g.mu.Lock()
 	mc, n, streamed := g.mc, g.n, g.streamed
 	g.mu.Unlock()
@@ -85,7 +86,7 @@ func (g *imageGate) deliver(i int, chunk []byte, put func([]byte) error) error {
 		// weaker), not deferred: deferred chunks filled every early receiver's window
 		// until the manifest could not get in (bench/clonezilla.sh, mcsend DISK).
 		sum := sha256.Sum256(chunk)
-		if err := put(chunk); err != nil {
+		if err := put(chunk, false); err != nil {
 			return err
 		}
 		g.mu.Lock()
@@ -110,7 +111,7 @@ func (g *imageGate) deliver(i int, chunk []byte, put func([]byte) error) error {
 	if err := mc.CheckChunk(i, chunk); err != nil {
 		return err
 	}
-	return put(chunk)
+	return put(chunk, true)
 }
 
 // recheck compares the chunks written before the manifest existed with the pieces

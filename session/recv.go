@@ -199,9 +199,13 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 			return &image.ChunkError{Index: d.Index, Offset: -1, Err: err} // fetched again
 		}
 		owned := false
-		put := func(c []byte) error {
+		put := func(c []byte, checked bool) error {
 			if po, ok := inst.(putOwned); ok {
-				if err := po.PutOwned(ctx, c, d.Dec.Release); err != nil {
+				pf := po.PutOwned
+				if pc, ok := inst.(putOwnedChecked); ok && checked {
+					pf = pc.PutOwnedChecked // its SHA-256 vouches for the payload checksum
+				}
+				if err := pf(ctx, c, d.Dec.Release); err != nil {
 					return err
 				}
 				owned = true
