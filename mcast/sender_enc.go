@@ -20,11 +20,18 @@ type encItem struct {
 	used  uint64
 }
 
-// chunkEnc is an encoder plus the chunk length it codes.
+// chunkEnc is an encoder plus the chunk it codes.
 type chunkEnc struct {
 	*fec.Encoder
 	n int
+	b []byte // the source's slice (handed back on eviction: chunkRecycler)
 }
+
+// chunkRecycler is implemented by sources that reuse chunk buffers: the sender hands
+// chunk i's slice back once nothing of it is used any more (its encoder left the
+// cache; every block sent from it was copied into a packet), so a session does not
+// allocate, zero and fault in a fresh chunk-sized buffer for every chunk it serves.
+type chunkRecycler interface{ RecycleChunk(i int, b []byte) }
 
 func (e *chunkEnc) Len() int { return e.n }
 
@@ -39,11 +46,12 @@ func (c *encCache) get(chunk uint32) *chunkEnc {
 	return nil
 }
 
-func (c *encCache) put(chunk uint32, e *chunkEnc) {
+// put caches e and returns the item it evicted to make room, if any.
+func (c *encCache) put(chunk uint32, e *chunkEnc) (evicted encItem, ok bool) {
 	c.clock++
 	if len(c.items) < c.max {
 		c.items = append(c.items, encItem{chunk, e, c.clock})
-		return
+		return encItem{}, false
 	}
 	old := 0
 	for i := range c.items {
@@ -51,7 +59,9 @@ func (c *encCache) put(chunk uint32, e *chunkEnc) {
 			old = i
 		}
 	}
+	evicted = c.items[old]
 	c.items[old] = encItem{chunk, e, c.clock}
+	return evicted, true
 }
 
 // encoder returns the encoder of chunk c, loading the chunk if needed; nil if the
@@ -66,7 +76,11 @@ func (s *Sender) encoder(c uint32) *chunkEnc {
 		s.log.Error("mcast: cannot serve chunk", "chunk", c, "err", err)
 		return nil
 	}
-	s.enc.put(c, e)
+	if old, ok := s.enc.put(c, e); ok {
+		if rc, ok := s.src.(chunkRecycler); ok {
+			rc.RecycleChunk(int(old.chunk), old.enc.b)
+		}
+	}
 	s.kOf[c] = uint32(e.K())
 	return e
 }
@@ -83,5 +97,5 @@ func (s *Sender) load(c uint32) (*chunkEnc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &chunkEnc{e, len(b)}, nil
+	return &chunkEnc{e, len(b), b}, nil
 }

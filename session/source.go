@@ -27,7 +27,12 @@ type ImageSource struct {
 	n    int
 	mu   sync.Mutex
 	err  error
+	free [][]byte // chunk buffers the sender handed back (RecycleChunk)
 }
+
+// maxFree bounds the chunk buffers an ImageSource keeps for reuse: a sender evicts one
+// chunk per chunk it loads, so two cover it.
+const maxFree = 2
 
 // NewImageSource wraps an opened image file as a ChunkSource. Its meta is the
 // image header and, for a signed image, the signature.
@@ -50,15 +55,23 @@ func (s *ImageSource) Lead() int { return s.r.ManifestParts() }
 
 // Chunk implements ChunkSource. It verifies an image chunk first: a corrupt
 // image must fail the session, not send receivers data they would reject
-// and ask for again for ever. Each call returns a fresh slice, since the
-// sender keeps the chunks whose parity it caches.
+// and ask for again for ever. Each call returns a slice of its own (the
+// sender keeps the chunks whose parity it caches): a fresh one, or one the
+// sender handed back (RecycleChunk).
 func (s *ImageSource) Chunk(i int) ([]byte, error) {
 	var c []byte
 	var err error
 	if i >= s.n {
 		c, err = s.r.ManifestPart(i - s.n)
 	} else {
-		_, c, err = s.r.VerifyChunk(i, nil)
+		var buf []byte
+		s.mu.Lock()
+		if k := len(s.free); k > 0 {
+			buf, s.free[k-1] = s.free[k-1], nil
+			s.free = s.free[:k-1]
+		}
+		s.mu.Unlock()
+		_, c, err = s.r.VerifyChunk(i, buf)
 	}
 	if err != nil {
 		s.mu.Lock()
@@ -68,6 +81,21 @@ func (s *ImageSource) Chunk(i int) ([]byte, error) {
 		s.mu.Unlock()
 	}
 	return c, err
+}
+
+// RecycleChunk takes back the slice Chunk returned for chunk i once its caller is
+// done with it (mcast.Sender: the chunk left its encoder cache); a later Chunk reads
+// into it instead of allocating. A manifest part's slice is the manifest's own and
+// is never reused.
+func (s *ImageSource) RecycleChunk(i int, b []byte) {
+	if i < 0 || i >= s.n || cap(b) == 0 {
+		return
+	}
+	s.mu.Lock()
+	if len(s.free) < maxFree {
+		s.free = append(s.free, b[:0])
+	}
+	s.mu.Unlock()
 }
 
 // Err reports the first chunk that failed verification.
