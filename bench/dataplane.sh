@@ -7,6 +7,7 @@
 #   DP_A=256 DP_B=512 DP_NS="1 8" bash bench/dataplane.sh   smaller
 #   DP_BEFORE=main bash bench/dataplane.sh   also (a) with mcsend/mcrecv built from
 #                                            that revision (discus-before), same run
+#   DP_REPS=4 DP_B=0 ...                     (a) 4 times each (default 2), no (b)
 # Writes bench/out/dataplane/{runs.csv,ceiling.csv} and prints the ratios; copy the
 # CSVs to bench/results/dataplane-DATE-* to keep them.
 # Needs root; never touches the machine's own interfaces.
@@ -79,15 +80,16 @@ PY
 }
 
 wa=$(bash bench/workloads.sh a "$A")
-wb=$(bash bench/workloads.sh b "$B")
+wb=""; [ "$B" != 0 ] && wb=$(bash bench/workloads.sh b "$B")
 echo "== ceilings (N = 3)"
 ceiling 3 packet; ceiling 3 offload
 echo "== (a) $A MiB incompressible, N = 3, 0 %"
-for r in 1 2; do
+for r in $(seq 1 "${DP_REPS:-2}"); do
   run_one discus "$wa" 3 1500 0 tmpfs "rep $r"
   run_one udp-default "$wa" 3 1500 0 tmpfs "rep $r"
   if [ -n "$BEFORE" ]; then run_one discus-before "$wa" 3 1500 0 tmpfs "rep $r $BEFORE"; fi
 done
+if [ -n "$wb" ]; then
 echo "== (b) $B MiB OS disk, N = 3: 0 % and 5 % frame loss"
 for r in 1 2; do
   run_one discus "$wb" 3 1500 0 tmpfs "rep $r"
@@ -98,6 +100,7 @@ for n in "${NS[@]}"; do
   ceiling "$n" offload
   run_one discus "$wb" "$n" 1500 0 tmpfs
 done
+fi
 python3 - "$CSV" "$CEIL_CSV" "$A" <<'PY'
 import csv, statistics as st, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
@@ -122,6 +125,8 @@ if any(r["system"] == "discus-before" for r in rows):
     for f, who in (("recv_cpu_s", "receivers (sum of 3)"), ("send_cpu_s", "sender")):
         d, u = med(f, workload="a", system="discus-before"), med(f, workload="a", system="udp-default")
         print(f"(a) before, {who}: {d / gib:.2f} CPU s/GiB: ratio {d / u:.2f}")
+if not any(r["workload"] == "b" for r in rows):
+    sys.exit(0)
 b0, b5 = med("wall_s", workload="b", system="discus", n="3", loss_pct="0"), med("wall_s", workload="b", system="discus", n="3", loss_pct="5")
 print(f"(b) 5 % frame loss {b5:.2f} s vs 0 % {b0:.2f} s: {b5 / b0:.2f} x")
 ns = sorted({r["n"] for r in rows if r["workload"] == "b"}, key=int)
