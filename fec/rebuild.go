@@ -141,14 +141,29 @@ func (d *Decoder) rebuild(direct bool) error {
 	// packed shards.
 	inv := make([]uint16, e*e)
 	cy.inverse(par, lost, inv)
-	solve := mulAdd
-	if c.small() {
-		solve = mulAdd8
-		for a := range syn {
-			translate(syn[a], gf8.toStd)
-		}
-	}
 	out := make([][]byte, e)
+	if !c.small() {
+		// One pass over whole stride-sized syndromes (tail packed), so that each
+		// coefficient's table is built once for both parts of a block.
+		res := getScratch(e * st)
+		for b := range lost {
+			out[b] = res[b*st : (b+1)*st]
+		}
+		mulAdd(inv, syn, out)
+		for b, i := range lost {
+			copy(d.data[i*c.bs:i*c.bs+c.mainLen], out[b][:c.mainLen])
+			if c.tailLen > 0 {
+				unpackTail(d.data[i*c.bs+c.mainLen:(i+1)*c.bs], out[b][c.mainLen:])
+			}
+		}
+		putScratch(res)
+		putScratch(buf)
+		return nil
+	}
+	solve := mulAdd8
+	for a := range syn {
+		translate(syn[a], gf8.toStd)
+	}
 	if c.mainLen > 0 {
 		in := make([][]byte, e)
 		for a := range syn {
