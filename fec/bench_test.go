@@ -52,7 +52,7 @@ func BenchmarkDecode(b *testing.B) {
 // number of lost data blocks, repaired by as many parity blocks: decode work
 // should follow what was lost.
 func BenchmarkDecodeLost(b *testing.B) {
-	for _, lose := range []int{0, 1, 4, 16, 64} {
+	for _, lose := range []int{0, 1, 4, 16, 64, 150, 188} {
 		b.Run(fmt.Sprint(lose), func(b *testing.B) {
 			benchDecode(b, Params{BlockSize: 1400}, lose)
 		})
