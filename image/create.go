@@ -49,6 +49,11 @@ type CreateConfig struct {
 	// image: the plain blocks' hashes would let anyone confirm guesses of
 	// their content); NoBlockMap = no block map.
 	BlockSize int
+
+	// delta, set by CreateIncremental, makes an incremental image: the
+	// header names the base, and the block map is the new disk's (plan)
+	// with this creation's spans.
+	delta *deltaPlan
 }
 
 // NoBlockMap as CreateConfig.BlockSize creates an image without a block map.
@@ -160,7 +165,9 @@ func CreateChunks(ctx context.Context, src *Source, cfg CreateConfig, emit func(
 		h.Encrypted, h.KeyID = true, cfg.Encrypt.ID()
 	}
 	var mb *mapBuilder
-	if cfg.BlockSize != NoBlockMap && cfg.Encrypt != nil {
+	if cfg.delta != nil {
+		h.DeltaBase, h.BaseRoot, h.BlockSize = cfg.delta.baseID, cfg.delta.baseRoot, 1<<cfg.delta.shift
+	} else if cfg.BlockSize != NoBlockMap && cfg.Encrypt != nil {
 		// The hashes of plain blocks would let anyone confirm a guess of
 		// their content: an encrypted image has no block map.
 		if cfg.BlockSize != 0 {
@@ -235,6 +242,7 @@ func CreateChunks(ctx context.Context, src *Source, cfg CreateConfig, emit func(
 
 	var st CreateStats
 	var hashes []byte // the manifest, 32 bytes per emitted chunk
+	var spans []int64 // span ends, for an incremental image's map
 	em := emitter{pending: map[int]*result{}}
 	for r := range results {
 		if ctx.Err() != nil {
@@ -259,6 +267,9 @@ func CreateChunks(ctx context.Context, src *Source, cfg CreateConfig, emit func(
 			hashes = append(hashes, sum[:]...)
 			if mb != nil {
 				mb.span(span.End())
+			}
+			if cfg.delta != nil {
+				spans = append(spans, span.End())
 			}
 			if err := emit(index, c); err != nil {
 				return err
@@ -298,7 +309,13 @@ func CreateChunks(ctx context.Context, src *Source, cfg CreateConfig, emit func(
 		return nil, st, fmt.Errorf("image: %d chunks: too many for the manifest at chunk size %d; use a larger chunk size", h.ChunkCount, h.ChunkSize)
 	}
 	var mapb []byte
-	if mb != nil {
+	if d := cfg.delta; d != nil {
+		if st.BlockMap, err = d.blockMap(spans); err != nil {
+			return nil, st, err
+		}
+		mapb = st.BlockMap.raw
+		h.BlockMapLen = uint32(len(mapb))
+	} else if mb != nil {
 		// The cutter has finished (results closed after it): the map is whole.
 		if st.BlockMap = mb.done(); st.BlockMap != nil {
 			mapb = st.BlockMap.raw

@@ -91,5 +91,5 @@ func ExampleParseHeader() {
 	}
 	fmt.Println(len(b), g.Source, g.TargetSize, g.Complete)
 	// Output:
-	// 164 /dev/sda 1073741824 false
+	// 196 /dev/sda 1073741824 false
 }

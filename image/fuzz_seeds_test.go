@@ -2,6 +2,7 @@ package image
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -65,6 +66,15 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	if bm := r.BlockMap(); bm != nil {
 		seeds["FuzzParseBlockMap/small-image"] = []any{bm.raw}
 	}
+	ih := *r.Header()
+	ih.DeltaBase, ih.BaseRoot = ID{7}, [32]byte{8}
+	if ihb, err := ih.MarshalBinary(); err == nil {
+		seeds["FuzzParseHeader/incremental"] = []any{ihb}
+	}
+	if inc := fuzzIncremental(t); inc != nil {
+		seeds["FuzzOpen/incremental"] = []any{inc}
+		seeds["FuzzApplyIncremental/incremental"] = []any{inc}
+	}
 	for name, vals := range seeds {
 		var sb strings.Builder
 		sb.WriteString("go test fuzz v1\n")
@@ -86,4 +96,22 @@ func TestWriteFuzzSeeds(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// fuzzIncremental is a small incremental image (of a 256 KiB disk with one
+// block changed against its base).
+func fuzzIncremental(t *testing.T) []byte {
+	old := compressible(7, 256<<10)
+	nw := bytes.Clone(old)
+	copy(nw[64<<10:], randomBytes(8, 1000))
+	bimg, _, _ := createImage(t, NewSource(bytes.NewReader(old), int64(len(old))), CreateConfig{ChunkSize: MinChunkSize, ID: ID{5}})
+	base, err := Open(bytes.NewReader(bimg), int64(len(bimg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, _, _, err := CreateIncremental(context.Background(), NewSource(bytes.NewReader(nw), int64(len(nw))), base, &buf, CreateConfig{ChunkSize: MinChunkSize, ID: ID{6}}); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

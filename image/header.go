@@ -39,10 +39,17 @@ type Header struct {
 	UnusedBytes int64 // holes and space the filesystem does not use, skipped unread
 	StoredBytes int64 // sum of the encoded chunks' lengths
 
-	// DeltaBase is reserved for incremental images: the ID of the image this
-	// one is a delta against. Zero means a full image, the only kind this
-	// version writes or installs.
+	// DeltaBase is the image ID of the base of an incremental image
+	// (CreateIncremental): its chunks hold only the blocks the base lacks,
+	// and its block map describes the whole new disk. Zero means a full
+	// image; installers refuse incremental ones (ApplyIncremental rebuilds
+	// them from their base).
 	DeltaBase ID
+	// BaseRoot is the manifest root of the base image of an incremental
+	// image (zero unless DeltaBase is set, never zero when it is): with
+	// DeltaBase it names the base exactly, so an increment applied to any
+	// other image is refused (CheckBase). Version 4.
+	BaseRoot [32]byte
 
 	// ManifestRoot is SHA-256 of the manifest's table (see Manifest): it
 	// pins the SHA-256 of every encoded chunk, so a signature over the
@@ -64,7 +71,7 @@ type Header struct {
 }
 
 const (
-	headerFixedLen = 148
+	headerFixedLen = 180
 	headerMaxLen   = headerFixedLen + MaxSourceLen + 8
 
 	hflagComplete  = 1 << 0
@@ -79,6 +86,8 @@ const (
 	// Version 3: the block map's length and block size (log2).
 	hoffMapLen   = 44
 	hoffMapShift = 146
+	// Version 4: the base image's manifest root; the source text follows.
+	hoffBaseRoot = 148
 )
 
 // Ratio is TargetSize / StoredBytes, the overall saving, or 0 if unknown.
@@ -120,6 +129,12 @@ func (h *Header) validate() error {
 	}
 	if h.BlockMapLen != 0 && (h.BlockSize == 0 || !h.Complete || h.BlockMapLen > MaxBlockMapLen) {
 		return corruptf("header: block map length %d without a block size, in a preliminary header or too large", h.BlockMapLen)
+	}
+	if h.DeltaBase.IsZero() != (h.BaseRoot == [32]byte{}) {
+		return corruptf("header: delta base ID and base manifest root not set together")
+	}
+	if !h.DeltaBase.IsZero() && (h.BlockSize == 0 || h.Encrypted || (h.Complete && h.BlockMapLen == 0)) {
+		return corruptf("header: an incremental image needs a block map and no encryption")
 	}
 	if h.Complete {
 		if h.TargetSize < 0 {
@@ -175,6 +190,7 @@ func (h *Header) MarshalBinary() ([]byte, error) {
 	copy(b[88:104], h.DeltaBase[:])
 	copy(b[hoffRoot:hoffRoot+32], h.ManifestRoot[:])
 	copy(b[hoffKeyID:hoffKeyID+8], h.KeyID[:])
+	copy(b[hoffBaseRoot:hoffBaseRoot+32], h.BaseRoot[:])
 	le.PutUint16(b[hoffSrcLen:], uint16(len(h.Source)))
 	le.PutUint32(b[hoffMapLen:], h.BlockMapLen)
 	if h.BlockSize != 0 {
@@ -232,6 +248,7 @@ func ParseHeader(b []byte) (*Header, error) {
 	copy(h.DeltaBase[:], b[88:104])
 	copy(h.ManifestRoot[:], b[hoffRoot:])
 	copy(h.KeyID[:], b[hoffKeyID:])
+	copy(h.BaseRoot[:], b[hoffBaseRoot:])
 	if (flags&hflagDelta != 0) != !h.DeltaBase.IsZero() {
 		return nil, corruptf("header: delta flag and delta base disagree")
 	}
