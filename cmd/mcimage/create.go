@@ -25,6 +25,7 @@ func cmdCreate(ctx context.Context, args []string) error {
 	signKey := fs.String("sign", "", "sign the image with this OpenSSH ed25519 private key `FILE`")
 	encKey := fs.String("encrypt", "", "seal every chunk with the key in `FILE` (at least 32 secret bytes)")
 	block := fs.String("block-size", "16K", "block map granularity `SIZE`, a power of two 4K..1M, or none (an encrypted image has none)")
+	baseFile := fs.String("base", "", "write an incremental image against the image `BASE.dsc`: only the blocks BASE lacks")
 	pos, err := parseFlags(fs, args, 2, "SRC IMAGE")
 	if err != nil {
 		return err
@@ -49,6 +50,19 @@ func cmdCreate(ctx context.Context, args []string) error {
 	if *encKey != "" {
 		if cfg.Encrypt, err = image.LoadKey(*encKey); err != nil {
 			return err
+		}
+	}
+	var base *image.Reader
+	if *baseFile != "" {
+		if srcPath == "-" || *encKey != "" {
+			return fmt.Errorf("%w: --base needs a file or device source and no --encrypt", errUsage)
+		}
+		if base, err = image.OpenFile(*baseFile); err != nil {
+			return fmt.Errorf("--base %s: %w", *baseFile, err)
+		}
+		defer base.Close()
+		if *block == "16K" {
+			cfg.BlockSize = 0 // the base's
 		}
 	}
 	src, fsm, err := fsmap.OpenSourceWith(srcPath, fsmap.SourceOptions{Raw: *raw, KeepGaps: *keepGaps, Logger: warnLogger(*quiet)})
@@ -79,7 +93,14 @@ func cmdCreate(ctx context.Context, args []string) error {
 	}
 	pr := newProgress("create")
 	cfg.Progress = func(st image.CreateStats) { pr.update(st.Position, src.Size()) }
-	h, st, err := image.Create(ctx, src, out, cfg)
+	var h *image.Header
+	var st image.CreateStats
+	var ist image.IncrementalStats
+	if base != nil {
+		h, st, ist, err = image.CreateIncremental(ctx, src, base, out, cfg)
+	} else {
+		h, st, err = image.Create(ctx, src, out, cfg)
+	}
 	pr.done()
 	if f != nil {
 		if err == nil {
@@ -99,6 +120,10 @@ func cmdCreate(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "%s: %d chunks, %s of %s stored (%.1f:1), %s zero, %s unused, %.1fs\n",
 			imgPath, h.ChunkCount, human(h.StoredBytes), human(h.TargetSize), h.Ratio(),
 			human(h.ZeroBytes), human(h.UnusedBytes), st.Elapsed.Seconds())
+		if base != nil {
+			fmt.Fprintf(os.Stderr, "%s: increment against %s (%s): %d of %d blocks stored (%s of %s used), %d referenced at the same place, %d relocated\n",
+				imgPath, *baseFile, h.DeltaBase, ist.LiteralBlocks, ist.Blocks, human(ist.LiteralBytes), human(ist.UsedBytes), ist.SamePlace, ist.Relocated)
+		}
 		fmt.Fprintf(os.Stderr, "%s: %s", imgPath, signedBy(st.Signature))
 		if h.Encrypted {
 			fmt.Fprintf(os.Stderr, ", encrypted (key ID %s)", h.KeyID)

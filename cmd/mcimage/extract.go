@@ -20,12 +20,16 @@ func cmdExtract(ctx context.Context, args []string) error {
 	workers := fset.Int("workers", 0, "decompression goroutines (0: one per CPU)")
 	grow := fset.Bool("grow", false, "enlarge the last partition and its filesystem to fill a larger target")
 	tf := addTrustFlags(fset)
+	baseFile := fset.String("base", "", "IMAGE is an increment: rebuild it with its base image `BASE.dsc`")
 	pos, err := parseFlags(fset, args, 2, "IMAGE TARGET")
 	if err != nil {
 		return err
 	}
 	if err := tf.load(); err != nil {
 		return err
+	}
+	if *baseFile != "" {
+		return extractIncremental(ctx, pos[0], *baseFile, pos[1], tf, *grow)
 	}
 	mode, err := image.ParseGapMode(*gaps)
 	if err != nil {
@@ -50,6 +54,9 @@ func cmdExtract(ctx context.Context, args []string) error {
 		}
 		if err := r.Header().CheckKey(tf.key); err != nil {
 			return err
+		}
+		if b := r.Header().DeltaBase; !b.IsZero() {
+			return fmt.Errorf("%w: %s is an increment against image %s: give its base with --base BASE.dsc", errUsage, pos[0], b)
 		}
 	}
 	target, fresh, err := openTarget(pos[1])

@@ -30,6 +30,7 @@ func cmdInfo(ctx context.Context, args []string) error {
 	var fileSize int64
 	var fsm *fsmap.Map
 	var fsErr error
+	var newUsed int64 = -1 // an increment's new disk's used bytes
 	if pos[0] == "-" {
 		// A stream has its index at the end: read it all.
 		cr := &countReader{r: os.Stdin}
@@ -43,9 +44,16 @@ func cmdInfo(ctx context.Context, args []string) error {
 			if st, serr := os.Stat(pos[0]); serr == nil {
 				fileSize = st.Size()
 			}
-			if h.Encrypted && key == nil {
+			switch {
+			case !h.DeltaBase.IsZero():
+				// Its chunks hold only what the base lacks: the disk
+				// they read as is not the new disk.
+				if bm := r.BlockMap(); bm != nil {
+					newUsed = bm.UsedBytes()
+				}
+			case h.Encrypted && key == nil:
 				hidden = true
-			} else {
+			default:
 				fsm, fsErr = diskMap(r, key)
 			}
 		}
@@ -55,6 +63,14 @@ func cmdInfo(ctx context.Context, args []string) error {
 	}
 	printHeader(h, fileSize)
 	printTrust(h, sig)
+	if !h.DeltaBase.IsZero() {
+		fmt.Printf("increment:    against base image %s (manifest root %x)\n", h.DeltaBase, h.BaseRoot)
+		if newUsed > 0 {
+			fmt.Printf("              holds %s of the new disk's %s used (%.1f %%), %s stored; the rest comes from the base\n",
+				human(h.DataBytes), human(newUsed), 100*float64(h.DataBytes)/float64(newUsed), human(h.StoredBytes))
+		}
+		fmt.Println("partitions:   not shown for an increment (mcimage extract --base BASE rebuilds the disk)")
+	}
 	if hidden {
 		fmt.Println("partitions:   not shown: the image is encrypted (give --decrypt KEYFILE)")
 	}

@@ -13,12 +13,16 @@ func cmdVerify(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	workers := fs.Int("workers", 0, "decompression goroutines (0: one per CPU)")
 	tf := addTrustFlags(fs)
+	baseFile := fs.String("base", "", "IMAGE is an increment: check it with its base image `BASE.dsc`")
 	pos, err := parseFlags(fs, args, 1, "IMAGE")
 	if err != nil {
 		return err
 	}
 	if err := tf.load(); err != nil {
 		return err
+	}
+	if *baseFile != "" {
+		return verifyIncremental(ctx, pos[0], *baseFile, tf)
 	}
 	cfg := image.InstallConfig{Workers: *workers, Decrypt: tf.key}
 	var h *image.Header
@@ -36,6 +40,9 @@ func cmdVerify(ctx context.Context, args []string) error {
 		}
 		defer r.Close()
 		h, sig = r.Header(), r.Signature()
+		if b := h.DeltaBase; !b.IsZero() {
+			return fmt.Errorf("%w: %s is an increment against image %s: give its base with --base BASE.dsc", errUsage, pos[0], b)
+		}
 		if err = tf.checkFile(ctx, r); err == nil {
 			err = image.Verify(ctx, r, cfg)
 		}

@@ -37,7 +37,7 @@ func ExitCode(err error) int {
 		return ExitLost
 	case errors.Is(err, image.ErrCorrupt), errors.Is(err, image.ErrTruncated),
 		errors.Is(err, image.ErrForeignImage), errors.Is(err, image.ErrIncomplete),
-		errors.Is(err, image.ErrVersion), errors.Is(err, image.ErrUnsigned),
+		errors.Is(err, image.ErrVersion), errors.Is(err, image.ErrUnsigned), errors.Is(err, image.ErrWrongBase),
 		errors.Is(err, image.ErrUntrusted), errors.Is(err, image.ErrManifest),
 		errors.Is(err, image.ErrKey):
 		return ExitVerify
