@@ -69,6 +69,28 @@ func TestIncrementalCommands(t *testing.T) {
 	ff, _ := os.Stat(full)
 	t.Logf("full image %d B, increment %d B (%.1f %%)", ff.Size(), fi.Size(), 100*float64(fi.Size())/float64(ff.Size()))
 
+	// The same through a repository: export the base, then the new
+	// image as an increment against that export.
+	rp := filepath.Join(dir, "repo")
+	rb, ri, out2 := filepath.Join(dir, "rbase.dsc"), filepath.Join(dir, "rinc.dsc"), filepath.Join(dir, "out2.ext4")
+	for _, args := range [][]string{
+		{"repo", "init", rp},
+		{"repo", "add", "--quiet", rp, "base", basefs},
+		{"repo", "add", "--quiet", "--base", "base", rp, "new", newfs},
+		{"repo", "export", "--quiet", rp, "base", rb},
+		{"repo", "export", rp, "new", ri, "--base", rb},
+		{"extract", "--base", rb, ri, out2},
+	} {
+		if got := run(args); got != 0 {
+			t.Fatalf("mcimage %v: exit %d", args, got)
+		}
+	}
+	sh(t, nil, "e2fsck", "-fn", out2)
+	got2, _ := os.ReadFile(out2)
+	if !bytes.Equal(got2, got) {
+		t.Fatal("the repository's increment rebuilds another disk than mcimage create --base's")
+	}
+
 	// A damaged increment is refused.
 	ib, _ := os.ReadFile(inc)
 	ib[len(ib)/3] ^= 1

@@ -18,7 +18,7 @@ const repoUsage = `usage:
   mcimage repo init [--block-size N] [--frame-size N] DIR
   mcimage repo add [--base NAME] [--raw] [--keep-gaps] [--level N] [--quiet] DIR NAME SRC
   mcimage repo ls DIR
-  mcimage repo export [--chunk-size N] [--level N] [--sign KEY] DIR NAME IMAGE
+  mcimage repo export [--chunk-size N] [--level N] [--sign KEY] [--base BASE.dsc] DIR NAME IMAGE
   mcimage repo rm DIR NAME
   mcimage repo gc DIR
   mcimage repo verify DIR
@@ -196,6 +196,7 @@ func repoExport(ctx context.Context, args []string) error {
 	level := fs.Int("level", 1, "zstd compression level 1..22 of the image")
 	signKey := fs.String("sign", "", "sign the image with this OpenSSH ed25519 private key `FILE`")
 	quiet := fs.Bool("quiet", false, "print nothing but errors")
+	baseFile := fs.String("base", "", "write an increment against the image file `BASE.dsc` (e.g. an export of the base): only the blocks it lacks")
 	pos, err := parseAnywhere(fs, args, 3, "DIR NAME IMAGE")
 	if err != nil {
 		return err
@@ -212,6 +213,13 @@ func repoExport(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	var base *image.Reader
+	if *baseFile != "" {
+		if base, err = image.OpenFile(*baseFile); err != nil {
+			return fmt.Errorf("--base %s: %w", *baseFile, err)
+		}
+		defer base.Close()
+	}
 	r, err := repo.Open(pos[0], nil)
 	if err != nil {
 		return err
@@ -227,7 +235,14 @@ func repoExport(ctx context.Context, args []string) error {
 	}
 	pr := newProgress("export")
 	cfg.Progress = func(st image.CreateStats) { pr.update(st.Position, -1) }
-	h, st, err := r.Export(ctx, pos[1], f, cfg)
+	var h *image.Header
+	var st image.CreateStats
+	var ist image.IncrementalStats
+	if base != nil {
+		h, st, ist, err = r.ExportIncremental(ctx, pos[1], base, f, cfg)
+	} else {
+		h, st, err = r.Export(ctx, pos[1], f, cfg)
+	}
 	pr.done()
 	if err == nil {
 		err = f.Sync()
@@ -243,6 +258,10 @@ func repoExport(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "%s: %d chunks, %s of %s stored (%.1f:1), %s zero, %s unused, %.1fs; %s\n",
 			out, h.ChunkCount, human(h.StoredBytes), human(h.TargetSize), h.Ratio(),
 			human(h.ZeroBytes), human(h.UnusedBytes), st.Elapsed.Seconds(), signedBy(st.Signature))
+		if base != nil {
+			fmt.Fprintf(os.Stderr, "%s: increment against %s: %d of %d blocks stored (%s of %s used), %d at the same place, %d relocated\n",
+				out, *baseFile, ist.LiteralBlocks, ist.Blocks, human(ist.LiteralBytes), human(ist.UsedBytes), ist.SamePlace, ist.Relocated)
+		}
 	}
 	return nil
 }
