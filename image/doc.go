@@ -92,8 +92,16 @@
 // data; Installer.SetPresent makes every later chunk write only the blocks
 // the target lacks (AwaitPresent holds writes back until then).
 //
-// Not done yet: incremental images (DeltaBase, chunks holding only the
-// blocks a base lacks); the block map is what they will be built on.
+// # Incremental images
+//
+// CreateIncremental writes an increment of a new disk against a base image:
+// its header names the base (DeltaBase, BaseRoot: ID and manifest root, so
+// no other base is accepted, ErrWrongBase), its block map is the new disk's
+// whole map, and its chunks hold only the blocks whose hash the base's map
+// lacks; every other block is read from the base (at the same place or
+// relocated anywhere). ApplyIncremental rebuilds the new disk from the
+// increment and its base, checking every block against the new map;
+// VerifyIncremental checks without writing. Installers refuse increments.
 //
 // # Errors
 //
