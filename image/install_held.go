@@ -109,6 +109,15 @@ func (in *Installer) AwaitPresent() {
 	}
 }
 
+// WritesWaiting reports whether writes wait for SetPresent (AwaitPresent, not yet
+// released): a caller with a bounded pool of writers should hold chunks back rather
+// than park its writers, which the chunks that end the wait may need.
+func (in *Installer) WritesWaiting() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.presentGate != nil
+}
+
 // ReleaseWrites lets waiting writes go ahead without a present-block map (the
 // hashing failed).
 func (in *Installer) ReleaseWrites() {

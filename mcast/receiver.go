@@ -35,7 +35,9 @@ type Receiver struct {
 	cover    chunkTimes // per chunk: a whole-chunk request sent or heard covers us until then
 	nDone    int
 	cursor   int
-	lead     int // the final session's last lead chunks (its manifest), 0 = none
+	lead     int        // the final session's last lead chunks (its manifest), 0 = none
+	heldBuf  []*partial // deliverHeld's order (reused)
+	heldTurn int        // deliverHeld's turning start
 	partials []*partial
 	byChunk  map[uint32]*partial
 

@@ -1,6 +1,7 @@
 package mcast
 
 import (
+	"slices"
 	"time"
 
 	"github.com/discuscast/discus/fec"
@@ -169,11 +170,22 @@ func (r *Receiver) deliverHeld(t int64) int64 {
 		}
 		return t + heldPoll
 	}
-	for _, p := range append([]*partial(nil), r.partials...) {
+	// Lead chunks first, then the others from a turning start: a consumer with room for
+	// a few at a time (session's delivery queue) defers the rest unseen, and a fixed
+	// order starved a manifest piece behind image chunks that waited for it (a late
+	// joiner stranded with 20 held chunks, TestLateJoinerResume).
+	r.heldTurn++
+	k := r.heldTurn % max(len(r.partials), 1)
+	held := append(append(r.heldBuf[:0], r.partials[k:]...), r.partials[:k]...)
+	slices.SortStableFunc(held, func(a, b *partial) int {
+		return cmpBool(r.isLead(int(b.chunk)), r.isLead(int(a.chunk)))
+	})
+	for _, p := range held {
 		if p.held && r.err == nil {
 			r.completed(p, t)
 		}
 	}
+	r.heldBuf = held[:0]
 	if r.held > 0 {
 		return t + deferPoll // deferred by the consumer: offered again soon
 	}
@@ -248,4 +260,15 @@ func (r *Receiver) checkComplete(t int64) {
 		r.doneAt = t + int64(r.rng.Float64()*float64(min(r.suppressWindow(), int64(20*time.Millisecond))))
 		r.dirty = true
 	}
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }

@@ -72,6 +72,13 @@ func (g *imageGate) update(h *image.Header) error {
 	return nil
 }
 
+// isPart reports whether session chunk i is one of the manifest's parts.
+func (g *imageGate) isPart(i int) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.mc != nil && i >= g.n
+}
+
 // deliver judges session chunk i and hands an image chunk that passes to put. put may
 // take chunk for good (PutOwned): nothing here reads chunk after a put that succeeded.
 // checked tells put that chunk's SHA-256 matched the manifest (PutOwnedChecked).

@@ -194,6 +194,13 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 	// rebuilt buffer goes to the installer without a copy (PutOwned), back to the
 	// decoder pool once written.
 	work := func(d mcast.Delivery) error {
+		if ww, ok := inst.(writesWaiting); ok && ww.WritesWaiting() && !gate.isPart(d.Index) {
+			// The target is being hashed (resume) once the block map is in: an image
+			// chunk stays held in the receiver rather than park a worker until then, or
+			// a late joiner's workers all waited for the very manifest parts they had
+			// no room left to take (every late receiver stranded, exit 5).
+			return mcast.ErrDeferred
+		}
 		b, err := d.Dec.Bytes()
 		if err != nil {
 			return &image.ChunkError{Index: d.Index, Offset: -1, Err: err} // fetched again

@@ -29,6 +29,9 @@ type holder interface {
 	ReleaseWrites()
 }
 
+// writesWaiting is a sink whose writes wait for the target's hashing (*image.Installer).
+type writesWaiting interface{ WritesWaiting() bool }
+
 // ResumeStats tells what a receiver found on its target.
 type ResumeStats struct {
 	Hashed      bool // the target was hashed against the block map
