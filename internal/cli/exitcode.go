@@ -58,7 +58,8 @@ const ExitCodesHelp = `Exit codes (the same for mcimage, mcsend and mcrecv):
   3  start timeout: no receiver (mcsend) or no sender (mcrecv) within
      --start-timeout
   4  mcsend: fewer than --min-receivers joined before --max-wait
-  5  receivers lost (mcsend) or sender lost, --receive-timeout (mcrecv)
+  5  receivers lost (mcsend); mcrecv: the sender stopped or gave up, or
+     fell silent for --receive-timeout (a corrupt image it gave up on is 6)
   6  verification failed: corrupt image or data, unsigned or untrusted image,
      wrong key, incomplete transfer
   7  I/O error: source missing or unreadable, target too small (refused
