@@ -225,3 +225,34 @@ func TestIncrementalRelocated(t *testing.T) {
 	mustEqual(t, got, nw)
 	t.Logf("4 MiB reversed in 16 KiB blocks plus one new block: increment %d B, base %d B", len(img), len(baseImg))
 }
+
+// The increment read as the full new disk gives a full image whose block
+// map is the increment's, and the new disk's bytes.
+func TestIncrementalDisk(t *testing.T) {
+	basePath := makeExt4(t)
+	newPath := upgradeExt4(t, basePath)
+	want, _ := os.ReadFile(newPath)
+	bsrc, _ := OpenSource(basePath)
+	baseImg, _, _ := createImage(t, bsrc, CreateConfig{})
+	bsrc.Close()
+	base := openImage(t, baseImg)
+	incrImg, _, _ := createIncr(t, newPath, base, CreateConfig{})
+	incr := openImage(t, incrImg)
+	d, err := NewIncrementalDisk(incr, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	full, _, st := createImage(t, d.Source("test"), CreateConfig{Used: d.Used()})
+	nm := incr.BlockMap()
+	if st.BlockMap.Len() != nm.Len() || st.BlockMap.UsedBytes() != nm.UsedBytes() {
+		t.Fatalf("rebuilt image's map: %d blocks, %d bytes; increment's %d, %d", st.BlockMap.Len(), st.BlockMap.UsedBytes(), nm.Len(), nm.UsedBytes())
+	}
+	for i := range nm.Len() {
+		if st.BlockMap.Hash(i) != nm.Hash(i) {
+			t.Fatalf("block %d differs", i)
+		}
+	}
+	got := installImage(t, full, InstallConfig{}, nil)
+	mustEqual(t, got, want)
+}

@@ -38,6 +38,7 @@ type options struct {
 	level                     int
 	raw                       bool
 	keepGaps                  bool
+	base                      string // incr.go
 	progress, quiet, verbose  bool
 	statsJSON                 string
 	key                       string
@@ -72,6 +73,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.IntVar(&o.mtu, "mtu", 1500, "path MTU: 1500, or 9000 for jumbo frames")
 	fs.StringVar(&o.chunkSize, "chunk-size", "1m", "chunk size when SOURCE is raw (64k..16m)")
 	fs.IntVar(&o.level, "level", 0, "zstd level when SOURCE is raw (0 = fastest)")
+	fs.StringVar(&o.base, "base", "", "SOURCE is an increment of `BASE.dsc` (mcimage create --base): serve the new image it rebuilds; receivers holding the base take only what they lack")
 	fs.BoolVar(&o.raw, "raw", false, "send every block of a raw SOURCE, ignoring its filesystems")
 	fs.BoolVar(&o.keepGaps, "keep-gaps", false, "send a raw SOURCE's unallocated space outside partitions too (default: skipped as free)")
 	fs.BoolVar(&o.progress, "progress", false, "always print progress lines (default: a bar on a terminal)")

@@ -25,6 +25,9 @@ type source struct {
 }
 
 func openSource(ctx context.Context, path string, o options, log *slog.Logger) (*source, func(), error) {
+	if o.base != "" {
+		return openIncrementalSource(ctx, path, o, log)
+	}
 	if dir, name, ok := splitRepoSource(path); ok {
 		return openRepoSource(ctx, dir, name, o, log)
 	}
