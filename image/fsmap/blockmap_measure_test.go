@@ -104,6 +104,20 @@ func TestMeasureBlockSizes(t *testing.T) {
 	t.Logf("tree %d MB; upgrade: %d files seen", copied>>20, n)
 	t.Logf("%6s %10s %10s %12s %10s %10s %12s %12s", "block", "new used", "map bytes", "image bytes", "same-place", "anywhere", "lacked", "lacked zstd")
 	for _, bs := range []int{4 << 10, 16 << 10, 64 << 10} {
+		scan := func(path string) (*image.Source, []image.Range) {
+			src, err := image.OpenSource(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, _ := os.Open(path)
+			defer f.Close()
+			m, err := Scan(f, src.Size(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return src, m.Used
+		}
+		var baseImg []byte
 		bm := func(path string) (*image.BlockMap, *image.Header) {
 			src, err := image.OpenSource(path)
 			if err != nil {
@@ -120,6 +134,9 @@ func TestMeasureBlockSizes(t *testing.T) {
 			h, st, err := image.Create(context.Background(), src, &buf, image.CreateConfig{BlockSize: bs, Used: m.Used})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if path == base {
+				baseImg = buf.Bytes()
 			}
 			return st.BlockMap, h
 		}
@@ -157,6 +174,20 @@ func TestMeasureBlockSizes(t *testing.T) {
 		u := nb.UsedBytes()
 		t.Logf("%5dK %10d %10d %12d %9.1f%% %9.1f%% %12d %12d", bs>>10, u, mapLen(nb), nh.StoredBytes,
 			100*float64(same)/float64(u), 100*float64(anywhere)/float64(u), lacked, len(z))
+		// The incremental image of the upgrade against the base image.
+		br, err := image.Open(bytes.NewReader(baseImg), int64(len(baseImg)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, used := scan(newer)
+		var inc bytes.Buffer
+		ih, _, _, err := image.CreateIncremental(context.Background(), src, br, &inc, image.CreateConfig{BlockSize: bs, Used: used})
+		src.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%5dK increment %d B (map %d B) = %.3f x the lacked blocks' zstd, %.1f %% of the full image", bs>>10,
+			inc.Len(), ih.BlockMapLen, float64(inc.Len())/float64(len(z)), 100*float64(inc.Len())/float64(nh.StoredBytes))
 	}
 }
 
