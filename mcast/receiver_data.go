@@ -1,7 +1,6 @@
 package mcast
 
 import (
-	"slices"
 	"time"
 
 	"github.com/discuscast/discus/fec"
@@ -177,12 +176,11 @@ func (r *Receiver) deliverHeld(t int64) int64 {
 	r.heldTurn++
 	k := r.heldTurn % max(len(r.partials), 1)
 	held := append(append(r.heldBuf[:0], r.partials[k:]...), r.partials[:k]...)
-	slices.SortStableFunc(held, func(a, b *partial) int {
-		return cmpBool(r.isLead(int(b.chunk)), r.isLead(int(a.chunk)))
-	})
-	for _, p := range held {
-		if p.held && r.err == nil {
-			r.completed(p, t)
+	for _, lead := range [2]bool{true, false} {
+		for _, p := range held {
+			if p.held && r.err == nil && r.isLead(int(p.chunk)) == lead {
+				r.completed(p, t)
+			}
 		}
 	}
 	r.heldBuf = held[:0]
@@ -260,15 +258,4 @@ func (r *Receiver) checkComplete(t int64) {
 		r.doneAt = t + int64(r.rng.Float64()*float64(min(r.suppressWindow(), int64(20*time.Millisecond))))
 		r.dirty = true
 	}
-}
-
-// cmpBool orders false before true.
-func cmpBool(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case a:
-		return 1
-	}
-	return -1
 }

@@ -38,22 +38,7 @@ func TestSendCreating(t *testing.T) {
 	}
 	udp := transport.UDPConfig{Interface: "e0", Group: netip.MustParseAddr("239.255.0.9"), Port: 19110}
 	var wg sync.WaitGroup
-	targets := make([]string, 2)
-	errs := make([]error, 2)
-	for i := range 2 {
-		targets[i] = filepath.Join(t.TempDir(), "target")
-		tr := openUDP(t, nw.Hosts[i+1], transport.RoleReceiver, udp)
-		wg.Go(func() {
-			f, err := os.Create(targets[i])
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			defer f.Close()
-			_, errs[i] = session.ReceiveImage(ctx, f, session.ReceiveConfig{
-				Transport: tr, Install: image.InstallConfig{Grow: true}, StartTimeout: 20 * time.Second, ReceiveTimeout: 20 * time.Second})
-		})
-	}
+	rx := []*fileReceiver{receiveFile(t, ctx, &wg, nw.Hosts[1], udp, 20*time.Second), receiveFile(t, ctx, &wg, nw.Hosts[2], udp, 20*time.Second)}
 	// Both receivers listen before the stream's first announce.
 	time.Sleep(200 * time.Millisecond)
 	_, err = session.Send(ctx, src, session.SendConfig{
@@ -64,11 +49,11 @@ func TestSendCreating(t *testing.T) {
 	if err != nil {
 		t.Fatalf("send: %v", err)
 	}
-	for i := range 2 {
-		if errs[i] != nil {
-			t.Fatalf("receiver %d: %v", i, errs[i])
+	for i, fr := range rx {
+		if fr.err != nil {
+			t.Fatalf("receiver %d: %v", i, fr.err)
 		}
-		got, err := os.ReadFile(targets[i])
+		got, err := os.ReadFile(fr.path)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,12 +5,10 @@ import (
 	"context"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/internal/testnet"
 	"github.com/discuscast/discus/mcast"
 	"github.com/discuscast/discus/mcast/transport"
@@ -34,25 +32,7 @@ func TestLateJoinerResume(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
-	targets := make([]string, 3)
-	errs := make([]error, 3)
-	results := make([]session.ReceiveResult, 3)
-	receive := func(i int) {
-		targets[i] = filepath.Join(t.TempDir(), "target")
-		tr := openUDP(t, nw.Hosts[i+1], transport.RoleReceiver, udp)
-		wg.Go(func() {
-			f, err := os.Create(targets[i])
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			defer f.Close()
-			results[i], errs[i] = session.ReceiveImage(ctx, f, session.ReceiveConfig{
-				Transport: tr, Install: image.InstallConfig{Grow: true}, StartTimeout: 30 * time.Second, ReceiveTimeout: 20 * time.Second})
-		})
-	}
-	receive(0)
-	receive(1)
+	rx := []*fileReceiver{receiveFile(t, ctx, &wg, nw.Hosts[1], udp, 30*time.Second), receiveFile(t, ctx, &wg, nw.Hosts[2], udp, 30*time.Second)}
 	var serr error
 	var sres session.SendResult
 	wg.Go(func() {
@@ -63,20 +43,20 @@ func TestLateJoinerResume(t *testing.T) {
 			MinReceivers: 2, StartTimeout: 30 * time.Second, ReceiverTimeout: 20 * time.Second})
 	})
 	time.Sleep(1500 * time.Millisecond)
-	receive(2)
+	rx = append(rx, receiveFile(t, ctx, &wg, nw.Hosts[3], udp, 30*time.Second))
 	wg.Wait()
-	for i := range 3 {
-		if errs[i] != nil {
-			st := results[i].Stats
-			t.Errorf("receiver %d: %v (chunks %d/%d, partials %d, out %d, deferred %d, drops %v, resume %+v)", i, errs[i],
-				st.ChunksDone, st.ChunksTotal, st.Partials, st.Out, st.Deferred, st.Drops, results[i].Resume)
+	for i, fr := range rx {
+		if fr.err != nil {
+			st := fr.res.Stats
+			t.Errorf("receiver %d: %v (chunks %d/%d, partials %d, out %d, deferred %d, drops %v, resume %+v)", i, fr.err,
+				st.ChunksDone, st.ChunksTotal, st.Partials, st.Out, st.Deferred, st.Drops, fr.res.Resume)
 		}
 	}
 	if serr != nil || t.Failed() {
 		t.Fatalf("send: %v (%+v)", serr, sres.Stats)
 	}
-	for i := range 3 {
-		got, err := os.ReadFile(targets[i])
+	for i, fr := range rx {
+		got, err := os.ReadFile(fr.path)
 		if err != nil {
 			t.Fatal(err)
 		}
