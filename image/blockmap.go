@@ -45,6 +45,9 @@ type BlockMap struct {
 	block   []int64    // block number of hashes[i]
 	first   []int32    // first extent touching block i
 	raw     []byte     // the encoding
+
+	lit   *bitset      // an increment's literal blocks (blockmap_incr.go); nil: no section
+	reloc []Relocation // an increment's relocated full blocks
 }
 
 // BlockSize is the map's block size in bytes.
@@ -144,9 +147,19 @@ func blockShift(size int) (uint, error) {
 
 // encodeBlockMap builds the encoding of a map from its parts.
 func encodeBlockMap(shift uint, extents []Range, spans []int64, hashes [][32]byte) []byte {
+	return encodeBlockMapIncr(shift, extents, spans, hashes, nil, nil)
+}
+
+// encodeBlockMapIncr is encodeBlockMap with an increment section when lit is
+// not nil (blockmap_incr.go).
+func encodeBlockMapIncr(shift uint, extents []Range, spans []int64, hashes [][32]byte, lit []int, rel []Relocation) []byte {
 	b := make([]byte, 0, blockMapFixed+16*len(extents)+8*len(spans)+32*len(hashes)+8)
+	var flags byte
+	if lit != nil {
+		flags = mapFlagIncrement
+	}
 	b = append(b, blockMapMagic[:]...)
-	b = append(b, formatVersion, byte(shift), 0, 0)
+	b = append(b, formatVersion, byte(shift), flags, 0)
 	b = le.AppendUint32(b, uint32(len(extents)))
 	b = le.AppendUint32(b, uint32(len(spans)))
 	b = le.AppendUint32(b, uint32(len(hashes)))
@@ -160,6 +173,9 @@ func encodeBlockMap(shift uint, extents []Range, spans []int64, hashes [][32]byt
 	}
 	for _, h := range hashes {
 		b = append(b, h[:]...)
+	}
+	if lit != nil {
+		b = encodeIncrSection(b, len(hashes), lit, rel)
 	}
 	return le.AppendUint64(b, xxhash.Sum64(b))
 }
@@ -180,11 +196,13 @@ func ParseBlockMap(b []byte) (*BlockMap, error) {
 		return nil, corruptf("block map: checksum mismatch")
 	}
 	shift := uint(b[5])
-	if shift < 12 || shift > 20 || b[6] != 0 || b[7] != 0 || le.Uint32(b[20:]) != 0 {
+	if shift < 12 || shift > 20 || b[6]&^mapFlagIncrement != 0 || b[7] != 0 || le.Uint32(b[20:]) != 0 {
 		return nil, corruptf("block map: bad block size or reserved bytes")
 	}
+	incr := b[6]&mapFlagIncrement != 0
 	ne, nc, nh := uint64(le.Uint32(b[8:])), uint64(le.Uint32(b[12:])), uint64(le.Uint32(b[16:]))
-	if uint64(len(b)) != blockMapFixed+16*ne+8*nc+32*nh+8 {
+	body := blockMapFixed + 16*ne + 8*nc + 32*nh
+	if n := uint64(len(b)); (!incr && n != body+8) || (incr && n < body+8) {
 		return nil, corruptf("block map: length %d does not match its counts", len(b))
 	}
 	if nc < 1 || nc > MaxChunkCount {
@@ -223,6 +241,11 @@ func ParseBlockMap(b []byte) (*BlockMap, error) {
 		p = p[32:]
 	}
 	m.block, m.first = blocksOf(m.extents, shift)
+	if incr {
+		if err := m.parseIncrSection(p[:len(p)-8]); err != nil {
+			return nil, err
+		}
+	}
 	return m, nil
 }
 

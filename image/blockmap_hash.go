@@ -162,7 +162,8 @@ func (m *BlockMap) ChunkRanges(dst []Range, i int) []Range {
 }
 
 // HeldChunks reports, from HashTarget's match, which chunks the target
-// holds whole: every used byte of the chunk's span lies in a matching block.
+// holds whole: every used byte of the chunk's span lies in a matching block
+// (for an increment's map: every literal block's).
 // A chunk without used bytes is held (it has nothing to write).
 func (m *BlockMap) HeldChunks(match []bool) []bool {
 	held := make([]bool, len(m.spans))
@@ -172,8 +173,8 @@ func (m *BlockMap) HeldChunks(match []bool) []bool {
 	c := 0 // chunks before c end before the current range
 	var rs []Range
 	for i := range m.Len() {
-		if match[i] {
-			continue
+		if match[i] || (m.lit != nil && !m.lit.get(i)) {
+			continue // an increment's chunks hold only its literal blocks (blockmap_incr.go)
 		}
 		rs = m.Ranges(rs[:0], i)
 		for _, r := range rs {

@@ -219,14 +219,49 @@ func FuzzParseBlockMap(f *testing.F) {
 	_, _, st := createImage(f, NewSource(bytes.NewReader(data), int64(len(data))), CreateConfig{ChunkSize: MinChunkSize, BlockSize: MinBlockSize})
 	f.Add(st.BlockMap.raw)
 	f.Add(encodeBlockMap(12, nil, []int64{0}, nil))
+	// An increment's map: every other block literal, a full one relocated.
+	bm := st.BlockMap
+	var lit []int
+	var rel []Relocation
+	for i := range bm.Len() {
+		if i%2 == 0 {
+			lit = append(lit, i)
+		} else if len(rel) == 0 && bm.full(i) {
+			rel = append(rel, Relocation{Block: i, From: bm.block[i] + 100})
+		}
+	}
+	f.Add(encodeBlockMapIncr(bm.shift, bm.extents, bm.spans, bm.hashes, lit, rel))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := ParseBlockMap(b)
 		if err != nil {
 			return
 		}
 		// A map that parses re-encodes to the same bytes, and its blocks' ranges stay inside them.
-		if !bytes.Equal(encodeBlockMap(m.shift, m.extents, m.spans, m.hashes), b) {
+		var lit []int
+		if m.IsIncrement() {
+			lit = []int{}
+			for i := range m.Len() {
+				if m.Literal(i) {
+					lit = append(lit, i)
+				}
+			}
+		}
+		if !bytes.Equal(encodeBlockMapIncr(m.shift, m.extents, m.spans, m.hashes, lit, m.reloc), b) {
 			t.Fatal("re-encoding differs")
+		}
+		if m.IsIncrement() {
+			for i := range m.Chunks() {
+				_ = m.LiteralRanges(nil, i)
+			}
+			if l, err := m.RefLayout(MinChunkSize); err == nil {
+				held := l.Held(make([]bool, m.Len()))
+				for j := range l.Chunks() {
+					if held[j] || len(l.Blocks(j)) == 0 {
+						t.Fatalf("reference chunk %d held or empty", j)
+					}
+					_, _ = l.Ranges(nil, j), l.Span(j)
+				}
+			}
 		}
 		var rs []Range
 		for i := range m.Len() {

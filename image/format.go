@@ -33,7 +33,7 @@ const (
 )
 
 // Format version written by this package and the only one it reads.
-const formatVersion = 4
+const formatVersion = 5
 
 // Magic numbers: each structure starts with four ASCII bytes so a hex dump
 // (and a confused reader) can tell them apart.

@@ -28,11 +28,14 @@ type deltaPlan struct {
 	shift    uint
 	extents  []Range
 	hashes   [][32]byte
+	lit      []int        // literal blocks (map indexes)
+	reloc    []Relocation // relocated full blocks
 }
 
-// blockMap is NEW's map with the increment's chunk spans.
+// blockMap is NEW's map with the increment's chunk spans and its increment
+// section (blockmap_incr.go).
 func (d *deltaPlan) blockMap(spans []int64) (*BlockMap, error) {
-	raw := encodeBlockMap(d.shift, d.extents, spans, d.hashes)
+	raw := encodeBlockMapIncr(d.shift, d.extents, spans, d.hashes, d.lit, d.reloc)
 	if len(raw) > MaxBlockMapLen {
 		return nil, fmt.Errorf("image: the new disk's block map exceeds %d bytes (use a larger block size)", MaxBlockMapLen)
 	}
@@ -132,10 +135,13 @@ type IncrementalStats struct {
 	LiteralBytes  int64 // used bytes of the literal blocks
 }
 
-// planIncrement sorts NEW's blocks into literal ones and references.
-func planIncrement(nm, bm *BlockMap) (lit []Range, st IncrementalStats) {
+// planIncrement sorts NEW's blocks into literal ones and references: lit are
+// the literal blocks' used ranges, litIdx their map indexes, rel the
+// references to a full base block at another number for full new blocks.
+func planIncrement(nm, bm *BlockMap) (lit []Range, litIdx []int, rel []Relocation, st IncrementalStats) {
 	x := newBaseIndex(bm)
 	lit = []Range{} // not nil: nil Used means "everything"
+	litIdx = []int{}
 	var rs []Range
 	for i := range nm.Len() {
 		rs = nm.Ranges(rs[:0], i)
@@ -147,6 +153,7 @@ func planIncrement(nm, bm *BlockMap) (lit []Range, st IncrementalStats) {
 		st.UsedBytes += n
 		switch j := x.find(nm.hashes[i], nm.block[i]); {
 		case j < 0:
+			litIdx = append(litIdx, i)
 			st.LiteralBlocks++
 			st.LiteralBytes += n
 			for _, r := range rs {
@@ -160,9 +167,12 @@ func planIncrement(nm, bm *BlockMap) (lit []Range, st IncrementalStats) {
 			st.SamePlace++
 		default:
 			st.Relocated++
+			if nm.full(i) && bm.full(j) {
+				rel = append(rel, Relocation{Block: i, From: bm.block[j]})
+			}
 		}
 	}
-	return lit, st
+	return lit, litIdx, rel, st
 }
 
 // CreateIncremental writes to dst an incremental image of src against base:
@@ -194,9 +204,10 @@ func CreateIncremental(ctx context.Context, src *Source, base *Reader, dst io.Wr
 	if err != nil {
 		return nil, CreateStats{}, ist, err
 	}
-	lit, ist := planIncrement(nm, bm)
+	lit, litIdx, rel, ist := planIncrement(nm, bm)
 	cfg.Used = lit
-	cfg.delta = &deltaPlan{baseID: bh.ID, baseRoot: bh.ManifestRoot, shift: nm.shift, extents: nm.extents, hashes: nm.hashes}
+	cfg.delta = &deltaPlan{baseID: bh.ID, baseRoot: bh.ManifestRoot, shift: nm.shift, extents: nm.extents, hashes: nm.hashes,
+		lit: litIdx, reloc: rel}
 	h, st, err := Create(ctx, src, dst, cfg)
 	if err != nil {
 		return nil, st, ist, err

@@ -29,6 +29,11 @@ type InstallConfig struct {
 	// encrypted image without it, or with a key of another ID (ErrKey);
 	// it is ignored for an image that is not encrypted.
 	Decrypt *Key
+	// Incremental accepts an incremental image's header (ErrVersion without
+	// it): for a session that also carries the increment's reference chunks
+	// and gives the installer the new block map (SetBlockMap, install_incr.go).
+	// Close then succeeds only with every block of that map on the target.
+	Incremental bool
 }
 
 // InstallStats is a snapshot of an installation's progress.
@@ -73,6 +78,8 @@ type Installer struct {
 	closed  bool
 	written atomic.Int64
 
+	incr *incrInstall // an incremental image's reference chunks (install_incr.go); nil for a full image
+
 	present     []bool // blocks of presentMap the target holds (SetPresent): not written
 	presentMap  *BlockMap
 	presentGate chan struct{} // writes wait while set (AwaitPresent)
@@ -88,8 +95,12 @@ func NewInstaller(target io.WriterAt, h *Header, cfg InstallConfig) (*Installer,
 	if err := h.validate(); err != nil {
 		return nil, err
 	}
+	var incr *incrInstall
 	if !h.DeltaBase.IsZero() {
-		return nil, fmt.Errorf("%w: delta images", ErrVersion)
+		if !cfg.Incremental || !h.Complete {
+			return nil, fmt.Errorf("%w: an incremental image needs its base (mcimage extract --base, or a session that serves it)", ErrVersion)
+		}
+		incr = &incrInstall{}
 	}
 	if err := checkKey(h, cfg.Decrypt); err != nil {
 		return nil, err
@@ -101,7 +112,7 @@ func NewInstaller(target io.WriterAt, h *Header, cfg InstallConfig) (*Installer,
 		cfg.Window = 2*cfg.Workers + 2
 	}
 	in := &Installer{target: target, name: targetName(target), cfg: cfg, size: -1, chunkSize: int(h.ChunkSize),
-		chunkBook: newChunkBook(h, "installed", "installed")}
+		chunkBook: newChunkBook(h, "installed", "installed"), incr: incr}
 	size, known, reg, err := targetSize(target)
 	if err != nil {
 		return nil, fmt.Errorf("image: %s: %w", in.name, err)
@@ -166,6 +177,9 @@ func (in *Installer) putOwned(ctx context.Context, chunk []byte, release func(),
 
 func (in *Installer) put(ctx context.Context, chunk []byte, release func(), taken *bool, payloadSum bool) error {
 	ch, _, err := parseChunkErr(chunk, payloadSum)
+	if err == nil && ch.DeltaBase != nil {
+		return in.putRef(ctx, ch, chunk) // verified and written at once: nothing is taken
+	}
 	in.mu.Lock()
 	if in.closed || in.fatal != nil {
 		err := in.fatal
@@ -281,6 +295,11 @@ func (in *Installer) Close() error {
 			err = fmt.Errorf("%w; %w", err, in.badData)
 		}
 		return err
+	}
+	if in.incr != nil {
+		if err := in.closeIncr(); err != nil {
+			return err
+		}
 	}
 	if s, ok := in.target.(interface{ Sync() error }); ok {
 		if err := s.Sync(); err != nil {

@@ -23,6 +23,9 @@ func (in *Installer) fits(ch *ChunkHeader) error {
 	if in.size >= 0 && !(in.reg != nil && in.cfg.Grow) && ch.Span.End() > in.size {
 		return fmt.Errorf("%w: chunk reaches byte %d, %s holds %d", ErrTargetTooSmall, ch.Span.End(), in.name, in.size)
 	}
+	if in.incr != nil {
+		return in.checkLiteral(ch)
+	}
 	return nil
 }
 

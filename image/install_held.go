@@ -36,6 +36,18 @@ func (in *Installer) Held(i int, bm *BlockMap) (bool, error) {
 	in.stats.Accepted++
 	in.mu.Unlock()
 
+	if in.incr != nil {
+		// An increment's chunk spans hold reference blocks besides its own
+		// (install_incr.go): nothing of them is touched, Close clears real gaps.
+		in.mu.Lock()
+		in.done.set(i)
+		in.stats.Held++
+		for _, r := range bm.LiteralRanges(nil, i) {
+			in.stats.HeldBytes += r.Len
+		}
+		in.mu.Unlock()
+		return true, nil
+	}
 	sp := bm.Span(i)
 	var gap int64
 	pos := sp.Off

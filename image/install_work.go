@@ -87,8 +87,12 @@ func (in *Installer) install(ch *ChunkHeader, chunk []byte, rawBuf, openBuf *[]b
 	}
 	var gap int64
 	pos := ch.Span.Off
+	gaps := in.cfg.Gaps
+	if in.incr != nil {
+		gaps = GapLeave // an increment's gaps hold reference blocks: Close clears the real ones
+	}
 	for _, r := range ch.Ranges {
-		if err := fillGap(in.target, in.cfg.Gaps, pos, r.Off-pos); err != nil {
+		if err := fillGap(in.target, gaps, pos, r.Off-pos); err != nil {
 			return in.writeErr(ch, pos, err)
 		}
 		gap += r.Off - pos
@@ -98,7 +102,7 @@ func (in *Installer) install(ch *ChunkHeader, chunk []byte, rawBuf, openBuf *[]b
 		raw = raw[r.Len:]
 		pos = r.End()
 	}
-	if err := fillGap(in.target, in.cfg.Gaps, pos, ch.Span.End()-pos); err != nil {
+	if err := fillGap(in.target, gaps, pos, ch.Span.End()-pos); err != nil {
 		return in.writeErr(ch, pos, err)
 	}
 	gap += ch.Span.End() - pos
@@ -106,7 +110,7 @@ func (in *Installer) install(ch *ChunkHeader, chunk []byte, rawBuf, openBuf *[]b
 	in.done.set(int(ch.Index))
 	in.stats.Written++
 	in.stats.DataBytes += int64(ch.RawLen)
-	if in.cfg.Gaps != GapLeave {
+	if gaps != GapLeave {
 		in.stats.GapBytes += gap
 	}
 	in.mu.Unlock()
