@@ -259,6 +259,9 @@ func (in *Installer) Stats() InstallStats {
 	defer in.mu.Unlock()
 	s := in.snapshot()
 	s.WriteBytes, s.SkipBytes = in.written.Load(), in.skipped.Load()
+	if in.incr != nil && in.incr.layout != nil && s.TotalChunks > 0 {
+		s.TotalChunks += in.incr.layout.Chunks() // an increment's reference chunks too
+	}
 	return s
 }
 

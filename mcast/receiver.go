@@ -30,16 +30,17 @@ type Receiver struct {
 	params fec.Params
 	kEst   int // blocks of a largest chunk
 
-	done     bitset     // per chunk: delivered
-	due      chunkTimes // per chunk of the window: not before this time (ns since epoch) ask for the whole chunk; 0 = unscheduled
-	cover    chunkTimes // per chunk: a whole-chunk request sent or heard covers us until then
-	nDone    int
-	cursor   int
-	lead     int        // the final session's last lead chunks (its manifest), 0 = none
-	heldBuf  []*partial // deliverHeld's order (reused)
-	heldTurn int        // deliverHeld's turning start
-	partials []*partial
-	byChunk  map[uint32]*partial
+	done      bitset     // per chunk: delivered
+	due       chunkTimes // per chunk of the window: not before this time (ns since epoch) ask for the whole chunk; 0 = unscheduled
+	cover     chunkTimes // per chunk: a whole-chunk request sent or heard covers us until then
+	nDone     int
+	cursor    int
+	lead      int        // the final session's last lead chunks (its manifest), 0 = none
+	awaitHeld bool       // ask for lead chunks only (AwaitHeld)
+	heldBuf   []*partial // deliverHeld's order (reused)
+	heldTurn  int        // deliverHeld's turning start
+	partials  []*partial
+	byChunk   map[uint32]*partial
 
 	pktTime       int64 // ns per data packet at the announced rate
 	members       int

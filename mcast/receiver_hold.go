@@ -30,3 +30,16 @@ func (r *Receiver) Hold(i int, now time.Time) bool {
 	r.checkComplete(r.ns(now))
 	return true
 }
+
+// AwaitHeld, while on, makes the receiver ask only for the session's lead chunks (and
+// repairs of chunks it has begun): its consumer is finding out which chunks it holds
+// already (Hold), and whole-chunk requests meanwhile would fetch chunks it holds — a
+// restarted or base-holding receiver's requests during its target's hashing made the
+// sender send up to a third more than the increment (session TestIncrementalSession).
+// The consumer must clear it once it knows, whatever the outcome.
+func (r *Receiver) AwaitHeld(on bool) {
+	if r.awaitHeld != on {
+		r.awaitHeld = on
+		r.dirty = true
+	}
+}

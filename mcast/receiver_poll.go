@@ -98,7 +98,7 @@ func (r *Receiver) pollRequests(t int64, emit func([]byte)) int64 {
 		// huge image must not make every Poll walk it.
 		for i := 0; i < n && count < r.cfg.Window && i < maxWindowScan; i++ {
 			c := (r.cursor + i) % n
-			if r.done.get(c) || r.byChunk[uint32(c)] != nil {
+			if r.done.get(c) || r.byChunk[uint32(c)] != nil || r.awaitHeld && r.lead > 0 && !r.isLead(c) {
 				continue
 			}
 			count++

@@ -32,6 +32,35 @@ type imageGate struct {
 	n         int
 	mc        *image.ManifestChecker
 	unchecked map[int][32]byte
+
+	// An incremental image's session (docs/PROTOCOL.md §3.9) is its n chunks, its
+	// reference chunks, then its manifest's parts: partsAt is where they start (n for
+	// a full image). Its chunks wait (ErrDeferred) until the block map is in and onMap
+	// has given it to the sink, which then checks the reference chunks.
+	delta     bool
+	partsAt   int
+	count     int // the session's announced chunk count
+	onMap     func(*image.BlockMap) (int, error)
+	refsReady bool
+}
+
+// mapSetter is a sink that installs an incremental image (*image.Installer).
+type mapSetter interface {
+	SetBlockMap(*image.BlockMap) (int, error)
+}
+
+// setOnMap gives the gate the sink's SetBlockMap, for a delta session.
+func (g *imageGate) setOnMap(f func(*image.BlockMap) (int, error)) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.onMap = f
+}
+
+// refBase is the session index of reference chunk 0 (the increment's chunk count).
+func (g *imageGate) refBase() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.n
 }
 
 // checker is the manifest checker, nil until the complete header is known.
@@ -41,8 +70,9 @@ func (g *imageGate) checker() *image.ManifestChecker {
 	return g.mc
 }
 
-// join checks a session's header before anything is installed.
-func (g *imageGate) join(h *image.Header, sig *image.Signature) error {
+// join checks a session's header before anything is installed. count is the
+// session's announced chunk count, final whether it is.
+func (g *imageGate) join(h *image.Header, sig *image.Signature, count int, final bool) error {
 	if g.trust != nil {
 		if !h.Complete {
 			return fmt.Errorf("%w: the sender is creating this image as it sends it, so it is not signed", image.ErrUnsigned)
@@ -53,6 +83,16 @@ func (g *imageGate) join(h *image.Header, sig *image.Signature) error {
 	}
 	g.mu.Lock()
 	g.streamed = !h.Complete
+	g.count = count
+	if !h.DeltaBase.IsZero() {
+		parts := h.ManifestParts()
+		if !h.Complete || !final || parts == 0 || count < int(h.ChunkCount)+parts {
+			g.mu.Unlock()
+			return fmt.Errorf("%w: an incremental image's session of %d chunks (final %v) cannot hold its %d chunks and %d manifest parts",
+				image.ErrForeignImage, count, final, h.ChunkCount, parts)
+		}
+		g.delta, g.partsAt = true, count-parts
+	}
 	g.mu.Unlock()
 	return g.update(h)
 }
@@ -69,6 +109,9 @@ func (g *imageGate) update(h *image.Header) error {
 		return err
 	}
 	g.mc, g.n = mc, int(h.ChunkCount)
+	if !g.delta {
+		g.partsAt = g.n
+	}
 	return nil
 }
 
@@ -76,7 +119,33 @@ func (g *imageGate) update(h *image.Header) error {
 func (g *imageGate) isPart(i int) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.mc != nil && i >= g.n
+	return g.mc != nil && i >= g.partsAt
+}
+
+// mapIn hands a delta session's block map, once the manifest has checked it, to the
+// sink (onMap) and checks that its reference chunks make the announced count. g.mu
+// is held.
+func (g *imageGate) mapIn() error {
+	if !g.delta || g.refsReady {
+		return nil
+	}
+	bm := g.mc.BlockMap()
+	if bm == nil {
+		return nil
+	}
+	if g.onMap == nil {
+		return fmt.Errorf("%w: an incremental image can only be installed onto a target, not kept", image.ErrVersion)
+	}
+	refs, err := g.onMap(bm)
+	if err != nil {
+		return err
+	}
+	if g.n+refs != g.partsAt {
+		return fmt.Errorf("%w: the session announces %d reference chunks, the increment's block map makes %d",
+			image.ErrForeignImage, g.partsAt-g.n, refs)
+	}
+	g.refsReady = true
+	return nil
 }
 
 // deliver judges session chunk i and hands an image chunk that passes to put. put may
@@ -84,7 +153,7 @@ func (g *imageGate) isPart(i int) bool {
 // checked tells put that chunk's SHA-256 matched the manifest (PutOwnedChecked).
 func (g *imageGate) deliver(i int, chunk []byte, put func(c []byte, checked bool) error) error {
 	g.mu.Lock()
-	mc, n, streamed := g.mc, g.n, g.streamed
+	mc, n, streamed, partsAt, waitMap := g.mc, g.n, g.streamed, g.partsAt, g.delta && !g.refsReady
 	g.mu.Unlock()
 	switch {
 	case mc == nil, streamed && i < n && !mc.Ready(i):
@@ -103,15 +172,24 @@ func (g *imageGate) deliver(i int, chunk []byte, put func(c []byte, checked bool
 		g.unchecked[i] = sum // checked by the next recheck, or by finish
 		g.mu.Unlock()
 		return nil
-	case i >= n:
-		if err := mc.AddPart(i-n, chunk); errors.Is(err, image.ErrManifestPending) {
+	case i >= partsAt:
+		if err := mc.AddPart(i-partsAt, chunk); errors.Is(err, image.ErrManifestPending) {
 			return mcast.ErrDeferred // a piece before the table: kept until the table is in
 		} else if err != nil {
 			return &image.ChunkError{Index: i, Offset: -1, Err: err}
 		}
 		g.mu.Lock()
 		defer g.mu.Unlock()
+		if err := g.mapIn(); err != nil {
+			return err
+		}
 		return g.recheck()
+	case waitMap:
+		return mcast.ErrDeferred // an increment's chunks are checked against its block map too
+	case i >= n:
+		// A reference chunk: the installer checks each of its blocks against the block
+		// map the manifest root commits to (image.Installer, install_incr.go).
+		return put(chunk, false)
 	case !mc.Ready(i):
 		return mcast.ErrDeferred
 	}

@@ -127,6 +127,7 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	rc := cfg.Receiver
+	var r *mcast.Receiver // set before any callback runs
 	var joinedMeta []byte // the meta the sink was made for
 	rc.OnSession = func(si mcast.SessionInfo) error {
 		h, sig, err := image.ParseMeta(si.Meta)
@@ -136,7 +137,7 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		if image.ID(si.SessionID) != h.ID {
 			return fmt.Errorf("session %x announces image %v: %w", si.SessionID, h.ID, image.ErrForeignImage)
 		}
-		if err := gate.join(h, sig); err != nil {
+		if err := gate.join(h, sig, si.Chunks, si.Final); err != nil {
 			return err
 		}
 		if cfg.OnHeader != nil {
@@ -148,10 +149,15 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		if cfg.Sink != nil {
 			sink, err = cfg.Sink(h)
 		} else {
-			sink, err = image.NewInstaller(target, h, cfg.Install)
+			ic := cfg.Install
+			ic.Incremental = true // its reference chunks come with it (docs/PROTOCOL.md §3.9)
+			sink, err = image.NewInstaller(target, h, ic)
 		}
 		if err != nil {
 			return err // before inst is set: a typed nil must not pass for a sink
+		}
+		if ms, ok := sink.(mapSetter); ok && !h.DeltaBase.IsZero() {
+			gate.setOnMap(ms.SetBlockMap)
 		}
 		if ss, ok := sink.(interface{ SetSignature(*image.Signature) error }); ok && sig != nil {
 			// A kept image stays signed (image.FileWriter writes it into the index).
@@ -161,7 +167,7 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		}
 		inst = sink
 		res.Header = h
-		rs.joined(h, sink)
+		rs.joined(r, h, sink)
 		joinedMeta = append(joinedMeta[:0], si.Meta...)
 		log.Info("mcast: joined", "image", h.ID, "size", h.TargetSize, "chunks", si.Chunks, "final", si.Final)
 		return nil
@@ -258,7 +264,7 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 	if ra, ok := target.(io.ReaderAt); ok && cfg.Sink == nil && !cfg.NoResume {
 		rs.target = ra
 	}
-	r := mcast.NewReceiver(rc, start)
+	r = mcast.NewReceiver(rc, start)
 	onWire, err := mcast.OnWire(r)
 	if err != nil {
 		return ReceiveResult{}, err

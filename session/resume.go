@@ -36,13 +36,15 @@ type writesWaiting interface{ WritesWaiting() bool }
 type ResumeStats struct {
 	Hashed      bool // the target was hashed against the block map
 	Hash        image.HashStats
-	HeldChunks  int           // chunks found whole on the target (not fetched)
-	HeldBytes   int64         // their used bytes
-	HashElapsed time.Duration // time spent hashing
+	HeldChunks  int             // chunks found whole on the target (not fetched)
+	HeldBytes   int64           // their used bytes
+	HashElapsed time.Duration   // time spent hashing (and copying relocated blocks)
+	Copies      image.CopyStats // an increment's relocated blocks copied on the target
 }
 
 type resumer struct {
-	target  io.ReaderAt // nil: no resume (not readable, or a sink that keeps the image)
+	target  io.ReaderAt   // nil: no resume (not readable, or a sink that keeps the image)
+	pending *resumeResult // a delta session's result, waiting for the sink's block map
 	workers int
 	log     *slog.Logger
 	started bool
@@ -52,12 +54,23 @@ type resumer struct {
 }
 
 type resumeResult struct {
-	bm    *image.BlockMap
-	match []bool
-	held  []bool
-	stats image.HashStats
-	took  time.Duration
-	err   error
+	bm      *image.BlockMap
+	match   []bool
+	held    []bool
+	heldRef []bool // an increment's reference chunks held (docs/PROTOCOL.md §3.9)
+	stats   image.HashStats
+	copies  image.CopyStats
+	took    time.Duration
+	err     error
+}
+
+// maxCopyBuffer bounds the memory CopyRelocated may use to break cycles of copies.
+const maxCopyBuffer = 16 << 20
+
+// refHolder is a sink that installs an incremental image (*image.Installer).
+type refHolder interface {
+	RefChunks() int
+	HeldRef(j int) (bool, error)
 }
 
 // poll runs on the receive loop: it starts hashing once the block map is in and
@@ -74,7 +87,7 @@ func (rs *resumer) poll(ctx context.Context, r *mcast.Receiver, gate *imageGate,
 		if ok {
 			hl.ReleaseWrites()
 		}
-		rs.finish()
+		rs.finish(r)
 		return nil
 	}
 	if !rs.started {
@@ -84,24 +97,49 @@ func (rs *resumer) poll(ctx context.Context, r *mcast.Receiver, gate *imageGate,
 		}
 		rs.started = true
 		rs.res = make(chan resumeResult, 1)
+		chunkSize := int(h.ChunkSize)
 		go func() {
 			t0 := time.Now()
-			match, st, err := image.HashTarget(ctx, rs.target, bm, rs.workers)
-			var held []bool
-			if err == nil {
-				held = bm.HeldChunks(match)
+			res := resumeResult{bm: bm}
+			res.match, res.stats, res.err = image.HashTarget(ctx, rs.target, bm, rs.workers)
+			if res.err == nil && bm.IsIncrement() {
+				// Blocks the base holds elsewhere on the target are moved there, before
+				// anything else writes (the installer's writes wait for SetPresent).
+				if rw, ok := rs.target.(image.ReadWriterAt); ok {
+					res.copies, res.err = image.CopyRelocated(ctx, rw, bm, res.match, maxCopyBuffer)
+				}
+				if res.err == nil {
+					var l *image.RefLayout
+					if l, res.err = bm.RefLayout(chunkSize); res.err == nil {
+						res.heldRef = l.Held(res.match)
+					}
+				}
 			}
-			rs.res <- resumeResult{bm: bm, match: match, held: held, stats: st, took: time.Since(t0), err: err}
+			if res.err == nil {
+				res.held = bm.HeldChunks(res.match)
+			}
+			res.took = time.Since(t0)
+			rs.res <- res
 		}()
 		return nil
 	}
 	var res resumeResult
-	select {
-	case res = <-rs.res:
-	default:
+	if rs.pending != nil {
+		res = *rs.pending
+	} else {
+		select {
+		case res = <-rs.res:
+		default:
+			return nil
+		}
+	}
+	if rh, ok := sink.(refHolder); ok && res.err == nil && res.heldRef != nil && rh.RefChunks() < 0 {
+		rs.pending = &res // the gate gives the sink the block map as its last part is checked
 		return nil
 	}
-	defer rs.finish()
+	rs.pending = nil
+	defer rs.finish(r)
+	rs.stats.Copies = res.copies
 	rs.stats.Hash, rs.stats.HashElapsed = res.stats, res.took
 	if res.err != nil {
 		hl.ReleaseWrites()
@@ -129,23 +167,47 @@ func (rs *resumer) poll(ctx context.Context, r *mcast.Receiver, gate *imageGate,
 		}
 	}
 	for i, ok := range res.held {
-		if ok {
+		if ok && !res.bm.IsIncrement() {
 			rs.stats.HeldBytes += chunkUsed(res.bm, i)
 		}
 	}
+	if rh, ok := sink.(refHolder); ok && res.heldRef != nil {
+		base := gate.refBase()
+		for j, ok := range res.heldRef {
+			if !ok {
+				continue
+			}
+			took, err := rh.HeldRef(j)
+			if err != nil {
+				return fmt.Errorf("mcast: resuming: %w", err)
+			}
+			if took {
+				r.Hold(base+j, now)
+				rs.stats.HeldChunks++
+			}
+		}
+		rs.stats.HeldBytes = sink.Stats().HeldBytes
+	}
 	rs.log.Info("mcast: target hashed", "blocks", res.stats.Blocks, "matched", res.stats.Matched,
-		"held chunks", rs.stats.HeldChunks, "of", len(res.held), "elapsed", res.took.Round(time.Millisecond))
+		"copied", res.copies.Copied, "held chunks", rs.stats.HeldChunks, "of", len(res.held)+len(res.heldRef),
+		"elapsed", res.took.Round(time.Millisecond))
 	return nil
 }
 
-func (rs *resumer) finish() { rs.done = true }
+func (rs *resumer) finish(r *mcast.Receiver) {
+	rs.done = true
+	r.AwaitHeld(false)
+}
 
 // joined runs when the session is joined: with a block map to come, chunks that
 // arrive before the target is hashed wait to be written (Installer.AwaitPresent), as
-// the result says which of their blocks are already there. poll releases them.
-func (rs *resumer) joined(h *image.Header, sink ChunkSink) {
+// the result says which of their blocks are already there, and the receiver asks
+// only for the lead (the manifest and map) until then (mcast.Receiver.AwaitHeld), so
+// it does not fetch what it holds. poll releases both.
+func (rs *resumer) joined(r *mcast.Receiver, h *image.Header, sink ChunkSink) {
 	if hl, ok := sink.(holder); ok && rs.target != nil && h.Complete && h.BlockMapLen > 0 {
 		hl.AwaitPresent()
+		r.AwaitHeld(true)
 	}
 }
 

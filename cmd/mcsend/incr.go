@@ -7,64 +7,42 @@ import (
 	"os"
 
 	"github.com/discuscast/discus/image"
-	"github.com/discuscast/discus/internal/cli"
 	"github.com/discuscast/discus/session"
 )
 
-// openIncrementalSource serves the new image an increment and its base
-// (--base) rebuild. Like repo:DIR/NAME it builds the full new image into a
-// spool file first (every block rebuilt from the increment or the base and
-// checked against the increment's block map, then compressed), and serves
-// that: its block map and manifest go before the chunks, so a receiver
-// holding the base hashes its target and resumes, taking only the chunks
-// that hold blocks it lacks. Serving the increment's own chunks and letting
-// receivers copy the rest locally is the next step (docs/PROTOCOL.md §3.9).
+// openIncrementalSource serves an increment on its base (--base) as an incremental
+// session (docs/PROTOCOL.md §3.9): the increment's own chunks, reference chunks for
+// every other block of the new disk (built from the base into a spool file first,
+// each block checked against the increment's block map), and the increment's
+// manifest and block map as the lead. Receivers holding the base hash their target,
+// copy relocated blocks locally and take about the increment; an empty or drifted
+// target takes the reference chunks it lacks. The announce carries the increment's
+// own header and signature, so --trust receivers check it as any signed image.
 func openIncrementalSource(ctx context.Context, path string, o options, log *slog.Logger) (*source, func(), error) {
-	chunkSize, err := cli.ParseSize(o.chunkSize)
-	if err != nil {
-		return nil, nil, cli.Usagef("--chunk-size: %v", err)
-	}
 	incr, err := image.OpenFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	defer incr.Close()
 	base, err := image.OpenFile(o.base)
 	if err != nil {
+		incr.Close()
 		return nil, nil, fmt.Errorf("--base %s: %w", o.base, err)
 	}
 	defer base.Close()
-	disk, err := image.NewIncrementalDisk(incr, base)
+	spool, err := os.CreateTemp("", "mcsend-refs-*")
 	if err != nil {
-		return nil, nil, err
-	}
-	defer disk.Close()
-	spool, err := os.CreateTemp("", "mcsend-incr-*.dsc")
-	if err != nil {
-		return nil, nil, fmt.Errorf("spool file for the image being sent: %w", err)
+		incr.Close()
+		return nil, nil, fmt.Errorf("spool file for the reference chunks: %w", err)
 	}
 	os.Remove(spool.Name()) // gone when closed, however mcsend ends
-	fail := func(err error) (*source, func(), error) { spool.Close(); return nil, nil, err }
-	h := incr.Header()
-	cfg := image.CreateConfig{ChunkSize: int(chunkSize), Level: o.level, Logger: log, Used: disk.Used(),
-		BlockSize: h.BlockSize, Source: h.Source}
-	src := disk.Source(h.Source)
-	src.SetSectorSize(h.SectorSize)
-	if _, _, err := image.Create(ctx, src, spool, cfg); err != nil {
-		return fail(err)
-	}
-	st, err := spool.Stat()
+	is, err := session.NewIncrementalSource(ctx, incr, base, o.level, 0, spool)
 	if err != nil {
-		return fail(err)
+		spool.Close()
+		incr.Close()
+		return nil, nil, err
 	}
-	img, err := image.Open(spool, st.Size())
-	if err != nil {
-		return fail(err)
-	}
-	is, err := session.NewImageSource(img)
-	if err != nil {
-		return fail(err)
-	}
-	s := &source{path: path + " on " + o.base, img: img, cs: is, id: img.Header().ID}
-	return s, func() { spool.Close() }, nil
+	log.Info("incremental session", "increment", incr.Header().ID, "base", base.Header().ID,
+		"literal_chunks", incr.NumChunks(), "reference_chunks", is.RefChunks(), "reference_bytes", is.RefBytes())
+	s := &source{path: path + " on " + o.base, img: incr, cs: is, id: incr.Header().ID}
+	return s, func() { spool.Close(); incr.Close() }, nil
 }

@@ -10,9 +10,9 @@ import (
 	"github.com/discuscast/discus/internal/cli"
 )
 
-// mcsend --base BASE.dsc INC.dsc serves the new image an increment
-// rebuilds; a receiver holding the base takes only what it lacks and ends
-// with the disk mcimage extract --base makes.
+// mcsend --base BASE.dsc INC.dsc serves an increment on its base; a receiver
+// holding the base takes about the increment and ends with the disk mcimage
+// extract --base makes.
 func TestIncrementalSendToBaseHolder(t *testing.T) {
 	if err := exec.Command("unshare", "-rn", "true").Run(); err != nil {
 		t.Skipf("unshare -rn does not work here: %v", err)
@@ -60,5 +60,10 @@ wait $rx`
 		fi.Size(), st.Install.TotalChunks, st.Resume.HeldChunks, st.ImageBytes, st.Install.WrittenBytes)
 	if st.Resume.HeldChunks == 0 || st.Install.WrittenBytes > 1<<20 {
 		t.Errorf("a base holder held %d chunks and wrote %d bytes for a changed hostname", st.Resume.HeldChunks, st.Install.WrittenBytes)
+	}
+	// The session carries the increment's chunks and reference chunks for the other
+	// blocks (docs/PROTOCOL.md §3.9): a base holder needs none of the latter.
+	if st.ImageBytes > fi.Size() {
+		t.Errorf("a base holder received %d chunk bytes for an increment of %d bytes", st.ImageBytes, fi.Size())
 	}
 }
