@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"slices"
 )
 
@@ -218,16 +219,32 @@ func (in *Installer) closeIncr() error {
 		return fmt.Errorf("%w: %d of %d reference chunks not installed (first missing: %v)",
 			ErrIncomplete, n-ir.ndone, n, ir.done.missing(n, 8))
 	}
-	if in.cfg.Gaps == GapLeave {
-		return nil
-	}
-	var pos int64
-	for _, e := range append(slices.Clone(ir.bm.extents), Range{Off: in.h.TargetSize}) {
-		if err := fillGap(in.target, in.cfg.Gaps, pos, e.Off-pos); err != nil {
-			return fmt.Errorf("image: clearing the gaps of %s at byte %d: %w", in.name, pos, err)
-		}
-		in.stats.GapBytes += e.Off - pos
-		pos = e.End()
+	n, err := ClearGaps(in.target, ir.bm, in.h.TargetSize, in.cfg.Gaps)
+	in.stats.GapBytes += n
+	if err != nil {
+		return fmt.Errorf("image: clearing the gaps of %s: %w", in.name, err)
 	}
 	return nil
+}
+
+// ClearGaps gives the gaps of the disk m describes, of size bytes (every byte outside
+// m's used extents), mode's treatment on target: zeros written (GapZero), or discarded
+// where the target can (GapDiscard, else zeros); nothing for GapLeave. It returns the
+// gap bytes treated. An incremental installation uses it once at the end, since an
+// increment's chunk spans hold reference blocks besides its own.
+func ClearGaps(target io.WriterAt, m *BlockMap, size int64, mode GapMode) (int64, error) {
+	if mode == GapLeave {
+		return 0, nil
+	}
+	var pos, n int64
+	for _, e := range append(slices.Clone(m.extents), Range{Off: size}) {
+		if e.Off > pos {
+			if err := fillGap(target, mode, pos, e.Off-pos); err != nil {
+				return n, fmt.Errorf("at byte %d: %w", pos, err)
+			}
+			n += e.Off - pos
+		}
+		pos = e.End()
+	}
+	return n, nil
 }

@@ -28,12 +28,12 @@ func cmdExtract(ctx context.Context, args []string) error {
 	if err := tf.load(); err != nil {
 		return err
 	}
-	if *baseFile != "" {
-		return extractIncremental(ctx, pos[0], *baseFile, pos[1], tf, *grow)
-	}
 	mode, err := image.ParseGapMode(*gaps)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if *baseFile != "" {
+		return extractIncremental(ctx, pos[0], *baseFile, pos[1], tf, *grow, mode)
 	}
 	if pos[1] == "-" {
 		return fmt.Errorf("%w: TARGET must be a file or block device", errUsage)

@@ -40,8 +40,9 @@ func openIncrement(ctx context.Context, incrPath, basePath string, tf *trustFlag
 // extractIncremental rebuilds the new disk of an increment and its base
 // onto target (mcimage extract --base): every block is checked against the
 // increment's block map before it counts, so success means the target holds
-// exactly the new disk on its used ranges.
-func extractIncremental(ctx context.Context, incrPath, basePath, targetPath string, tf *trustFlags, grow bool) error {
+// exactly the new disk on its used ranges; gaps (every byte outside them) get
+// mode's treatment on a target that existed (a new file reads zeros there).
+func extractIncremental(ctx context.Context, incrPath, basePath, targetPath string, tf *trustFlags, grow bool, mode image.GapMode) error {
 	incr, base, err := openIncrement(ctx, incrPath, basePath, tf)
 	if err != nil {
 		return err
@@ -66,6 +67,11 @@ func extractIncremental(ctx context.Context, incrPath, basePath, targetPath stri
 	}
 	start := time.Now()
 	st, err := image.ApplyIncremental(ctx, incr, base, target)
+	if err == nil && !fresh {
+		if _, gerr := image.ClearGaps(target, incr.BlockMap(), h.TargetSize, mode); gerr != nil {
+			err = fmt.Errorf("%s: clearing gaps: %w", targetPath, gerr)
+		}
+	}
 	if err == nil {
 		err = target.Sync()
 	}

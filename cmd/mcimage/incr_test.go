@@ -65,6 +65,16 @@ func TestIncrementalCommands(t *testing.T) {
 			t.Fatalf("used range [%d,+%d) differs", e.Off, e.Len)
 		}
 	}
+	// Onto a disk holding the base, --gaps zero clears every byte outside the used
+	// ranges: the disk then equals the fresh extract's, which reads zeros there.
+	over := filepath.Join(dir, "over.ext4")
+	os.WriteFile(over, b, 0o644)
+	if code := run([]string{"extract", "--base", base, "--gaps", "zero", inc, over}); code != 0 {
+		t.Fatalf("extract --gaps zero onto the base: exit %d", code)
+	}
+	if ov, _ := os.ReadFile(over); !bytes.Equal(ov, got) {
+		t.Fatal("extract --base --gaps zero onto a disk holding the base differs from the fresh extract")
+	}
 	fi, _ := os.Stat(inc)
 	ff, _ := os.Stat(full)
 	t.Logf("full image %d B, increment %d B (%.1f %%)", ff.Size(), fi.Size(), 100*float64(fi.Size())/float64(ff.Size()))
