@@ -107,6 +107,12 @@ type ReceiverConfig struct {
 	// a keyless receiver's from its host and target, so that a restarted receiver is
 	// the same receiver to the sender (docs/PROTOCOL.md §4.5); a keyed one stays random.
 	NodeID uint64
+	// Alias names this receiver across its restarts when NodeID cannot: a keyed
+	// receiver's node ID is fresh every run (its welcome rests on that), so its reports
+	// carry an alias, and a sender takes a later receiver with the same alias for this
+	// one started again (not one lost and one new; docs/PROTOCOL.md §1.5, §4.5). 0 =
+	// none. Package session derives a keyed receiver's from the key, its host and target.
+	Alias uint64
 
 	// Window is how many chunks the receiver asks for ahead; 0 = DefaultWindow.
 	Window int

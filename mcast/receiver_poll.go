@@ -178,7 +178,7 @@ func (r *Receiver) pollReport(t int64, emit func([]byte)) int64 {
 }
 
 func (r *Receiver) sendReport(t int64, done bool, emit func([]byte), cong bool) {
-	rep := wire.Report{Progress: r.progress(), Hello: !r.helloSent, Done: done, Congestion: cong}
+	rep := wire.Report{Progress: r.progress(), Hello: !r.helloSent, Done: done, Congestion: cong, Alias: r.cfg.Alias}
 	r.helloSent, r.helloNow, r.reportNow = true, false, false
 	r.buf = wire.AppendReport(r.buf[:0], r.hdr, &rep)
 	r.stats.Reports++

@@ -164,7 +164,7 @@ func (r *Receiver) pollProspect(t int64, emit func([]byte)) int64 {
 	}
 	hdr := r.hdr
 	hdr.Session = r.pros.session
-	rep := wire.Report{Progress: r.progress(), Hello: true}
+	rep := wire.Report{Progress: r.progress(), Hello: true, Alias: r.cfg.Alias}
 	r.buf = wire.AppendReport(r.buf[:0], hdr, &rep)
 	r.stats.Reports++
 	r.epochOut = r.pros.node

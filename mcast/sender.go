@@ -235,6 +235,9 @@ func (s *Sender) Handle(pkt []byte, now time.Time) {
 		s.stats.Reports++
 		p := s.heard(h.Node, r.Progress, now)
 		p.reports++
+		if r.Alias != 0 {
+			p.alias = r.Alias
+		}
 		if r.Hello {
 			s.welcome(h.Node, now)
 		}

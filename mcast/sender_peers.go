@@ -21,6 +21,7 @@ type peer struct {
 	outstanding     int            // blocks queued on its behalf (guard_sender.go)
 	doneSeen        uint32         // the horizon of its accepted done report
 	addr            netip.AddrPort // where its latest packet came from (HandleFrom), zero if unknown
+	alias           uint64         // the alias its reports carry, 0 = none
 }
 
 // ReceiverInfo describes one receiver as the sender knows it.
@@ -38,6 +39,10 @@ type ReceiverInfo struct {
 	// Addr is the source address of its latest packet, zero when the transport
 	// does not tell (Sender.HandleFrom). Without a key it is what the packet claims.
 	Addr netip.AddrPort
+	// Alias is the alias its reports carry (ReceiverConfig.Alias), 0 = none: receivers
+	// with the same alias are one receiver started again (session: the later one
+	// replaces the earlier).
+	Alias uint64
 }
 
 // Receivers lists every receiver heard from, in the order first heard.
@@ -48,6 +53,7 @@ func (s *Sender) Receivers() []ReceiverInfo {
 			NodeID: p.id, FirstHeard: p.first, LastHeard: p.Last,
 			ChunksDone: int(p.done), ChunksKnown: int(p.known), Done: p.Complete,
 			Loss: p.loss, Outlier: p.Outlier, Requests: p.requests, Reports: p.reports, Addr: p.addr,
+			Alias: p.alias,
 		})
 	}
 	return out

@@ -105,6 +105,18 @@ func (p *sendPolicy) Step(now time.Time, v sendView) (st sendStep, next time.Tim
 		}
 	}
 	pending := 0
+	if len(p.lost) > 0 {
+		// A receiver no longer in view was started again (alias.go): it is not lost.
+		in := make(map[uint64]bool, len(v.Receivers))
+		for _, r := range v.Receivers {
+			in[r.NodeID] = true
+		}
+		for id := range p.lost {
+			if !in[id] {
+				delete(p.lost, id)
+			}
+		}
+	}
 	for _, r := range v.Receivers {
 		switch {
 		case r.Done:

@@ -261,6 +261,9 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 	if rc.NodeID == 0 && rc.Key == nil && cfg.Sink == nil {
 		rc.NodeID = stableNodeID(target) // a restart is the same receiver to the sender
 	}
+	if rc.Alias == 0 && rc.Key != nil && cfg.Sink == nil {
+		rc.Alias = keyedAlias(target, rc.Key) // a keyed one keeps a fresh ID: alias.go
+	}
 	if ra, ok := target.(io.ReaderAt); ok && cfg.Sink == nil && !cfg.NoResume {
 		rs.target = ra
 	}

@@ -22,7 +22,20 @@ import (
 // real multicast: it must find what it wrote by hashing the target, fetch only
 // the rest, be the same receiver to the sender (which must end without a lost
 // receiver), and end byte-identical. A second receiver takes the whole image.
-func TestResumeRestartedReceiver(t *testing.T) {
+func TestResumeRestartedReceiver(t *testing.T) { resumeRestarted(t, nil, 19120) }
+
+// TestResumeRestartedKeyedReceiver: the same with --key, whose receivers take a fresh
+// node ID every run; the restart's alias (alias.go) makes it the same receiver to the
+// sender all the same (mcsend exit 0, not 5).
+func TestResumeRestartedKeyedReceiver(t *testing.T) {
+	k := make([]byte, 32)
+	for i := range k {
+		k[i] = byte(3 * i)
+	}
+	resumeRestarted(t, k, 19122)
+}
+
+func resumeRestarted(t *testing.T, key []byte, port int) {
 	nw := testnet.New(t, 3, testnet.Options{})
 	data := diskBytes(40<<20, 5)
 	img := makeImageCfg(t, data, image.CreateConfig{ChunkSize: 256 << 10})
@@ -34,7 +47,7 @@ func TestResumeRestartedReceiver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	udp := transport.UDPConfig{Interface: "e0", Group: netip.MustParseAddr("239.255.0.9"), Port: 19120}
+	udp := transport.UDPConfig{Interface: "e0", Group: netip.MustParseAddr("239.255.0.9"), Port: port}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	dir := t.TempDir()
@@ -51,6 +64,7 @@ func TestResumeRestartedReceiver(t *testing.T) {
 		}
 		defer f.Close()
 		rcfg.Transport = openUDP(t, h, transport.RoleReceiver, udp)
+		rcfg.Receiver.Key = key
 		rcfg.Install.Grow = true
 		rcfg.StartTimeout = 20 * time.Second
 		return session.ReceiveImage(ctx, f, rcfg)
@@ -68,7 +82,7 @@ func TestResumeRestartedReceiver(t *testing.T) {
 		}
 		firstRes, firstErr = session.ReceiveImage(kctx, f, session.ReceiveConfig{
 			Transport: openUDP(t, nw.Hosts[2], transport.RoleReceiver, udp), Install: image.InstallConfig{Grow: true},
-			StartTimeout: 20 * time.Second,
+			StartTimeout: 20 * time.Second, Receiver: mcast.ReceiverConfig{Key: key},
 			Progress: func(p session.ReceiveProgress) {
 				if p.Stats.ChunksDone >= n/2 {
 					kill()
@@ -83,7 +97,7 @@ func TestResumeRestartedReceiver(t *testing.T) {
 	})
 	sres, err := session.Send(ctx, src, session.SendConfig{
 		Transport:    openUDP(t, nw.Hosts[0], transport.RoleSender, udp),
-		Sender:       mcast.SenderConfig{SessionID: img.Header().ID, MaxRate: 25_000_000, FixedRate: true},
+		Sender:       mcast.SenderConfig{SessionID: img.Header().ID, MaxRate: 25_000_000, FixedRate: true, Key: key},
 		MinReceivers: 2, StartTimeout: 20 * time.Second, ReceiverTimeout: 20 * time.Second})
 	wg.Wait()
 	if err != nil {

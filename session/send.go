@@ -143,7 +143,7 @@ func Send(ctx context.Context, src mcast.ChunkSource, cfg SendConfig) (SendResul
 	snapshot := func(now time.Time) {
 		res.Elapsed = now.Sub(start)
 		res.Stats = s.Stats()
-		res.Receivers = s.Receivers()
+		res.Receivers = current(s.Receivers())
 		res.Lost = pol.Lost()
 	}
 	stop := func() (bool, error) {
@@ -165,7 +165,7 @@ func Send(ctx context.Context, src mcast.ChunkSource, cfg SendConfig) (SendResul
 			}
 			foreignSeen = f
 		}
-		rs := s.Receivers()
+		rs := current(s.Receivers())
 		_, final := src.ChunkCount()
 		st, _ := pol.Step(now, sendView{Receivers: rs, Final: final})
 		status.update(now, rs, pol, res.Started)
@@ -202,7 +202,7 @@ func Send(ctx context.Context, src mcast.ChunkSource, cfg SendConfig) (SendResul
 	if err == nil && pol.Lost() > 0 {
 		err = fmt.Errorf("%w: %d of %d receivers did not complete", ErrReceiversLost, pol.Lost(), len(res.Receivers))
 	}
-	status.finish(time.Now(), s.Receivers(), pol, err)
+	status.finish(time.Now(), current(s.Receivers()), pol, err)
 	return res, err
 }
 

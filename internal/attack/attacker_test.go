@@ -61,7 +61,7 @@ func (f *fakeNet) session(t *testing.T, version byte, keyed bool, d time.Duratio
 			f.in <- Datagram{Port: 0, At: time.Now(), B: Encode(&Packet{Header: hdr(0x5e4d, 0),
 				Data: &Data{Seq: seq, Chunk: seq % 30, ChunkLen: 300_000, Block: 1, Payload: make([]byte, 1400)}}, tr())}
 			f.in <- Datagram{Port: 1, At: time.Now(), B: Encode(&Packet{Header: hdr(0x4ec1, FlagHello),
-				Report: &Report{Progress{Known: 30}}}, tr())}
+				Report: &Report{Progress: Progress{Known: 30}}}, tr())}
 			time.Sleep(2 * time.Millisecond)
 		}
 	}()

@@ -115,7 +115,7 @@ func (a *att) announceRound() {
 func (a *att) fakeDoneRound() {
 	for _, id := range a.rxOrder {
 		a.send(1, &Packet{Header: Header{Node: id, Flags: FlagDone},
-			Report: &Report{Progress{Done: a.ann.Chunks, Known: a.ann.Chunks, Seen: a.lastSeq + 1}}}, a.receivers[id])
+			Report: &Report{Progress: Progress{Done: a.ann.Chunks, Known: a.ann.Chunks, Seen: a.lastSeq + 1}}}, a.receivers[id])
 	}
 }
 

@@ -115,8 +115,11 @@ type Request struct {
 	Needs []Need
 }
 
-// Report is type 4.
-type Report struct{ Progress }
+// Report is type 4; version 5 adds the alias.
+type Report struct {
+	Progress
+	Alias uint64
+}
 
 // Ack is type 5.
 type Ack struct{ Nodes []uint64 }
@@ -215,6 +218,9 @@ func Encode(p *Packet, keyed []byte) []byte {
 		}
 	case TypeReport:
 		b = appendProgress(b, p.Report.Progress)
+		if h.Version >= 5 {
+			b = binary.BigEndian.AppendUint64(b, p.Report.Alias)
+		}
 	case TypeAck:
 		b = binary.BigEndian.AppendUint16(b, uint16(len(p.Ack.Nodes)))
 		for _, n := range p.Ack.Nodes {
@@ -303,7 +309,7 @@ func Decode(p []byte) (*Packet, error) {
 	pk := &Packet{Header: Header{Version: p[4], Type: p[5], Flags: p[6]}}
 	copy(pk.Session[:], p[8:24])
 	pk.Node = binary.BigEndian.Uint64(p[24:32])
-	if pk.Version < 2 || pk.Version > 4 {
+	if pk.Version < 2 || pk.Version > 5 {
 		return pk, ErrVersion
 	}
 	tl := TrailerLen(pk.Version, pk.Flags)
@@ -359,6 +365,9 @@ func Decode(p []byte) (*Packet, error) {
 		pk.Request = q
 	case TypeReport:
 		pk.Report = &Report{Progress: r.progress()}
+		if pk.Version >= 5 {
+			pk.Report.Alias = r.u64()
+		}
 	case TypeAck:
 		n := int(r.u16())
 		if r.bad || n == 0 || n > MaxAck || len(r.b) != 8*n {

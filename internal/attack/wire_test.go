@@ -28,7 +28,7 @@ func samplePackets(version byte) []*Packet {
 			MaxParity: 8, Payload: bytes.Repeat([]byte{0xab}, 1400)}},
 		{Header: with(FlagOutlier), Request: &Request{Progress: Progress{Done: 1, Known: 52, Loss: 12, Recent: 3, Seen: 99},
 			Needs: []Need{{Chunk: 4, Missing: 0}, {Chunk: 5, Missing: 3, NextParity: 2}}}},
-		{Header: with(FlagDone | FlagHello), Report: &Report{Progress{Done: 52, Known: 52, Loss: 0xffff, Recent: 0xffff, Seen: 1000}}},
+		{Header: with(FlagDone | FlagHello), Report: &Report{Progress: Progress{Done: 52, Known: 52, Loss: 0xffff, Recent: 0xffff, Seen: 1000}}},
 		{Header: with(FlagWelcome), Ack: &Ack{Nodes: []uint64{1, 2, 0xffffffffffffffff}}},
 	}
 }

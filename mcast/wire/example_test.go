@@ -25,6 +25,6 @@ func Example() {
 	_, ok = f.Open(onWire, time.Time{})
 	fmt.Println(ok, drops.String())
 	// Output:
-	// 52 true report 42 true
+	// 60 true report 42 true
 	// false checksum=1
 }

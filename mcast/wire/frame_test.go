@@ -53,7 +53,7 @@ func TestFrameGolden(t *testing.T) {
 	f := testFramer(t, nil, 1, true, 1, &c)
 	p := AppendAck(nil, testHeader, &Ack{Welcome: true, Nodes: []uint64{9}})
 	got := hex.EncodeToString(f.Seal(p, time.Unix(0, 0)))
-	want := "44534353" + "04" + "05" + "01" + "00" + "deadbeef000000000000000000000001" + "0102030405060708" +
+	want := "44534353" + "05" + "05" + "01" + "00" + "deadbeef000000000000000000000001" + "0102030405060708" +
 		"0001" + "0000000000000009"
 	if got[:len(want)] != want {
 		t.Fatalf("ack encodes as\n%s, want\n%s", got, want)

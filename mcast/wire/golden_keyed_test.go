@@ -15,11 +15,11 @@ import (
 // goldenKeyedAck is the welcome ack of goldenHeader for node 9, sealed with the secret
 // 0x00 0x01 … 0x1f by a sender whose run (epoch) is its node ID, as its third packet
 // (counter 3): §1.1 with flag 0x80, §1.6, then §1.8's keyed trailer.
-const goldenKeyedAck = "44534353" + "04" + "05" + "81" + "00" + "00112233445566778899aabbccddeeff" + "0102030405060708" + // header, flags 0x81 (welcome, keyed)
+const goldenKeyedAck = "44534353" + "05" + "05" + "81" + "00" + "00112233445566778899aabbccddeeff" + "0102030405060708" + // header, flags 0x81 (welcome, keyed)
 	"0001" + "0000000000000009" + // ack: one node, 9
 	"0102030405060708" + // trailer: epoch = the sender's node ID
 	"0000000000000003" + // counter
-	"09643aea7c2062268bc0e0f7ab05c309" // AES-256-GCM tag
+	"231c13fad519ea21c3279b59c6ae4b04" // AES-256-GCM tag
 
 // TestGoldenKeyedTrailer pins §1.8's keyed trailer to exact bytes (fixed secret,
 // session, epoch and counter), and derives the same tag from the document's words with

@@ -19,7 +19,7 @@ var goldenHeader = Header{
 // goldenHead is §1.1 for a type and flags byte: magic, version, type, flags, reserved,
 // session, node.
 func goldenHead(typ, flags string) string {
-	return "44534353" + "04" + typ + flags + "00" + "00112233445566778899aabbccddeeff" + "0102030405060708"
+	return "44534353" + "05" + typ + flags + "00" + "00112233445566778899aabbccddeeff" + "0102030405060708"
 }
 
 func checkGolden(t *testing.T, name string, got []byte, fields ...string) {
@@ -97,11 +97,15 @@ func TestGoldenReport(t *testing.T) {
 	p := AppendReport(nil, goldenHeader, &Report{Done: true, Hello: true, Congestion: true,
 		Progress: Progress{Done: 1000, Known: 1000, Loss: LossUnknown, Recent: LossUnknown, Seen: 42}})
 	checkGolden(t, "report", p, goldenHead("04", "07"), // done 0x01 | hello 0x02 | congestion 0x04
-		"000003e8", // 32 done
-		"000003e8", // 36 known
-		"ffff",     // 40 loss: not measured
-		"ffff",     // 42 recent
-		"0000002a") // 44 seen: 42
+		"000003e8",         // 32 done
+		"000003e8",         // 36 known
+		"ffff",             // 40 loss: not measured
+		"ffff",             // 42 recent
+		"0000002a",         // 44 seen: 42
+		"0000000000000000") // 48 alias: none
+	checkGolden(t, "report alias", AppendReport(nil, goldenHeader, &Report{Alias: 0x1122334455667788,
+		Progress: Progress{Done: 1, Known: 2, Loss: 3, Recent: 4, Seen: 5}}), goldenHead("04", "00"),
+		"00000001", "00000002", "0003", "0004", "00000005", "1122334455667788")
 }
 
 func TestGoldenAck(t *testing.T) {

@@ -5,14 +5,14 @@ import (
 	"errors"
 )
 
-// Wire format, Version 4. docs/PROTOCOL.md describes every byte; keep the two in step.
+// Wire format, Version 5. docs/PROTOCOL.md describes every byte; keep the two in step.
 //
 // Every packet starts with a 32-byte header and ends with a trailer (frame.go: a
 // CRC-32C, or with a key an authentication trailer); the state machines see packets
 // without their trailer.
 //
 //	0  magic "DSCS"
-//	4  Version (4)
+//	4  Version (5)
 //	5  type
 //	6  flags (bit 7 = authentication trailer; bits 0..3 are type-specific)
 //	7  reserved (sent as 0, ignored)
@@ -22,7 +22,7 @@ import (
 // All integers are big endian.
 const (
 	HeaderLen = 32
-	Version   = 4
+	Version   = 5
 
 	flagAuth = 0x80 // the packet ends with an authentication trailer (frame.go)
 )

@@ -216,6 +216,10 @@ func ParseRequest(h Header, body []byte, buf []Need) (q Request, err error) {
 type Report struct {
 	Progress
 	Hello, Done, Congestion bool
+	// Alias names the receiver across its restarts on the same machine and target
+	// (version 5), 0 = none: a keyed receiver's node ID is fresh every run, so a sender
+	// takes a later receiver with the same alias for the earlier one started again.
+	Alias uint64
 }
 
 func AppendReport(b []byte, h Header, p *Report) []byte {
@@ -230,12 +234,14 @@ func AppendReport(b []byte, h Header, p *Report) []byte {
 		h.Flags |= FlagCongestion
 	}
 	b = AppendHeader(b, h)
-	return appendProgress(b, p.Progress)
+	b = appendProgress(b, p.Progress)
+	return binary.BigEndian.AppendUint64(b, p.Alias)
 }
 
 func ParseReport(h Header, body []byte) (p Report, err error) {
 	r := reader{b: body}
 	p.Progress = r.progress()
+	p.Alias = r.u64()
 	p.Done = h.Flags&FlagDone != 0
 	p.Hello = h.Flags&FlagHello != 0
 	p.Congestion = h.Flags&FlagCongestion != 0
