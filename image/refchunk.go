@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -32,103 +33,130 @@ func (d *IncrementalDisk) blockBytes(dst []byte, i int) ([]byte, error) {
 	return dst, nil
 }
 
-// BuildRefChunks builds the reference chunks of the incremental image incr
-// on base and hands each to emit, from one goroutine, in any order; it returns
-// their number. Every block is checked against the new block map as it is
-// rebuilt (a damaged increment or base is an error wrapping ErrCorrupt).
-// level is the zstd level (0: 3); workers compress in parallel (0: GOMAXPROCS).
-func BuildRefChunks(ctx context.Context, incr, base *Reader, level, workers int, emit func(j int, chunk []byte) error) (int, error) {
+// RefBuilder builds the reference chunks of an incremental image on its base one
+// at a time, on demand: a sender serves them as receivers ask, so a session whose
+// receivers hold the base builds few of them. Safe for concurrent use (reads of the
+// base are serialized, compression is not).
+type RefBuilder struct {
+	h      *Header
+	layout *RefLayout
+	disk   *IncrementalDisk
+	enc    *zstd.Encoder
+}
+
+// NewRefBuilder prepares to build the reference chunks of incr on base (at zstd
+// level, 0: 3), after checking that base is the image incr names (ErrWrongBase).
+func NewRefBuilder(incr, base *Reader, level int) (*RefBuilder, error) {
 	nm := incr.BlockMap()
 	if nm == nil || !nm.IsIncrement() {
-		return 0, fmt.Errorf("%w: %s is not an incremental image with a block map", ErrWrongBase, incr.Header().ID)
+		return nil, fmt.Errorf("%w: %s is not an incremental image with a block map", ErrWrongBase, incr.Header().ID)
 	}
 	h := incr.Header()
 	layout, err := nm.RefLayout(int(h.ChunkSize))
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	disk, err := NewIncrementalDisk(incr, base)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	defer disk.Close()
 	if level == 0 {
 		level = 3
 	}
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)),
-		zstd.WithEncoderCRC(false), zstd.WithEncoderConcurrency(workers),
+		zstd.WithEncoderCRC(false), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
 		zstd.WithWindowSize(zstdWindow(int(h.ChunkSize))))
+	if err != nil {
+		disk.Close()
+		return nil, err
+	}
+	return &RefBuilder{h: h, layout: layout, disk: disk, enc: enc}, nil
+}
+
+// Chunks is the number of reference chunks.
+func (b *RefBuilder) Chunks() int { return b.layout.Chunks() }
+
+// Chunk builds reference chunk j: its blocks rebuilt from the increment or the
+// base, each checked against the new block map (an error wrapping ErrCorrupt if one
+// does not hash right), then compressed.
+func (b *RefBuilder) Chunk(j int) ([]byte, error) {
+	if j < 0 || j >= b.layout.Chunks() {
+		return nil, fmt.Errorf("image: reference chunk %d of %d", j, b.layout.Chunks())
+	}
+	var raw []byte
+	for _, i := range b.layout.Blocks(j) {
+		var err error
+		if raw, err = b.disk.blockBytes(raw, int(i)); err != nil {
+			return nil, err
+		}
+	}
+	return encodeRefChunk(b.h, b.layout, j, raw, b.enc), nil
+}
+
+// Close releases the base's and the increment's disk readers (not the images).
+func (b *RefBuilder) Close() error {
+	b.enc.Close()
+	return b.disk.Close()
+}
+
+// BuildRefChunks builds every reference chunk of the incremental image incr on
+// base and hands each to emit, from one goroutine, in any order; it returns their
+// number. level is the zstd level (0: 3); workers build in parallel (0: GOMAXPROCS).
+func BuildRefChunks(ctx context.Context, incr, base *Reader, level, workers int, emit func(j int, chunk []byte) error) (int, error) {
+	b, err := NewRefBuilder(incr, base, level)
 	if err != nil {
 		return 0, err
 	}
-	defer enc.Close()
-
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	type rawJob struct {
+	defer b.Close()
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	type done struct {
 		j   int
-		raw []byte
+		c   []byte
+		err error
 	}
-	type doneJob struct {
-		j     int
-		chunk []byte
-	}
-	raws := make(chan rawJob, workers)
-	outs := make(chan doneJob, workers)
-	var rerr error
-	go func() { // the disk is read in block order by one goroutine (it serializes reads)
-		defer close(raws)
-		for j := range layout.Chunks() {
-			var raw []byte
-			for _, i := range layout.Blocks(j) {
-				var e error
-				if raw, e = disk.blockBytes(raw, int(i)); e != nil {
-					rerr = e
-					cancel(e)
-					return
-				}
-			}
-			select {
-			case raws <- rawJob{j, raw}:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	var next atomic.Int64
+	outs := make(chan done, workers)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
 	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for rj := range raws {
-				c := encodeRefChunk(h, layout, rj.j, rj.raw, enc)
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				j := int(next.Add(1) - 1)
+				if j >= b.Chunks() {
+					return
+				}
+				c, err := b.Chunk(j)
 				select {
-				case outs <- doneJob{rj.j, c}:
+				case outs <- done{j, c, err}:
 				case <-ctx.Done():
 					return
 				}
 			}
-		}()
+		})
 	}
 	go func() { wg.Wait(); close(outs) }()
-	for dj := range outs {
-		if err := emit(dj.j, dj.chunk); err != nil {
-			cancel(err)
-			for range outs {
+	var first error
+	for d := range outs {
+		if first == nil {
+			first = d.err
+			if first == nil {
+				first = emit(d.j, d.c)
 			}
-			return 0, err
+			if first != nil {
+				cancel()
+			}
 		}
 	}
-	if rerr != nil {
-		return 0, rerr
+	if first == nil {
+		first = ctx.Err()
 	}
-	if err := context.Cause(ctx); err != nil {
-		return 0, err
+	if first != nil {
+		return 0, first
 	}
-	return layout.Chunks(), nil
+	return b.Chunks(), nil
 }
 
 // encodeRefChunk encodes reference chunk j of raw bytes raw.

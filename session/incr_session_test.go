@@ -65,10 +65,11 @@ func sendIncremental(t *testing.T, incr, base *image.Reader, paths []string, new
 		t.Fatal(err)
 	}
 	defer spool.Close()
-	src, err := session.NewIncrementalSource(context.Background(), incr, base, 1, 0, spool)
+	src, err := session.NewIncrementalSource(incr, base, 1, spool)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer src.Close()
 	nw := testnet.New(t, len(paths)+1, testnet.Options{})
 	udp := transport.UDPConfig{Interface: "e0", Group: netip.MustParseAddr("239.255.0.9"), Port: port}
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
@@ -112,8 +113,8 @@ func sendIncremental(t *testing.T, incr, base *image.Reader, paths []string, new
 			t.Errorf("%s: e2fsck: %v\n%s", filepath.Base(p), err, out)
 		}
 	}
-	t.Logf("session: %d literal + %d reference chunks (%d B of reference chunks); sent %d B in %d packets: %d data blocks, %d parity, %d announces, %d acks",
-		incr.NumChunks(), src.RefChunks(), src.RefBytes(), sres.Stats.Bytes, sres.Stats.Packets, sres.Stats.DataBlocks,
+	t.Logf("session: %d literal + %d reference chunks (%d built: %d B); sent %d B in %d packets: %d data blocks, %d parity, %d announces, %d acks",
+		incr.NumChunks(), src.RefChunks(), src.RefsBuilt(), src.RefBytes(), sres.Stats.Bytes, sres.Stats.Packets, sres.Stats.DataBlocks,
 		sres.Stats.ParityBlocks, sres.Stats.Announces, sres.Stats.Acks)
 	return sres, res
 }

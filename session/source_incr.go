@@ -1,9 +1,9 @@
 package session
 
 import (
-	"context"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/discuscast/discus/image"
 )
@@ -11,24 +11,33 @@ import (
 // IncrementalSource serves an incremental image to receivers that may hold its
 // base (docs/PROTOCOL.md §3.9): session chunk i < n is the increment's chunk i
 // (its literal blocks), n+j is reference chunk j (the new disk's other blocks,
-// rebuilt from the base: image.BuildRefChunks), and the increment's manifest parts
+// rebuilt from the base: image.RefBuilder), and the increment's manifest parts
 // come last, as the lead. A receiver holding the base finds by hashing its target
 // that it holds every reference chunk but those of blocks it lacks, and takes about
 // the increment; an empty or drifted target takes what it lacks. The announce
 // carries the increment's header (and signature): its manifest root commits to the
 // literal chunks and to the block map every reference chunk is checked against.
+//
+// Reference chunks are built when first asked for and kept in a spool file, so a
+// session starts at once and builds only what its receivers lack.
 type IncrementalSource struct {
 	*ImageSource
 	n, refs int
+	rb      *image.RefBuilder
 	spool   *os.File
-	offs    []int64 // reference chunk j is spool[offs[2j] : offs[2j]+offs[2j+1]]
-	bytes   int64
+
+	mu    sync.Mutex
+	built map[int]spooled
+	end   int64 // spool bytes so far
 }
 
-// NewIncrementalSource builds the reference chunks of incr on base (at zstd
-// level, workers in parallel) into spool, a temporary file the caller removes
-// afterwards, and returns the source once they are all built.
-func NewIncrementalSource(ctx context.Context, incr, base *image.Reader, level, workers int, spool *os.File) (*IncrementalSource, error) {
+type spooled struct{ off, n int64 }
+
+// NewIncrementalSource serves incr on base (the image incr names, ErrWrongBase),
+// building reference chunks at zstd level into spool, a temporary file the caller
+// removes afterwards. base must stay open while the source is used; Close releases
+// the source's readers of both images.
+func NewIncrementalSource(incr, base *image.Reader, level int, spool *os.File) (*IncrementalSource, error) {
 	if err := image.CheckBase(incr.Header(), base.Header()); err != nil {
 		return nil, err
 	}
@@ -36,29 +45,16 @@ func NewIncrementalSource(ctx context.Context, incr, base *image.Reader, level, 
 	if err != nil {
 		return nil, err
 	}
-	s := &IncrementalSource{ImageSource: is, n: incr.NumChunks(), spool: spool}
-	var off int64
-	var offs []int64
-	refs, err := image.BuildRefChunks(ctx, incr, base, level, workers, func(j int, c []byte) error {
-		if _, err := spool.WriteAt(c, off); err != nil {
-			return fmt.Errorf("mcast: spooling reference chunks to %s: %w", spool.Name(), err)
-		}
-		for len(offs) < 2*(j+1) {
-			offs = append(offs, 0, -1)
-		}
-		offs[2*j], offs[2*j+1] = off, int64(len(c))
-		off += int64(len(c))
-		return nil
-	})
+	rb, err := image.NewRefBuilder(incr, base, level)
 	if err != nil {
 		return nil, err
 	}
-	if len(offs) != 2*refs {
-		return nil, fmt.Errorf("mcast: internal error: %d reference chunks built, %d spooled", refs, len(offs)/2)
-	}
-	s.refs, s.offs, s.bytes = refs, offs, off
-	return s, nil
+	return &IncrementalSource{ImageSource: is, n: incr.NumChunks(), refs: rb.Chunks(), rb: rb, spool: spool,
+		built: map[int]spooled{}}, nil
 }
+
+// Close releases the reference builder (the images and the spool stay the caller's).
+func (s *IncrementalSource) Close() error { return s.rb.Close() }
 
 // RefChunks is the number of reference chunks.
 func (s *IncrementalSource) RefChunks() int { return s.refs }
@@ -75,21 +71,47 @@ func (s *IncrementalSource) Chunk(i int) ([]byte, error) {
 	case i < s.n:
 		return s.ImageSource.Chunk(i)
 	case i < s.n+s.refs:
-		j := i - s.n
-		b := make([]byte, s.offs[2*j+1])
-		if _, err := s.spool.ReadAt(b, s.offs[2*j]); err != nil {
-			err = fmt.Errorf("mcast: reading spooled reference chunk %d: %w", j, err)
+		c, err := s.ref(i - s.n)
+		if err != nil {
 			s.ImageSource.mu.Lock()
 			if s.ImageSource.err == nil {
-				s.ImageSource.err = err
+				s.ImageSource.err = err // a damaged base or increment ends the session
 			}
 			s.ImageSource.mu.Unlock()
-			return nil, err
 		}
-		return b, nil
+		return c, err
 	default:
 		return s.ImageSource.Chunk(i - s.refs)
 	}
+}
+
+// ref returns reference chunk j from the spool, building it on first use.
+func (s *IncrementalSource) ref(j int) ([]byte, error) {
+	s.mu.Lock()
+	sp, ok := s.built[j]
+	s.mu.Unlock()
+	if ok {
+		b := make([]byte, sp.n)
+		if _, err := s.spool.ReadAt(b, sp.off); err != nil {
+			return nil, fmt.Errorf("mcast: reading spooled reference chunk %d: %w", j, err)
+		}
+		return b, nil
+	}
+	c, err := s.rb.Chunk(j)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.built[j]; ok {
+		return c, nil
+	}
+	if _, err := s.spool.WriteAt(c, s.end); err != nil {
+		return nil, fmt.Errorf("mcast: spooling reference chunk %d to %s: %w", j, s.spool.Name(), err)
+	}
+	s.built[j] = spooled{s.end, int64(len(c))}
+	s.end += int64(len(c))
+	return c, nil
 }
 
 // RecycleChunk implements the sender's buffer recycling for the increment's chunks.
@@ -99,8 +121,16 @@ func (s *IncrementalSource) RecycleChunk(i int, b []byte) {
 	}
 }
 
-// SessionBytes is the bytes of the increment's chunks and the reference chunks.
-func (s *IncrementalSource) SessionBytes() int64 { return s.ImageSource.SessionBytes() + s.bytes }
+// RefBytes is the bytes of the reference chunks built so far.
+func (s *IncrementalSource) RefBytes() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.end
+}
 
-// RefBytes is the bytes of the reference chunks.
-func (s *IncrementalSource) RefBytes() int64 { return s.bytes }
+// RefsBuilt is the number of reference chunks built so far (those some receiver asked for).
+func (s *IncrementalSource) RefsBuilt() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.built)
+}
