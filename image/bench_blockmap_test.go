@@ -22,7 +22,7 @@ func benchMap(b *testing.B, size, blockSize int) (*os.File, *BlockMap) {
 	b.Cleanup(func() { f.Close(); os.Remove(f.Name()) })
 	rng := rand.New(rand.NewPCG(1, 2))
 	buf := make([]byte, 1<<20)
-	mb, _ := newMapBuilder(blockSize)
+	mb, _ := newMapBuilder(blockSize, nil)
 	for off := 0; off < size; off += len(buf) {
 		for i := 0; i < len(buf); i += 8 {
 			v := rng.Uint64()

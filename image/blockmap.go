@@ -1,6 +1,7 @@
 package image
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
 	"hash"
@@ -48,6 +49,8 @@ type BlockMap struct {
 
 	lit   *bitset      // an increment's literal blocks (blockmap_incr.go); nil: no section
 	reloc []Relocation // an increment's relocated full blocks
+	keyed bool         // hashes are HMAC-SHA256 (blockmap_keyed.go)
+	key   []byte       // their key, once given (WithKey)
 }
 
 // BlockSize is the map's block size in bytes.
@@ -150,6 +153,14 @@ func encodeBlockMap(shift uint, extents []Range, spans []int64, hashes [][32]byt
 	return encodeBlockMapIncr(shift, extents, spans, hashes, nil, nil)
 }
 
+// encodeKeyedBlockMap is encodeBlockMap for hashes keyed with the map key.
+func encodeKeyedBlockMap(shift uint, extents []Range, spans []int64, hashes [][32]byte) []byte {
+	b := encodeBlockMap(shift, extents, spans, hashes)
+	b[6] |= mapFlagKeyed
+	le.PutUint64(b[len(b)-8:], xxhash.Sum64(b[:len(b)-8]))
+	return b
+}
+
 // encodeBlockMapIncr is encodeBlockMap with an increment section when lit is
 // not nil (blockmap_incr.go).
 func encodeBlockMapIncr(shift uint, extents []Range, spans []int64, hashes [][32]byte, lit []int, rel []Relocation) []byte {
@@ -196,8 +207,9 @@ func ParseBlockMap(b []byte) (*BlockMap, error) {
 		return nil, corruptf("block map: checksum mismatch")
 	}
 	shift := uint(b[5])
-	if shift < 12 || shift > 20 || b[6]&^mapFlagIncrement != 0 || b[7] != 0 || le.Uint32(b[20:]) != 0 {
-		return nil, corruptf("block map: bad block size or reserved bytes")
+	if shift < 12 || shift > 20 || b[6]&^(mapFlagIncrement|mapFlagKeyed) != 0 || b[6] == mapFlagIncrement|mapFlagKeyed ||
+		b[7] != 0 || le.Uint32(b[20:]) != 0 {
+		return nil, corruptf("block map: bad block size, flags or reserved bytes")
 	}
 	incr := b[6]&mapFlagIncrement != 0
 	ne, nc, nh := uint64(le.Uint32(b[8:])), uint64(le.Uint32(b[12:])), uint64(le.Uint32(b[16:]))
@@ -208,7 +220,8 @@ func ParseBlockMap(b []byte) (*BlockMap, error) {
 	if nc < 1 || nc > MaxChunkCount {
 		return nil, corruptf("block map: %d chunks", nc)
 	}
-	m := &BlockMap{shift: shift, raw: b, extents: make([]Range, ne), spans: make([]int64, nc), hashes: make([][32]byte, nh)}
+	m := &BlockMap{shift: shift, raw: b, extents: make([]Range, ne), spans: make([]int64, nc), hashes: make([][32]byte, nh),
+		keyed: b[6]&mapFlagKeyed != 0}
 	p := b[blockMapFixed:]
 	var prev int64 = -1
 	for i := range m.extents {
@@ -279,12 +292,18 @@ type mapBuilder struct {
 	h       hash.Hash
 	size    int64 // encoded size so far, to give up on a map too large
 	over    bool
+	keyed   bool
 }
 
-func newMapBuilder(blockSize int) (*mapBuilder, error) {
+// newMapBuilder hashes with SHA-256, or with HMAC-SHA256 under key's map key for an
+// encrypted image (key not nil; blockmap_keyed.go).
+func newMapBuilder(blockSize int, key *Key) (*mapBuilder, error) {
 	s, err := blockShift(blockSize)
 	if err != nil {
 		return nil, err
+	}
+	if key != nil {
+		return &mapBuilder{shift: s, h: hmac.New(sha256.New, key.mapKey), keyed: true}, nil
 	}
 	return &mapBuilder{shift: s, h: sha256.New()}, nil
 }
@@ -339,6 +358,9 @@ func (b *mapBuilder) done() *BlockMap {
 		return nil
 	}
 	raw := encodeBlockMap(b.shift, b.extents, b.spans, b.hashes)
+	if b.keyed {
+		raw = encodeKeyedBlockMap(b.shift, b.extents, b.spans, b.hashes)
+	}
 	m, err := ParseBlockMap(raw)
 	if err != nil {
 		panic("image: internal error: built block map does not parse: " + err.Error())

@@ -2,7 +2,6 @@ package image
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"io"
 	"runtime"
@@ -24,13 +23,17 @@ const hashBatch = 1 << 20
 
 // HashTarget reads target at the used ranges of every block of m and
 // reports which blocks it already holds (match[i] for block i): their used
-// bytes have the SHA-256 the map gives. A target shorter than the image
+// bytes have the SHA-256 the map gives (an encrypted image's keyed map: the
+// HMAC, so m must come from WithKey; ErrMapKey otherwise). A target shorter than the image
 // simply does not hold what lies beyond its end. It reads and hashes on
 // workers goroutines (0: GOMAXPROCS); SHA-256 uses the CPU's SHA extensions
 // where it has them (crypto/sha256), about 2 GB/s a core.
 func HashTarget(ctx context.Context, target io.ReaderAt, m *BlockMap, workers int) ([]bool, HashStats, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
+	}
+	if _, err := m.hasher(); err != nil {
+		return nil, HashStats{}, err // a keyed map without its key (WithKey)
 	}
 	match := make([]bool, m.Len())
 	// Batches: runs of consecutive blocks of about hashBatch used bytes.
@@ -92,7 +95,7 @@ func HashTarget(ctx context.Context, target io.ReaderAt, m *BlockMap, workers in
 					}
 					win = win[:n]
 				}
-				h := sha256.New()
+				h, _ := m.hasher()
 				var one []byte
 				for k := 0; k < hi-lo; k++ {
 					h.Reset()

@@ -167,18 +167,14 @@ func CreateChunks(ctx context.Context, src *Source, cfg CreateConfig, emit func(
 	var mb *mapBuilder
 	if cfg.delta != nil {
 		h.DeltaBase, h.BaseRoot, h.BlockSize = cfg.delta.baseID, cfg.delta.baseRoot, 1<<cfg.delta.shift
-	} else if cfg.BlockSize != NoBlockMap && cfg.Encrypt != nil {
-		// The hashes of plain blocks would let anyone confirm a guess of
-		// their content: an encrypted image has no block map.
-		if cfg.BlockSize != 0 {
-			return nil, CreateStats{}, errors.New("image: an encrypted image has no block map (its hashes would reveal the plain blocks)")
-		}
 	} else if cfg.BlockSize != NoBlockMap {
 		bs := cfg.BlockSize
 		if bs == 0 {
 			bs = DefaultBlockSize
 		}
-		if mb, err = newMapBuilder(bs); err != nil {
+		// An encrypted image's map is keyed with the image key (blockmap_keyed.go):
+		// plain hashes would let anyone confirm a guess of a block's content.
+		if mb, err = newMapBuilder(bs, cfg.Encrypt); err != nil {
 			return nil, CreateStats{}, err
 		}
 		h.BlockSize = bs

@@ -362,7 +362,7 @@ func (w *FileWriter) writeFile(h *Header) (err error) {
 // rebuildMap computes the block map of header h from the spooled chunks
 // (not sealed), in index order. w.mu is held.
 func (w *FileWriter) rebuildMap(h *Header) (*BlockMap, error) {
-	mb, err := newMapBuilder(h.BlockSize)
+	mb, err := newMapBuilder(h.BlockSize, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -95,7 +95,7 @@ func newBlockMapOf(ctx context.Context, src *Source, cfg CreateConfig, blockSize
 	if err != nil {
 		return nil, err
 	}
-	mb, err := newMapBuilder(blockSize)
+	mb, err := newMapBuilder(blockSize, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -189,6 +189,8 @@ func CreateIncremental(ctx context.Context, src *Source, base *Reader, dst io.Wr
 		return nil, CreateStats{}, ist, errors.New("image: an incremental image cannot be encrypted (it is built on the block map)")
 	case bm == nil:
 		return nil, CreateStats{}, ist, fmt.Errorf("%w: base image %s has no block map", ErrWrongBase, bh.ID)
+	case bh.Encrypted:
+		return nil, CreateStats{}, ist, fmt.Errorf("%w: base image %s is encrypted (an increment cannot be)", ErrWrongBase, bh.ID)
 	case src.r != nil:
 		return nil, CreateStats{}, ist, errors.New("image: an incremental image needs a file or device source, not a stream")
 	case cfg.BlockSize == NoBlockMap:

@@ -25,6 +25,7 @@ const sealOverhead = chacha20poly1305.Overhead
 const (
 	hkdfChunkKey = "discus/2 image chunk key"
 	hkdfKeyID    = "discus/2 image key id"
+	hkdfMapKey   = "discus/5 image block map key" // blockmap_keyed.go
 )
 
 // KeyID names an image encryption key without revealing it.
@@ -39,8 +40,9 @@ func (id KeyID) String() string { return hex.EncodeToString(id[:]) }
 // XChaCha20-Poly1305 under a key derived from a secret of at least
 // MinKeyLen bytes.
 type Key struct {
-	aead cipher.AEAD
-	id   KeyID
+	aead   cipher.AEAD
+	id     KeyID
+	mapKey []byte // HMAC key of an encrypted image's block map
 }
 
 // NewKey derives an image key from secret (at least MinKeyLen bytes, e.g.
@@ -61,7 +63,11 @@ func NewKey(secret []byte) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Key{aead: aead, id: KeyID(id)}, nil
+	mk, err := hkdf.Key(sha256.New, secret, nil, hkdfMapKey, 32)
+	if err != nil {
+		return nil, err
+	}
+	return &Key{aead: aead, id: KeyID(id), mapKey: mk}, nil
 }
 
 // LoadKey reads a key file (NewKey of its bytes).

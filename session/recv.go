@@ -122,7 +122,7 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		inst  ChunkSink
 		fatal error
 		gate  = imageGate{trust: cfg.Trust}
-		rs    = resumer{workers: cfg.Install.Workers, log: log}
+		rs    = resumer{workers: cfg.Install.Workers, log: log, key: cfg.Install.Decrypt}
 	)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -317,6 +317,13 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 	cancel(err) // a worker waiting for the installer's window gives up
 	dl.close()
 	if inst != nil {
+		if fw, ok := inst.(interface{ SetBlockMap(*image.BlockMap) }); ok {
+			// A kept image's index ends with its block map: the one the manifest
+			// checked (an encrypted image's cannot be rebuilt from sealed chunks).
+			if mc := gate.checker(); mc != nil && mc.BlockMap() != nil {
+				fw.SetBlockMap(mc.BlockMap())
+			}
+		}
 		// Close waits for the last writes and fails unless every chunk of
 		// the final header was verified and written.
 		if cerr := inst.Close(); err == nil {

@@ -45,6 +45,7 @@ type ResumeStats struct {
 type resumer struct {
 	target  io.ReaderAt   // nil: no resume (not readable, or a sink that keeps the image)
 	pending *resumeResult // a delta session's result, waiting for the sink's block map
+	key     *image.Key    // an encrypted image's key: its block map is keyed with it
 	workers int
 	log     *slog.Logger
 	started bool
@@ -95,6 +96,7 @@ func (rs *resumer) poll(ctx context.Context, r *mcast.Receiver, gate *imageGate,
 		if bm == nil {
 			return nil // its parts are on the way
 		}
+		bm = bm.WithKey(rs.key) // an encrypted image's hashes are keyed (image.BlockMap.Keyed)
 		rs.started = true
 		rs.res = make(chan resumeResult, 1)
 		chunkSize := int(h.ChunkSize)

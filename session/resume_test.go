@@ -22,7 +22,21 @@ import (
 // real multicast: it must find what it wrote by hashing the target, fetch only
 // the rest, be the same receiver to the sender (which must end without a lost
 // receiver), and end byte-identical. A second receiver takes the whole image.
-func TestResumeRestartedReceiver(t *testing.T) { resumeRestarted(t, nil, 19120) }
+func TestResumeRestartedReceiver(t *testing.T) { resumeRestarted(t, nil, nil, 19120) }
+
+// TestResumeRestartedEncrypted: an encrypted image's block map is keyed with the
+// image key (image.BlockMap.Keyed); a receiver with the key resumes all the same.
+func TestResumeRestartedEncrypted(t *testing.T) {
+	secret := make([]byte, 32)
+	for i := range secret {
+		secret[i] = byte(7 * i)
+	}
+	k, err := image.NewKey(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumeRestarted(t, nil, k, 19124)
+}
 
 // TestResumeRestartedKeyedReceiver: the same with --key, whose receivers take a fresh
 // node ID every run; the restart's alias (alias.go) makes it the same receiver to the
@@ -32,14 +46,14 @@ func TestResumeRestartedKeyedReceiver(t *testing.T) {
 	for i := range k {
 		k[i] = byte(3 * i)
 	}
-	resumeRestarted(t, k, 19122)
+	resumeRestarted(t, k, nil, 19122)
 }
 
-func resumeRestarted(t *testing.T, key []byte, port int) {
+func resumeRestarted(t *testing.T, key []byte, enc *image.Key, port int) {
 	nw := testnet.New(t, 3, testnet.Options{})
 	data := diskBytes(40<<20, 5)
-	img := makeImageCfg(t, data, image.CreateConfig{ChunkSize: 256 << 10})
-	bm := img.BlockMap()
+	img := makeImageCfg(t, data, image.CreateConfig{ChunkSize: 256 << 10, Encrypt: enc})
+	bm := img.BlockMap().WithKey(enc)
 	if bm == nil {
 		t.Fatal("image without a block map")
 	}
@@ -65,7 +79,7 @@ func resumeRestarted(t *testing.T, key []byte, port int) {
 		defer f.Close()
 		rcfg.Transport = openUDP(t, h, transport.RoleReceiver, udp)
 		rcfg.Receiver.Key = key
-		rcfg.Install.Grow = true
+		rcfg.Install.Grow, rcfg.Install.Decrypt = true, enc
 		rcfg.StartTimeout = 20 * time.Second
 		return session.ReceiveImage(ctx, f, rcfg)
 	}
@@ -81,7 +95,7 @@ func resumeRestarted(t *testing.T, key []byte, port int) {
 			return
 		}
 		firstRes, firstErr = session.ReceiveImage(kctx, f, session.ReceiveConfig{
-			Transport: openUDP(t, nw.Hosts[2], transport.RoleReceiver, udp), Install: image.InstallConfig{Grow: true},
+			Transport: openUDP(t, nw.Hosts[2], transport.RoleReceiver, udp), Install: image.InstallConfig{Grow: true, Decrypt: enc},
 			StartTimeout: 20 * time.Second, Receiver: mcast.ReceiverConfig{Key: key},
 			Progress: func(p session.ReceiveProgress) {
 				if p.Stats.ChunksDone >= n/2 {
@@ -116,7 +130,7 @@ func resumeRestarted(t *testing.T, key []byte, port int) {
 		}
 	}
 	rv := againRes.Resume
-	lackedEnc, lacked := lacking(t, img, atStop)
+	lackedEnc, lacked := lackingKey(t, img, atStop, enc)
 	bs := int64(againRes.Stats.Bytes)
 	t.Logf("first run: %d of %d chunks; restart: hashed %v (%d/%d blocks in %v), held %d chunks (%d used bytes); received %d chunk bytes for ~%d lacked used bytes (~%d encoded); wrote %d bytes, skipped %d",
 		firstRes.Stats.ChunksDone, n, rv.Hashed, rv.Hash.Matched, rv.Hash.Blocks, rv.HashElapsed.Round(time.Millisecond), rv.HeldChunks, rv.HeldBytes,
@@ -145,7 +159,13 @@ func resumeRestarted(t *testing.T, key []byte, port int) {
 // bytes.
 func lacking(t *testing.T, img *image.Reader, got []byte) (enc, used int64) {
 	t.Helper()
-	bm := img.BlockMap()
+	return lackingKey(t, img, got, nil)
+}
+
+// lackingKey is lacking for an encrypted image (its keyed map needs the key).
+func lackingKey(t *testing.T, img *image.Reader, got []byte, k *image.Key) (enc, used int64) {
+	t.Helper()
+	bm := img.BlockMap().WithKey(k)
 	match, _, err := image.HashTarget(context.Background(), bytes.NewReader(got), bm, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -116,7 +116,11 @@ func printTrust(h *image.Header, sig *image.Signature) {
 	}
 	fmt.Printf("manifest:     root %x, %d parts\n", h.ManifestRoot, h.ManifestParts())
 	if h.BlockMapLen > 0 {
-		fmt.Printf("block map:    %d KiB blocks, %d bytes\n", h.BlockSize>>10, h.BlockMapLen)
+		keyed := ""
+		if h.Encrypted {
+			keyed = ", keyed with the image key"
+		}
+		fmt.Printf("block map:    %d KiB blocks, %d bytes%s\n", h.BlockSize>>10, h.BlockMapLen, keyed)
 	} else {
 		fmt.Println("block map:    none")
 	}
