@@ -27,7 +27,11 @@ type recvView struct {
 	Done     bool   // complete and acknowledged by the sender
 	Complete bool   // every chunk delivered
 	Blocks   uint64 // data blocks heard (new and duplicate)
-	Heard    uint64 // packets heard from the sender (any type)
+	// Waiting: the receiver expects blocks from the sender (mcast.Receiver.Waiting).
+	// While it does not (every chunk it lacks is complete and waits for the disk), the
+	// absence of data is no sign of a lost sender and its clock stands still.
+	Waiting bool
+	Heard   uint64 // packets heard from the sender (any type)
 }
 
 // recvStep is one step's outcome.
@@ -49,6 +53,8 @@ func newRecvPolicy(startTimeout, receiveTimeout time.Duration, start time.Time) 
 func (p *recvPolicy) Step(now time.Time, v recvView) (st recvStep, next time.Time) {
 	if v.Blocks != p.lastRx {
 		p.lastRx, p.lastRxAt = v.Blocks, now
+	} else if !v.Waiting {
+		p.lastRxAt = now
 	}
 	if v.Heard != p.lastHeard {
 		p.lastHeard, p.lastHeardAt = v.Heard, now

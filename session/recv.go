@@ -38,7 +38,8 @@ type ReceiveConfig struct {
 
 	// StartTimeout gives up (ErrStartTimeout) when no sender is heard within
 	// it; ReceiveTimeout gives up (ErrSenderLost) when no data arrives for
-	// this long once data has begun to flow, or when the sender falls silent
+	// this long once data has begun to flow (counted only while the receiver
+	// waits for data, mcast.Receiver.Waiting), or when the sender falls silent
 	// altogether (not even announces) for this long after it was heard. A
 	// sender waiting for more receivers keeps announcing, so early receivers
 	// wait with it. 0 = wait for ever.
@@ -307,7 +308,7 @@ func ReceiveImage(ctx context.Context, target io.WriterAt, cfg ReceiveConfig) (R
 		st := r.Stats()
 		step, _ := pol.Step(now, recvView{
 			Joined: inst != nil, Done: r.Done(), Complete: r.Complete(),
-			Blocks: st.Blocks + st.DupBlocks, Heard: st.SenderPackets,
+			Blocks: st.Blocks + st.DupBlocks, Heard: st.SenderPackets, Waiting: r.Waiting(),
 		})
 		res.Acked = step.Acked
 		return step.End, step.Err
