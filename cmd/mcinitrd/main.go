@@ -31,6 +31,8 @@ const cmdlineHelp = `Kernel command line (the initramfs's whole interface):
   discus.trust=/PATH      mcrecv --trust, a file added with --add
   discus.grow=1           mcrecv --grow: the last partition takes the rest of a
                           larger disk
+  discus.memory=SIZE      mcrecv --memory: its budget (64m; none; default auto:
+                          a quarter of the machine's memory when below 256 MiB)
   discus.then=poweroff|reboot|shell
                           after success (default poweroff); shell runs /bin/sh
                           if one was added (--add busybox:/bin/sh)

@@ -32,11 +32,14 @@ type options struct {
 	key, trust, decrypt      string
 	nokbd                    bool
 	grow                     bool
+	memory                   string
 }
 
 func main() {
 	stop := cli.StartProfile(os.Stderr)
+	stopMem := startMemProfile(os.Stderr)
 	rc := run(os.Args[1:], os.Stdout, os.Stderr)
+	stopMem()
 	stop()
 	os.Exit(rc)
 }
@@ -60,6 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.trust, "trust", "", "install only images signed by a key in this file (authorized_keys format, ssh-ed25519)")
 	fs.StringVar(&o.decrypt, "decrypt", "", "key file of an encrypted image (mcimage create --encrypt)")
 	fs.BoolVar(&o.grow, "grow", false, "fit the image to the disk: enlarge the last partition and its filesystem to fill a larger disk, shrink them onto a smaller one that holds their data (checked after the transfer)")
+	fs.StringVar(&o.memory, "memory", "auto", "memory budget (64m, 96MiB; 0 = none): Go's soft memory limit and, below 128 MiB, fewer chunks held at once; auto = a quarter of the machine's memory when that is below 256 MiB")
 	fs.BoolVar(&o.nokbd, "nokbd", false, "accepted for udpcast compatibility; mcrecv never reads the keyboard")
 	cli.SetUsage(fs, "usage: mcrecv [flags] TARGET\n\nTARGET: a disk, partition or file written in place, or - for stdout.")
 	if code, ok := cli.Parse(fs, "mcrecv", args, stdout, stderr); !ok {
@@ -109,6 +113,11 @@ func receive(o options, args []string, stdout, stderr io.Writer) error {
 	if cfg.Install.Gaps, err = image.ParseGapMode(o.gaps); err != nil {
 		return cli.Usagef("--gaps: %v", err)
 	}
+	budget, err := parseMemory(o.memory)
+	if err != nil {
+		return cli.Usagef("--memory: %v", err)
+	}
+	applyMemory(budget, &cfg)
 	if o.imageID != "" {
 		b, err := hex.DecodeString(o.imageID)
 		if err != nil || len(b) != len(cfg.Receiver.SessionID) {

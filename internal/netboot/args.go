@@ -23,5 +23,8 @@ func ReceiverArgs(c Config, iface, target string) []string {
 	if c.Grow {
 		args = append(args, "--grow")
 	}
+	if c.Memory != "" {
+		args = append(args, "--memory", c.Memory)
+	}
 	return append(args, target)
 }

@@ -50,6 +50,10 @@ type Config struct {
 	// Grow passes mcrecv's --grow: let the last partition take the rest
 	// of a disk larger than the image.
 	Grow bool
+	// Memory is mcrecv's --memory: its memory budget (64m, 96MiB, none, auto); ""
+	// means mcrecv's default (auto: a quarter of the machine's memory when that is
+	// below 256 MiB, so a small netboot VM needs nothing here).
+	Memory string
 	// Then is done after success; "" means ThenPoweroff. A failure never
 	// does it: init stops with the reason on the console.
 	Then Then
@@ -139,6 +143,11 @@ func (c *Config) set(key, val string) error {
 			return err
 		}
 		c.Grow = b
+	case "memory":
+		if !isMemory(val) {
+			return errors.New("want a size such as 64m or 96MiB, none or auto")
+		}
+		c.Memory = val
 	case "then":
 		switch t := Then(val); t {
 		case ThenPoweroff, ThenReboot, ThenShell:
@@ -226,6 +235,26 @@ func isIfname(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c <= ' ' || c == '/' || c == ':' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// isMemory accepts what mcrecv's --memory does: auto, none, 0, or digits with an
+// optional k, m or g (and i, b) suffix. mcrecv judges the size itself.
+func isMemory(v string) bool {
+	switch strings.ToLower(v) {
+	case "auto", "none", "0":
+		return true
+	}
+	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToLower(v), "b"), "i")
+	t = strings.TrimRight(t, "kmg")
+	if t == "" || len(t) > 12 || len(v)-len(t) > 3 {
+		return false
+	}
+	for _, r := range t {
+		if r < '0' || r > '9' {
 			return false
 		}
 	}

@@ -11,19 +11,19 @@ import (
 func TestParseCmdline(t *testing.T) {
 	got, err := ParseCmdline(`BOOT_IMAGE=/vmlinuz console=ttyS0 quiet discus.target=/dev/vda ` +
 		`discus.ip=198.18.0.10/24 discus.iface=eth0 discus.group=239.1.2.3 discus.port=9100 ` +
-		`discus.key=/etc/discus/key discus.trust=/etc/discus/trust discus.grow=1 discus.then=reboot` + "\n")
+		`discus.key=/etc/discus/key discus.trust=/etc/discus/trust discus.grow=1 discus.memory=64m discus.then=reboot` + "\n")
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Config{Target: "/dev/vda", Addr: netip.MustParsePrefix("198.18.0.10/24"), Iface: "eth0",
 		Group: netip.MustParseAddr("239.1.2.3"), Port: 9100, Key: "/etc/discus/key",
-		Trust: "/etc/discus/trust", Grow: true, Then: ThenReboot}
+		Trust: "/etc/discus/trust", Grow: true, Memory: "64m", Then: ThenReboot}
 	if got != want {
 		t.Fatalf("got %+v\nwant %+v", got, want)
 	}
 	args := ReceiverArgs(got, "eth0", "/dev/vda")
 	wantArgs := []string{"--progress", "--interface", "eth0", "--mcast-data-address", "239.1.2.3",
-		"--portbase", "9100", "--key", "/etc/discus/key", "--trust", "/etc/discus/trust", "--grow", "/dev/vda"}
+		"--portbase", "9100", "--key", "/etc/discus/key", "--trust", "/etc/discus/trust", "--grow", "--memory", "64m", "/dev/vda"}
 	if !reflect.DeepEqual(args, wantArgs) {
 		t.Fatalf("args %q", args)
 	}
@@ -62,7 +62,7 @@ func TestParseCmdlineErrors(t *testing.T) {
 		"discus.ip=198.18.0.10/31", "discus.ip=fe80::1/64", "discus.ip=239.1.1.1/24",
 		"discus.ip=0.0.0.0/8", "discus.iface=", "discus.iface=a/b", "discus.iface=0123456789abcdef",
 		"discus.group=198.18.0.1", "discus.group=x", "discus.port=0", "discus.port=65535",
-		"discus.port=9k", "discus.key=key", "discus.trust=/a/../b", "discus.grow=maybe",
+		"discus.port=9k", "discus.key=key", "discus.trust=/a/../b", "discus.grow=maybe", "discus.memory=lots", "discus.memory=64t", "discus.memory=-1",
 		"discus.then=halt", "discus.tagret=/dev/vda", `discus.target="/dev/vda`, "a\x00b",
 		strings.Repeat("x", MaxCmdline+1),
 	} {

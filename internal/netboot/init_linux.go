@@ -101,6 +101,9 @@ func initSteps(start time.Time) error {
 	if cfg.Grow && !receiverHasFlag("grow") {
 		return errors.New("discus.grow=1: grow not supported by this mcrecv")
 	}
+	if cfg.Memory != "" && !receiverHasFlag("memory") {
+		return errors.New("discus.memory=: not supported by this mcrecv")
+	}
 	if err := receive(cfg, iface.Name, target); err != nil {
 		return err
 	}
