@@ -19,6 +19,8 @@ type lease struct {
 	Router netip.Addr
 	Server netip.Addr
 	Time   time.Duration
+	T1     time.Duration // renewal time (option 58; 0 = Time/2)
+	raw    *nclient4.Lease
 }
 
 // dhcpLease asks for an address on iface until one comes or ctx ends,
@@ -71,7 +73,7 @@ func dhcpOnce(ctx context.Context, iface string) (lease, error) {
 		}
 		bits = ones
 	}
-	out := lease{Addr: netip.PrefixFrom(ip, bits), Time: ack.IPAddressLeaseTime(0)}
+	out := lease{Addr: netip.PrefixFrom(ip, bits), Time: ack.IPAddressLeaseTime(0), T1: ack.IPAddressRenewalTime(0), raw: l}
 	if r := ack.Router(); len(r) > 0 {
 		if a, ok := netip.AddrFromSlice(r[0].To4()); ok && a.IsGlobalUnicast() {
 			out.Router = a

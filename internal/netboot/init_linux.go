@@ -218,13 +218,14 @@ func configureNet(cfg Config, ifc *net.Interface) error {
 		return fmt.Errorf("%s up: %w", ifc.Name, err)
 	}
 	addr, via := cfg.Addr, netip.Addr{}
+	var dl *lease
 	if !addr.IsValid() {
 		logf("%s (%s) up; asking DHCP for an address", ifc.Name, ifc.HardwareAddr)
 		l, err := dhcpLease(context.Background(), ifc.Name, logf)
 		if err != nil {
 			return err
 		}
-		addr, via = l.Addr, l.Router
+		addr, via, dl = l.Addr, l.Router, &l
 		logf("DHCP: %s from %s, router %v, lease %v", addr, l.Server, via, l.Time)
 	}
 	if err := addAddr(ifc.Index, addr); err != nil {
@@ -240,6 +241,10 @@ func configureNet(cfg Config, ifc *net.Interface) error {
 		}
 	}
 	logf("network up: %s on %s (%s)", addr, ifc.Name, ifc.HardwareAddr)
+	if dl != nil {
+		// Renewed at T1 while mcrecv works: init outlives it (it waits for mcrecv).
+		go keepLease(context.Background(), ifc.Name, *dl, logf)
+	}
 	return nil
 }
 
