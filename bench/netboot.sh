@@ -7,7 +7,8 @@
 #
 # Runs: dhcp (1 VM, address from dnsmasq), static (1 VM, discus.ip=), lab
 # (3 VMs in one session, the third with discus.target=auto), grow (1 VM, a
-# disk 64 MiB larger than the image's, discus.grow=1), fail (two empty
+# disk 64 MiB larger than the image's, discus.grow=1), reboot (1 VM,
+# discus.then=reboot: the kernel must restart it, then it boots the disk), fail (two empty
 # disks and discus.target=auto: refused, and the VM stays stopped). In every run a host namespace runs mcrecv in the
 # same session, for the VM-vs-host imaging time.
 #
@@ -16,7 +17,7 @@
 # VM ever reaches this machine's real network (no user-mode networking).
 #
 #   sudo bash bench/netboot.sh             # all runs, results in bench/results/netboot-DATE/
-#   NB_RUNS="static" bash bench/netboot.sh # a subset (dhcp static lab grow fail)
+#   NB_RUNS="static" bash bench/netboot.sh # a subset (dhcp static lab grow reboot fail)
 #   NB_TREE=minimal bash bench/netboot.sh  # a tiny OS tree instead of the debootstrap base
 # Exits 0 only when every run's disks verified and booted.
 set -euo pipefail
@@ -25,7 +26,7 @@ REPO=$PWD
 export PATH=/usr/local/go/bin:$PATH
 [ "$(id -u)" = 0 ] || { echo "netboot: needs root (namespaces, taps, loop-free mkfs)" >&2; exit 1; }
 
-NB_RUNS=${NB_RUNS:-"dhcp static lab grow fail"}
+NB_RUNS=${NB_RUNS:-"dhcp static lab grow reboot fail"}
 NB_TREE=${NB_TREE:-auto}
 NB_TIMEOUT=${NB_TIMEOUT:-1200} # seconds per imaging run; TCG on 2 shared cores is slow
 NB_MEM=${NB_MEM:-256}
@@ -251,7 +252,9 @@ run() {
     disk=$W/$name-vm$v.raw
     rm -f "$disk"
     truncate -s "$DISK_BYTES" "$disk"
-    append="$KCMD $NB_APPEND discus.target=/dev/vda discus.then=poweroff"
+    local then=poweroff
+    [ "$mode" = reboot ] && then=reboot
+    append="$KCMD $NB_APPEND discus.target=/dev/vda discus.then=$then"
     [ "$mode" != dhcp ] && append="$append discus.ip=198.18.0.$((10 + v))/24"
     if [ "$mode" = grow ]; then
       truncate -s "$((DISK_BYTES + GROW_BYTES))" "$disk"
@@ -311,6 +314,10 @@ PY
         cmp -s -n $((pe * 512)) -i 1048576:1048576 "$W/$name-vm$v.raw" "$EXPECTED"; then okimg=1; fi
     elif grep -q 'DISCUS OK' "$c" && cmp -s "$W/$name-vm$v.raw" "$EXPECTED"; then okimg=1; fi
     [ $okimg = 1 ] || reason=$(grep -m1 -o 'DISCUS FAILED.*' "$c" || echo "disk differs from mcimage extract or no DISCUS OK")
+    if [ "$mode" = reboot ] && [ $okimg = 1 ] && ! grep -q 'reboot: Restarting system' "$c"; then
+      # discus.then=reboot: the kernel restarts the machine (qemu, -no-reboot, exits).
+      okimg=0; reason="discus.then=reboot: no 'reboot: Restarting system' on the console"
+    fi
     first=$(stamp_of "$c" 'starting /bin/mcrecv')
     [ -n "$first" ] && first=$(awk -v a="$t0" -v b="$first" 'BEGIN { printf "%.1f", b - a }')
     up=$(guest_of "$c" 'starting /bin/mcrecv')
@@ -370,6 +377,7 @@ for r in $NB_RUNS; do
     static) run static 1 static ;;
     lab) run lab 3 static ;;
     grow) run grow 1 grow ;;
+    reboot) run reboot 1 reboot ;;
     fail) run_fail ;;
     *) log "unknown run $r"; ALL_OK=0 ;;
   esac

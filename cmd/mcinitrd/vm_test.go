@@ -13,7 +13,8 @@ import (
 // OS tree: a qemu VM (TCG) boots Debian's kernel with mcinitrd's
 // initramfs, images its virtio disk from mcsend over a private bridge,
 // the disk must equal mcimage extract's output, and the installed system
-// must boot; and a VM with two empty disks and discus.target=auto must
+// must boot; a VM told discus.then=reboot must restart (the kernel's "Restarting
+// system", not a hang or a poweroff); and a VM with two empty disks and discus.target=auto must
 // refuse and stay stopped. It needs root and qemu-system-x86_64 (scripts/install-deps.sh
 // installs it); NETBOOT_VM=0 skips it.
 func TestNetbootVM(t *testing.T) {
@@ -34,7 +35,7 @@ func TestNetbootVM(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "bench/netboot.sh"))
-	cmd.Env = append(os.Environ(), "NB_TREE=minimal", "NB_RUNS=dhcp static fail", "NB_TIMEOUT=600",
+	cmd.Env = append(os.Environ(), "NB_TREE=minimal", "NB_RUNS=dhcp static reboot fail", "NB_TIMEOUT=600",
 		"NB_RESULTS="+filepath.Join(dir, "results"), "NB_WORK="+filepath.Join(dir, "work"))
 	out, err := cmd.CombinedOutput()
 	if sum, rerr := os.ReadFile(filepath.Join(dir, "results", "summary.csv")); rerr == nil {
