@@ -21,8 +21,8 @@
 # on its loopback only: nothing reaches a real interface. One session at a
 # time. Needs root (bench/releases.sh), python3, zstd, e2fsck.
 #
-# Output: bench/results/incr-DATE.md (tables), incr-DATE.csv (one row per
-# target per session), incr-DATE.log (raw: every stats JSON's key figures).
+# Output ($OUT, default bench/results/incr-DATE): .md (tables), .csv (one row per
+# target per session), .log (raw: image info, reference figures, every stats JSON).
 #
 # How the reference figures are computed (the Python helper below): the new
 # disk's used ranges are the allocated ranges of `mcimage extract --base`
@@ -44,12 +44,14 @@ done
 bench/releases.sh 2>/dev/null
 cache=${RELEASES_CACHE:-bench/cache/releases}
 NEWS=${NEWS:-update upgrade local-1}
-DRIFT=${DRIFT:-2000}   # 4 KiB blocks overwritten on the drifted target (half in the base's used data)
+# 4 KiB blocks overwritten on the drifted target (half anywhere, half in the
+# base's used data), one mixed session each.
+DRIFTS=${DRIFTS:-64 2000}
 go build -o bench/out/ ./cmd/mcimage ./cmd/mcsend ./cmd/mcrecv
 bin=$PWD/bench/out
 day=$(date -u +%Y-%m-%d)
-res=bench/results/incr-$day
-mkdir -p bench/results
+res=${OUT:-bench/results/incr-$day}   # .md, .csv, .log
+mkdir -p "$(dirname "$res")"
 w=$(mktemp -d "${TMPDIR:-/tmp}/incr-figures.XXXXXX")
 trap 'rm -rf "$w"' EXIT
 py=$w/incr.py
@@ -121,6 +123,18 @@ def analyze(base_used, new_used, base_raw, want, lacked_out, level):
     print('used=%d blocks=%d lacked_blocks=%d lacked_bytes=%d lacked_zstd=%d lacked_zstd_1m=%d changed_blocks=%d changed=%d'
           % (used, blocks, lb, lbytes, z, z1, cb, cbytes))
 
+def needed(start, want, new_used):
+    """Used bytes of the new disk's blocks in which WANT differs from START
+    (what a receiver starting on START must change; all of them when START
+    is empty)."""
+    n = 0
+    with open(start, 'rb') as sf, open(want, 'rb') as wf:
+        empty = os.fstat(sf.fileno()).st_size == 0
+        for k, rs in per_block(regions(new_used)).items():
+            if empty or read(wf, k * BS, BS) != read(sf, k * BS, BS):
+                n += sum(e - s for s, e in rs)
+    print(n)
+
 def drift(path, base_used, n, seed):
     n, rng = int(n), random.Random(int(seed))
     size = os.path.getsize(path)
@@ -148,6 +162,7 @@ def load(p):
         return json.load(f)
 
 def row(release, tag, target, start, sj, rj, incsize, changed, c, e):
+    # changed: the bytes the target had to change (needed above).
     s, r = load(sj), load(rj)
     sent, tx = s['sender']['sent_bytes'], s['transport']['tx_bytes']
     written, changed, incsize = r['install']['written_bytes'], int(changed), int(incsize)
@@ -163,7 +178,7 @@ def logjson(*paths):
 def mb(n):
     print('%.2f' % (int(n) / 1e6))
 
-def report(sizes, csvp, basesize, level, stamp):
+def report(sizes, csvp, logp, basesize, level, stamp):
     f = lambda n: '%.2f' % (int(n) / 1e6)
     print('# Incremental images and sessions on the bench/releases.sh series (%s)\n' % stamp)
     print('base = debootstrap minbase bookworm, ext4 of 1536 MiB (base.dsc %s MB); update = apt-get upgrade from '
@@ -172,32 +187,55 @@ def report(sizes, csvp, basesize, level, stamp):
           'filesystem-aware, 16 KiB blocks, 1 MiB chunks, zstd level %s. MB = 10^6 bytes. '
           'Made by bench/incr-figures.sh; raw figures in the .csv and .log beside this file.\n' % (f(basesize), level))
     print('| new release | full image MB | increment MB | lacked blocks | lacked blocks zstd MB (one stream; 1 MiB frames) '
-          '| increment / lacked zstd (target ≤ 1.1) | of which the block map MB | increment / full | changed blocks | changed blocks MB |')
-    print('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+          '| increment / lacked zstd (target ≤ 1.1) | of which the block map MB | (increment − map) / lacked zstd | increment / full '
+          '| changed blocks | changed blocks MB |')
+    print('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
     for line in open(sizes):
         rel, full, inc, lb, lbytes, z, z1, cb, cbytes, used, mp = line.strip().split(',')
-        print('| %s | %s | %s | %s (%s MB) | %s; %s | %.3f (%.3f) | %s | %.1f %% | %s | %s |' % (rel, f(full), f(inc), lb, f(lbytes),
-              f(z), f(z1), int(inc) / int(z), int(inc) / int(z1), f(mp), 100 * int(inc) / int(full), cb, f(cbytes)))
+        print('| %s | %s | %s | %s (%s MB) | %s; %s | %.3f (%.3f) | %s | %.3f | %.1f %% | %s | %s |' % (rel, f(full), f(inc), lb,
+              f(lbytes), f(z), f(z1), int(inc) / int(z), int(inc) / int(z1), f(mp), (int(inc) - int(mp)) / int(z),
+              100 * int(inc) / int(full), cb, f(cbytes)))
     print('\nSessions (`mcsend --base base.dsc INC.dsc`, one per row group, in `unshare -rn` on loopback multicast, '
           'default rate control). sent = the sender\'s protocol bytes (`sender.sent_bytes`); received = chunk bytes '
-          'the receiver took (`receiver.delivered_bytes`); written = `install.written_bytes`. Every target was compared '
+          'the receiver took (`receiver.delivered_bytes`); written = `install.written_bytes`; to change = the used bytes of the '
+          'new disk\'s 16 KiB blocks that differ on the target at the start (the changed blocks for a base holder; all used '
+          'bytes for an empty target). Every target was compared '
           'whole (cmp) with `mcimage extract --base` onto a copy of its starting content, and checked with e2fsck -fn.\n')
     print('| new release | session | target (start) | sent MB | sent / increment (target ≤ 1.1) | received MB | held chunks '
-          '| written MB | written / changed (target ≤ 1.1) | hash s | cmp | e2fsck |')
-    print('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |')
+          '| to change MB | written MB | written / to change (target ≤ 1.1) | hash s | cmp | e2fsck |')
+    print('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |')
     rows = list(open(csvp))[1:]
     for line in rows:
         (rel, ses, tgt, st, sent, tx, inc, spi, dl, ib, rx, held, tot, wr, ch, wpc, hs, el, c, e) = line.strip().split(',')
-        print('| %s | %s | %s (%s) | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s |' % (rel, ses, tgt, st, f(sent), spi, f(dl),
-              held, tot, f(wr), wpc, hs, c, e))
+        print('| %s | %s | %s (%s) | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s |' % (rel, ses, tgt, st, f(sent), spi, f(dl),
+              held, tot, f(ch), f(wr), wpc, hs, c, e))
+    # The sender's side of each session, from the stats JSON in the log.
+    snd, rcv = {}, {}
+    for line in open(logp):
+        name, _, js = line.partition(' ')
+        if name.endswith('.json') and js.startswith('{'):
+            tag, _, who = name[:-5].rpartition('-')
+            if who == 's':
+                snd[tag] = json.loads(js)
+            else:
+                rcv.setdefault(tag, []).append(json.loads(js))
+    print('\nThe sender\'s side: data blocks it sent vs the most any one receiver took (`receiver.new_blocks`), parity '
+          'blocks, packets lost (sum over receivers) and the session\'s length.\n')
+    print('| session | sent MB | data blocks sent | most new blocks one receiver took | parity blocks | packets lost | mcsend s |')
+    print('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+    for tag, d in snd.items():
+        s, rs = d['sender'], rcv.get(tag, [])
+        print('| %s | %s | %d | %d | %d | %d | %.1f |' % (tag, f(s['sent_bytes']), s['data_blocks'],
+              max((r['receiver']['new_blocks'] for r in rs), default=0), s['parity_blocks'],
+              sum(r['receiver']['lost_packets'] for r in rs), d['elapsed_seconds']))
 
 if __name__ == '__main__':
     cmd, args = sys.argv[1], sys.argv[2:]
-    {'analyze': analyze, 'drift': drift, 'row': row, 'log': logjson, 'mb': mb, 'report': report}[cmd](*args)
+    {'analyze': analyze, 'needed': needed, 'drift': drift, 'row': row, 'log': logjson, 'mb': mb, 'report': report}[cmd](*args)
 PY
 log=$res.log csv=$res.csv md=$res.md
 : >"$log"
-echo "release,session,target,start,sent_bytes,tx_bytes,increment_bytes,sent_per_increment,delivered_bytes,image_bytes,rx_bytes,held_chunks,total_chunks,written_bytes,changed_bytes,written_per_changed,hash_s,elapsed_s,cmp,e2fsck" >"$csv"
+echo "release,session,target,start,sent_bytes,tx_bytes,increment_bytes,sent_per_increment,delivered_bytes,image_bytes,rx_bytes,held_chunks,total_chunks,written_bytes,to_change_bytes,written_per_to_change,hash_s,elapsed_s,cmp,e2fsck" >"$csv"
 say() { echo "$*" | tee -a "$log" >&2; }
 # The image's zstd level: as mcimage create chose it.
 level_of() { "$bin/mcimage" info "$1" | sed -n 's/^codec: *zstd level \([0-9]*\).*/\1/p'; }
@@ -221,18 +259,21 @@ session() {
     exit $rc' sh "$@"
 }
 
-# check TAG: cmp and e2fsck of every target of session TAG against its
-# wanted disk ($w/TAG-wantN); appends the CSV rows.
+# check TAG STARTS NEEDS TARGET...: cmp and e2fsck of every target of session
+# TAG against its wanted disk ($w/TAG-wantN); appends the CSV rows. STARTS and
+# NEEDS: comma lists, per target, of what it held at the start and of the
+# bytes it had to change.
 check() {
-  local tag=$1 starts=$2 i=0 t st c e
-  shift 2
+  local tag=$1 starts=$2 needs=$3 i=0 t st c e
+  shift 3
   for t in "$@"; do
     i=$((i + 1))
     st=$(echo "$starts" | cut -d, -f$i)
+    nd=$(echo "$needs" | cut -d, -f$i)
     if cmp -s "$t" "$w/$tag-want$i"; then c=equal; else c=DIFFERENT; fi
     if e2fsck -fn "$t" >"$w/fsck.out" 2>&1; then e=clean; else e=ERRORS; cat "$w/fsck.out" >>"$log"; fi
     python3 "$py" row "$release" "$tag" "$(basename "$t")" "$st" "$w/$tag-s.json" "$w/$tag-r$i.json" \
-      "$incsize" "$changed" "$c" "$e" >>"$csv"
+      "$incsize" "$nd" "$c" "$e" >>"$csv"
     say "  $tag $(basename "$t") ($st): cmp $c, e2fsck $e"
   done
   python3 "$py" log "$w/$tag-s.json" "$w/$tag"-r*.json >>"$log"
@@ -275,29 +316,34 @@ for release in $NEWS; do
   say "$release: session to 3 base holders"
   rc=0; session "$release-3h" "${tg[@]}" 2>>"$log" || rc=$?
   [ "$rc" -eq 0 ] || say "  session exit $rc"
-  check "$release-3h" base,base,base "${tg[@]}"
+  check "$release-3h" base,base,base "$changed,$changed,$changed" "${tg[@]}"
   rm -f "${tg[@]}"
 
   if [ "$release" = upgrade ]; then
-    # Mixed: a base holder, an empty target, a drifted one.
-    cp --sparse=always "$cache/base.img" "$w/holder"
-    ln -f "$w/want-onbase" "$w/$release-mixed-want1"
-    : >"$w/empty"
-    ln -f "$w/new-used" "$w/$release-mixed-want2"
-    cp --sparse=always "$cache/base.img" "$w/drifted"
-    python3 "$py" drift "$w/drifted" "$w/base-used" "$DRIFT" 12 >>"$log"
-    cp --sparse=always "$w/drifted" "$w/$release-mixed-want3"
-    "$bin/mcimage" extract --base "$w/base.dsc" "$w/$inc.dsc" "$w/$release-mixed-want3" 2>>"$log"
-    say "$release: mixed session (base holder, empty, drifted: $DRIFT random 4 KiB blocks)"
-    rc=0; session "$release-mixed" "$w/holder" "$w/empty" "$w/drifted" 2>>"$log" || rc=$?
-    [ "$rc" -eq 0 ] || say "  session exit $rc"
-    check "$release-mixed" base,empty,drifted "$w/holder" "$w/empty" "$w/drifted"
-    rm -f "$w/holder" "$w/empty" "$w/drifted" "$w/$release-mixed-want"*
+    # Mixed: a base holder, an empty target, a drifted one (one session per
+    # drift in $DRIFTS).
+    for d in $DRIFTS; do
+      tag=$release-mixed$d
+      cp --sparse=always "$cache/base.img" "$w/holder"
+      ln -f "$w/want-onbase" "$w/$tag-want1"
+      : >"$w/empty"
+      ln -f "$w/new-used" "$w/$tag-want2"
+      cp --sparse=always "$cache/base.img" "$w/drifted"
+      python3 "$py" drift "$w/drifted" "$w/base-used" "$d" 12 >>"$log"
+      cp --sparse=always "$w/drifted" "$w/$tag-want3"
+      "$bin/mcimage" extract --base "$w/base.dsc" "$w/$inc.dsc" "$w/$tag-want3" 2>>"$log"
+      nd=$changed,$(python3 "$py" needed "$w/empty" "$w/new-used" "$w/new-used"),$(python3 "$py" needed "$w/drifted" "$w/$tag-want3" "$w/new-used")
+      say "$release: mixed session (base holder, empty, drifted: $d random 4 KiB blocks)"
+      rc=0; session "$tag" "$w/holder" "$w/empty" "$w/drifted" 2>>"$log" || rc=$?
+      [ "$rc" -eq 0 ] || say "  session exit $rc"
+      check "$tag" base,empty,"drift $d" "$nd" "$w/holder" "$w/empty" "$w/drifted"
+      rm -f "$w/holder" "$w/empty" "$w/drifted" "$w/$tag-want"*
+    done
   fi
   rm -f "$w/new-used" "$w/want-onbase" "$w/$release"-*-want* "$w/$release-full.dsc"
 done
 
-python3 "$py" report "$w/sizes.csv" "$csv" "$basesize" "$level" \
+python3 "$py" report "$w/sizes.csv" "$csv" "$log" "$basesize" "$level" \
   "$(date -u +%Y-%m-%dT%H:%MZ) $(git rev-parse --short HEAD)" >"$md"
 cat "$md"
 echo "$md $csv $log" >&2

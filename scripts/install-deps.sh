@@ -25,6 +25,7 @@ have ssh-keygen   || need+=(openssh-client)
 have nft          || need+=(nftables)
 have ethtool      || need+=(ethtool)
 have debootstrap  || need+=(debootstrap)  # bench/releases.sh, bench/workloads.sh
+have python3      || need+=(python3)      # bench/incr-figures.sh
 # netboot (cmd/mcinitrd, bench/netboot.sh): VMs, their DHCP server, initrds
 have cpio         || need+=(cpio)
 have dnsmasq      || need+=(dnsmasq-base)
