@@ -187,14 +187,15 @@ def report(sizes, csvp, logp, basesize, level, stamp):
           'filesystem-aware, 16 KiB blocks, 1 MiB chunks, zstd level %s. MB = 10^6 bytes. '
           'Made by bench/incr-figures.sh; raw figures in the .csv and .log beside this file.\n' % (f(basesize), level))
     print('| new release | full image MB | increment MB | lacked blocks | lacked blocks zstd MB (one stream; 1 MiB frames) '
-          '| increment / lacked zstd (target ≤ 1.1) | of which the block map MB | (increment − map) / lacked zstd | increment / full '
-          '| changed blocks | changed blocks MB |')
-    print('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+          '| increment / lacked zstd (target ≤ 1.1) | of which the block map MB | (increment − map) / lacked zstd '
+          '| the increment\'s own stored blocks MB | increment / them | increment / full | changed blocks | changed blocks MB '
+          '| zero bytes dropped from its chunks |')
+    print('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
     for line in open(sizes):
-        rel, full, inc, lb, lbytes, z, z1, cb, cbytes, used, mp = line.strip().split(',')
-        print('| %s | %s | %s | %s (%s MB) | %s; %s | %.3f (%.3f) | %s | %.3f | %.1f %% | %s | %s |' % (rel, f(full), f(inc), lb,
-              f(lbytes), f(z), f(z1), int(inc) / int(z), int(inc) / int(z1), f(mp), (int(inc) - int(mp)) / int(z),
-              100 * int(inc) / int(full), cb, f(cbytes)))
+        rel, full, inc, lb, lbytes, z, z1, cb, cbytes, used, mp, sto, zs = line.strip().split(',')
+        print('| %s | %s | %s | %s (%s MB) | %s; %s | %.3f (%.3f) | %s | %.3f | %s | %.3f | %.1f %% | %s | %s | %s |' % (rel, f(full),
+              f(inc), lb, f(lbytes), f(z), f(z1), int(inc) / int(z), int(inc) / int(z1), f(mp), (int(inc) - int(mp)) / int(z),
+              f(sto), int(inc) / int(sto), 100 * int(inc) / int(full), cb, f(cbytes), zs))
     print('\nSessions (`mcsend --base base.dsc INC.dsc`, one per row group, in `unshare -rn` on loopback multicast, '
           'default rate control). sent = the sender\'s protocol bytes (`sender.sent_bytes`); received = chunk bytes '
           'the receiver took (`receiver.delivered_bytes`); written = `install.written_bytes`; to change = the used bytes of the '
@@ -270,8 +271,8 @@ check() {
     i=$((i + 1))
     st=$(echo "$starts" | cut -d, -f$i)
     nd=$(echo "$needs" | cut -d, -f$i)
-    if cmp -s "$t" "$w/$tag-want$i"; then c=equal; else c=DIFFERENT; fi
-    if e2fsck -fn "$t" >"$w/fsck.out" 2>&1; then e=clean; else e=ERRORS; cat "$w/fsck.out" >>"$log"; fi
+    if cmp -s "$t" "$w/$tag-want$i"; then c=equal; else c=DIFFERENT failed=$((failed + 1)); fi
+    if e2fsck -fn "$t" >"$w/fsck.out" 2>&1; then e=clean; else e=ERRORS failed=$((failed + 1)); cat "$w/fsck.out" >>"$log"; fi
     python3 "$py" row "$release" "$tag" "$(basename "$t")" "$st" "$w/$tag-s.json" "$w/$tag-r$i.json" \
       "$incsize" "$nd" "$c" "$e" >>"$csv"
     say "  $tag $(basename "$t") ($st): cmp $c, e2fsck $e"
@@ -279,6 +280,7 @@ check() {
   python3 "$py" log "$w/$tag-s.json" "$w/$tag"-r*.json >>"$log"
 }
 
+failed=0
 say "incr-figures $(date -u +%Y-%m-%dT%H:%MZ) $(git rev-parse --short HEAD); $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 "$bin/mcimage" create --quiet "$cache/base.img" "$w/base.dsc"
 "$bin/mcimage" extract "$w/base.dsc" "$w/base-used" 2>/dev/null
@@ -293,6 +295,10 @@ for release in $NEWS; do
   "$bin/mcimage" info "$w/$inc.dsc" >"$w/info"
   cat "$w/info" >>"$log"
   mapbytes=$(sed -n 's/^block map: .* \([0-9]*\) bytes$/\1/p' "$w/info")
+  stored=$(sed -n 's/^stored bytes: *\([0-9]*\) .*/\1/p' "$w/info")
+  # Zero runs the cutter dropped from the increment's chunks (it varies from
+  # run to run: job cuts follow the observed compression ratio).
+  zeros=$(sed -n 's/^skipped: *\([0-9]*\) zero.*/\1/p' "$w/info")
   # What the increment rebuilds, on a fresh file (its used ranges) and on base.img.
   "$bin/mcimage" extract --base "$w/base.dsc" "$w/$inc.dsc" "$w/new-used" 2>>"$log"
   cp --sparse=always "$cache/base.img" "$w/want-onbase"
@@ -303,7 +309,7 @@ for release in $NEWS; do
   full[$release]=$(stat -c %s "$w/$release-full.dsc")
   incsize=$(stat -c %s "$w/$inc.dsc")
   incsz[$release]=$incsize lack[$release]=$lacked_zstd lackf[$release]=$lacked_zstd_1m chg[$release]=$changed
-  echo "$release,${full[$release]},$incsize,$lacked_blocks,$lacked_bytes,$lacked_zstd,$lacked_zstd_1m,$changed_blocks,$changed,$used,$mapbytes" >>"$w/sizes.csv"
+  echo "$release,${full[$release]},$incsize,$lacked_blocks,$lacked_bytes,$lacked_zstd,$lacked_zstd_1m,$changed_blocks,$changed,$used,$mapbytes,$stored,$zeros" >>"$w/sizes.csv"
   say "$release: full $(python3 "$py" mb "${full[$release]}") MB, increment $(python3 "$py" mb "$incsize") MB, lacked blocks zstd $(python3 "$py" mb "$lacked_zstd") MB, changed $(python3 "$py" mb "$changed") MB"
 
   # 3 base holders.
@@ -315,7 +321,7 @@ for release in $NEWS; do
   done
   say "$release: session to 3 base holders"
   rc=0; session "$release-3h" "${tg[@]}" 2>>"$log" || rc=$?
-  [ "$rc" -eq 0 ] || say "  session exit $rc"
+  [ "$rc" -eq 0 ] || { say "  session exit $rc"; failed=$((failed + 1)); }
   check "$release-3h" base,base,base "$changed,$changed,$changed" "${tg[@]}"
   rm -f "${tg[@]}"
 
@@ -335,7 +341,7 @@ for release in $NEWS; do
       nd=$changed,$(python3 "$py" needed "$w/empty" "$w/new-used" "$w/new-used"),$(python3 "$py" needed "$w/drifted" "$w/$tag-want3" "$w/new-used")
       say "$release: mixed session (base holder, empty, drifted: $d random 4 KiB blocks)"
       rc=0; session "$tag" "$w/holder" "$w/empty" "$w/drifted" 2>>"$log" || rc=$?
-      [ "$rc" -eq 0 ] || say "  session exit $rc"
+      [ "$rc" -eq 0 ] || { say "  session exit $rc"; failed=$((failed + 1)); }
       check "$tag" base,empty,"drift $d" "$nd" "$w/holder" "$w/empty" "$w/drifted"
       rm -f "$w/holder" "$w/empty" "$w/drifted" "$w/$tag-want"*
     done
@@ -345,5 +351,9 @@ done
 
 python3 "$py" report "$w/sizes.csv" "$csv" "$log" "$basesize" "$level" \
   "$(date -u +%Y-%m-%dT%H:%MZ) $(git rev-parse --short HEAD)" >"$md"
+if [ "$failed" -gt 0 ]; then
+  printf '\n**FAILED: %d session exits or target checks failed** (see the .log).\n' "$failed" >>"$md"
+fi
 cat "$md"
 echo "$md $csv $log" >&2
+[ "$failed" -eq 0 ]
