@@ -9,8 +9,9 @@
 #  2. one incremental multicast session (mcsend --base) to 3 receivers whose
 #     targets are copies of base.img (target: sender's wire bytes <= 1.1 x the
 #     increment; bytes written per target <= 1.1 x the changed blocks' bytes);
-#  3. for the upgrade, one mixed session: a base holder, an empty target and a
-#     drifted target (base.img with random 4 KiB blocks overwritten).
+#  3. for the upgrade, mixed sessions: a base holder, an empty target and a
+#     drifted target (base.img with random 4 KiB blocks overwritten), one
+#     session per drift in $DRIFTS (default 64 and 2000 blocks).
 #
 # Every target must end byte-identical (cmp, whole file) to what
 # `mcimage extract --base base.dsc inc.dsc` makes on a copy of the same
