@@ -121,6 +121,17 @@ func (s *IncrementalSource) RecycleChunk(i int, b []byte) {
 	}
 }
 
+// SessionBytes estimates the bytes of every chunk of the session: the increment's,
+// and the reference chunks as large as the increment's on average (they are built
+// only when asked for). Status files use it for a receiver's bytes done.
+func (s *IncrementalSource) SessionBytes() int64 {
+	lit := s.ImageSource.SessionBytes()
+	if s.n == 0 {
+		return lit
+	}
+	return lit + int64(s.refs)*(lit/int64(s.n))
+}
+
 // RefBytes is the bytes of the reference chunks built so far.
 func (s *IncrementalSource) RefBytes() int64 {
 	s.mu.Lock()
