@@ -63,7 +63,7 @@ func NewFileWriter(path string, h *Header) (*FileWriter, error) {
 		return nil, err
 	}
 	if !h.DeltaBase.IsZero() {
-		return nil, fmt.Errorf("%w: delta images", ErrVersion)
+		return nil, fmt.Errorf("%w: image %s is an increment (on base %s): it can be installed, not kept as an image file", ErrVersion, h.ID, h.DeltaBase)
 	}
 	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("image: %s: not a regular file", path)
