@@ -59,7 +59,7 @@ func (c *cutter) getBuf() *[]byte {
 	case b := <-c.free:
 		return b
 	default:
-		b := make([]byte, c.p.maxJob)
+		b := make([]byte, c.p.maxJob+ZeroBlock) // the slack lets a read finish its 4 KiB block (run)
 		return &b
 	}
 }
@@ -145,6 +145,14 @@ func (c *cutter) run(ctx context.Context, jobs chan<- *job, slots chan struct{})
 			}
 			if a := (off + want) &^ (ZeroBlock - 1); a > off && off+want < end {
 				want = a - off // end reads on block boundaries so zero blocks line up
+			} else if next := off | (ZeroBlock - 1) + 1; off+want < end && off+want < next {
+				// The job has less room than the rest of this block: read to its end
+				// anyway (job buffers keep ZeroBlock of slack). A block split between two
+				// reads was judged zero in parts, so whether a zero run inside a block
+				// was dropped depended on where jobs ended (the compression ratio): an
+				// increment's chunks then missed bytes of the literal blocks its map
+				// names, and receivers refused them (bench/results/incr-2026-12-02-failure.md).
+				want = min(next, end) - off
 			}
 			piece := cur.raw[len(cur.raw) : len(cur.raw)+int(want)]
 			n, err := c.readAt(piece, off)

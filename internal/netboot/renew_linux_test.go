@@ -5,6 +5,7 @@ import (
 	"net"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,7 +45,7 @@ func TestLeaseRenewal(t *testing.T) {
 	d := srv.Command(ctx, "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=0",
 		"--interface="+srv.Iface, "--bind-interfaces", "--dhcp-range=198.18.0.100,198.18.0.150,255.255.255.0,2m",
 		"--dhcp-leasefile=/dev/null", "--log-dhcp")
-	var out strings.Builder
+	var out lockedBuffer // dnsmasq's output is copied in while the test reads it
 	d.Stdout, d.Stderr = &out, &out
 	if err := d.Start(); err != nil {
 		t.Fatal(err)
@@ -81,4 +82,23 @@ func TestLeaseRenewal(t *testing.T) {
 	if n := strings.Count(out.String(), "DHCPACK"); n < 2 {
 		t.Fatalf("dnsmasq acknowledged %d times, want the lease and its renewal:\n%s", n, out.String())
 	}
+}
+
+// lockedBuffer is a strings.Builder safe to write from exec's copying goroutine while
+// the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
