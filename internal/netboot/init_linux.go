@@ -358,7 +358,8 @@ func then(t Then) error {
 				time.Sleep(time.Hour)
 			}
 		}
-		return syscall.Exec(ShellPath, []string{"sh"}, os.Environ())
+		keepShell(ShellPath, 0, time.Sleep)
+		return nil
 	default:
 		return unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
 	}
