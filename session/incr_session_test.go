@@ -4,20 +4,14 @@ import (
 	"bytes"
 	"context"
 	"math/rand/v2"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/discuscast/discus/image"
 	"github.com/discuscast/discus/image/fsmap"
-	"github.com/discuscast/discus/internal/testnet"
-	"github.com/discuscast/discus/mcast"
-	"github.com/discuscast/discus/mcast/transport"
 	"github.com/discuscast/discus/session"
 )
 
@@ -70,31 +64,7 @@ func sendIncremental(t *testing.T, incr, base *image.Reader, paths []string, new
 		t.Fatal(err)
 	}
 	defer src.Close()
-	nw := testnet.New(t, len(paths)+1, testnet.Options{})
-	udp := transport.UDPConfig{Interface: "e0", Group: netip.MustParseAddr("239.255.0.9"), Port: port}
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	res := make([]session.ReceiveResult, len(paths))
-	errs := make([]error, len(paths))
-	for i := range paths {
-		tr := openUDP(t, nw.Hosts[i+1], transport.RoleReceiver, udp)
-		wg.Go(func() {
-			f, err := os.OpenFile(paths[i], os.O_RDWR, 0)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			defer f.Close()
-			res[i], errs[i] = session.ReceiveImage(ctx, f, session.ReceiveConfig{Transport: tr,
-				Install: image.InstallConfig{Grow: true, Gaps: image.GapZero}, StartTimeout: 20 * time.Second})
-		})
-	}
-	sres, err := session.Send(ctx, src, session.SendConfig{
-		Transport:    openUDP(t, nw.Hosts[0], transport.RoleSender, udp),
-		Sender:       mcast.SenderConfig{SessionID: incr.Header().ID},
-		MinReceivers: len(paths), StartTimeout: 20 * time.Second})
-	wg.Wait()
+	sres, res, errs, err := sendToFiles(t, src, incr.Header().ID, paths, port, image.GapZero)
 	if err != nil {
 		t.Fatalf("send: %v", err)
 	}

@@ -168,35 +168,11 @@ func TestUpgradeSession(t *testing.T) {
 		}
 	}
 
-	nw := testnet.New(t, len(names)+1, testnet.Options{})
 	srcS, err := session.NewImageSource(img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	udp := transport.UDPConfig{Interface: "e0", Group: netip.MustParseAddr("239.255.0.9"), Port: 19130}
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	res := make([]session.ReceiveResult, len(names))
-	errs := make([]error, len(names))
-	for i := range names {
-		tr := openUDP(t, nw.Hosts[i+1], transport.RoleReceiver, udp)
-		wg.Go(func() {
-			f, err := os.OpenFile(paths[i], os.O_RDWR, 0)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			defer f.Close()
-			res[i], errs[i] = session.ReceiveImage(ctx, f, session.ReceiveConfig{Transport: tr,
-				Install: image.InstallConfig{Grow: true, Gaps: image.GapDiscard}, StartTimeout: 20 * time.Second})
-		})
-	}
-	sres, err := session.Send(ctx, srcS, session.SendConfig{
-		Transport:    openUDP(t, nw.Hosts[0], transport.RoleSender, udp),
-		Sender:       mcast.SenderConfig{SessionID: img.Header().ID},
-		MinReceivers: len(names), StartTimeout: 20 * time.Second})
-	wg.Wait()
+	sres, res, errs, err := sendToFiles(t, srcS, img.Header().ID, paths, 19130, image.GapDiscard)
 	if err != nil {
 		t.Fatalf("send: %v", err)
 	}
@@ -223,4 +199,37 @@ func TestUpgradeSession(t *testing.T) {
 			t.Errorf("%s wrote %d bytes for %d changed", name, r.Install.WriteBytes, lackUsed)
 		}
 	}
+}
+
+// sendToFiles serves src (session id) over real multicast, in a fresh testnet, to one
+// receiver per file of paths (each on its own host, the file as its target, gaps
+// treated as given) and returns the sender's result, the receivers' and their errors.
+func sendToFiles(t *testing.T, src mcast.ChunkSource, id image.ID, paths []string, port int, gaps image.GapMode) (session.SendResult, []session.ReceiveResult, []error, error) {
+	t.Helper()
+	nw := testnet.New(t, len(paths)+1, testnet.Options{})
+	udp := transport.UDPConfig{Interface: "e0", Group: netip.MustParseAddr("239.255.0.9"), Port: port}
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	res := make([]session.ReceiveResult, len(paths))
+	errs := make([]error, len(paths))
+	for i := range paths {
+		tr := openUDP(t, nw.Hosts[i+1], transport.RoleReceiver, udp)
+		wg.Go(func() {
+			f, err := os.OpenFile(paths[i], os.O_RDWR, 0)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer f.Close()
+			res[i], errs[i] = session.ReceiveImage(ctx, f, session.ReceiveConfig{Transport: tr,
+				Install: image.InstallConfig{Grow: true, Gaps: gaps}, StartTimeout: 20 * time.Second})
+		})
+	}
+	sres, err := session.Send(ctx, src, session.SendConfig{
+		Transport:    openUDP(t, nw.Hosts[0], transport.RoleSender, udp),
+		Sender:       mcast.SenderConfig{SessionID: id},
+		MinReceivers: len(paths), StartTimeout: 20 * time.Second})
+	wg.Wait()
+	return sres, res, errs, err
 }
