@@ -128,10 +128,10 @@ var attackCases = []attackCase{
 // longer fails is logged, to be removed.
 var knownDefects = map[string]string{
 	// Seen at 52db409 and 9399ee0 (without keys only; with --key both are refused).
-	"keyless/replay-same-image":      "intermittent: a recording of an earlier run of the same image replayed: mcsend counts the recorded receivers as its own and then lost (exit 5); the real receivers complete correctly",
-	"keyless/forged-data-real-len":   "intermittent (1 run in ~5): forged blocks of chunk 0 at its real length keep the receivers rebuilding forged chunks until the bound (no disk written wrong)",
+	"keyless/replay-same-image":    "intermittent: a recording of an earlier run of the same image replayed: mcsend counts the recorded receivers as its own and then lost (exit 5); the real receivers complete correctly",
+	"keyless/forged-data-real-len": "intermittent (1 run in ~5): forged blocks of chunk 0 at its real length keep the receivers rebuilding forged chunks until the bound (no disk written wrong)",
 	// Seen once in six CI runs at 1836035 (under -race and load; not in 13 runs alone).
-	"keyless/forged-data": "intermittent: a forged 3-block chunk 0 at its own length; the sender sent 0.2 MB in 18 s and every process hung until the bound, nothing written (no disk wrong)",
+	"keyless/forged-data":            "intermittent: a forged 3-block chunk 0 at its own length; the sender sent 0.2 MB in 18 s and every process hung until the bound, nothing written (no disk wrong)",
 	"keyless/forged-parity":          "intermittent since deliveries left the receive loop (0fa5434): forged parity of chunk 0 can leave a receiver without the chunk until the bound (no disk written wrong)",
 	"keyless/forged-parity-real-len": "intermittent: as forged-data-real-len, with the forged blocks sent as parity",
 	// Measured at 4444040.
