@@ -183,6 +183,7 @@ type sessionRun struct {
 	attacker  map[string]any
 	attBytes  int64
 	outputs   map[string]string
+	silent    string // the attacker heard no session and was killed (its output): see attackCase's retry
 }
 
 func TestAttacks(t *testing.T) {
@@ -243,6 +244,9 @@ func runAttackMode(t *testing.T, att, mode string) {
 	// sender's byte count.
 	env.recording = filepath.Join(env.dir, "baseline.rec")
 	b1 := env.session(t, env.img, env.raw, []string{"--attack", "record", "--record", env.recording}, minHangBound)
+	if b1.silent != "" {
+		t.Fatal(b1.silent)
+	}
 	b2 := env.session(t, env.img, env.raw, nil, minHangBound)
 	for i, b := range []sessionRun{b1, b2} {
 		if b.sendCode != 0 || len(b.killed) > 0 || anyNonZero(b.recvCodes) || anyNonZero64(b.differ) {
@@ -264,8 +268,8 @@ func runAttackMode(t *testing.T, att, mode string) {
 	env.recOther = filepath.Join(env.dir, "other.rec")
 	if mode == "insider" {
 		// only the cases marked insider, none of them a replay
-	} else if o := env.session(t, env.img2, env.raw2, []string{"--attack", "record", "--record", env.recOther}, minHangBound); o.sendCode != 0 {
-		t.Fatalf("recording a session of the other image failed: mcsend %d", o.sendCode)
+	} else if o := env.session(t, env.img2, env.raw2, []string{"--attack", "record", "--record", env.recOther}, minHangBound); o.sendCode != 0 || o.silent != "" {
+		t.Fatalf("recording a session of the other image failed: mcsend %d %s", o.sendCode, o.silent)
 	}
 
 	bound := max(minHangBound, 8*env.base.elapsed)
@@ -285,6 +289,16 @@ func runAttackMode(t *testing.T, att, mode string) {
 				args = append(args, "--replay", env.recOther)
 			}
 			r := env.session(t, env.img, env.raw, args, bound)
+			if r.silent != "" {
+				// Not one packet of the session reached the attacker's namespace in the
+				// whole bound, so it never attacked: the testbed failed (seen twice under
+				// CI load, every process silent), not the protocol. Run it again, once.
+				t.Logf("RETRY %s: the attacker heard no session within %v; running the case again", ac.name, bound)
+				r = env.session(t, env.img, env.raw, args, bound)
+			}
+			if r.silent != "" {
+				t.Error(r.silent)
+			}
 			env.check(t, ac, r, noise)
 		})
 	}
@@ -424,7 +438,7 @@ func (env *attackEnv) session(t *testing.T, img, raw string, attackArgs []string
 	if at != nil {
 		lines := strings.Split(strings.TrimSpace(at.out.String()), "\n")
 		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r.attacker); err != nil {
-			t.Errorf("mcattack printed no JSON summary (exit %d):\n%s", at.code, at.out.String())
+			r.silent = fmt.Sprintf("mcattack printed no JSON summary (exit %d):\n%s", at.code, at.out.String())
 		} else if e, _ := r.attacker["error"].(string); e != "" {
 			t.Errorf("mcattack failed: %s", e)
 		}
