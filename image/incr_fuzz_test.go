@@ -50,14 +50,7 @@ func (m *memTarget) WriteAt(p []byte, off int64) (int, error) {
 // checked against the new map before any is written). Its inputs are chunks of
 // 64 KiB: minimizing a new one takes the fuzzer a while (-fuzzminimizetime).
 func FuzzPutRef(f *testing.F) {
-	const bs = 16 << 10
-	old := append(randomBytes(11, 256<<10), compressible(12, 256<<10)...)
-	nw := make([]byte, len(old)+bs)
-	n := len(old) / bs
-	for k := range n {
-		copy(nw[k*bs:], old[(n-1-k)*bs:(n-k)*bs])
-	}
-	copy(nw[n*bs:], randomBytes(13, bs))
+	old, nw := reversedBlocks(11, 256<<10)
 	bimg, _, _ := createImage(f, NewSource(bytes.NewReader(old), int64(len(old))), CreateConfig{ChunkSize: MinChunkSize, ID: ID{5}})
 	base, _ := Open(bytes.NewReader(bimg), int64(len(bimg)))
 	src := NewSource(bytes.NewReader(nw), int64(len(nw)))

@@ -194,23 +194,10 @@ func TestIncrementalExt4(t *testing.T) {
 // Blocks moved by multiples of the block size are references into the
 // base, not data.
 func TestIncrementalRelocated(t *testing.T) {
-	const bs = 16 << 10
-	old := append(randomBytes(1, 2<<20), compressible(2, 2<<20)...)
-	nw := make([]byte, len(old)+bs)
-	n := len(old) / bs
-	for k := range n { // blocks in reverse order, then one new block
-		copy(nw[k*bs:], old[(n-1-k)*bs:(n-k)*bs])
-	}
-	copy(nw[n*bs:], randomBytes(3, bs))
+	old, nw := reversedBlocks(1, 2<<20)
+	n := len(old) / (16 << 10)
 	dir := t.TempDir()
-	bp, np := filepath.Join(dir, "old"), filepath.Join(dir, "new")
-	os.WriteFile(bp, old, 0o644)
-	os.WriteFile(np, nw, 0o644)
-	bsrc, _ := OpenSource(bp)
-	baseImg, _, _ := createImage(t, bsrc, CreateConfig{ChunkSize: MinChunkSize})
-	bsrc.Close()
-	base := openImage(t, baseImg)
-	img, _, ist := createIncr(t, np, base, CreateConfig{ChunkSize: MinChunkSize})
+	base, baseImg, img, ist := relocatedImages(t, dir, old, nw)
 	if ist.LiteralBlocks != 1 || ist.Relocated < n-1 {
 		t.Fatalf("%+v, want 1 literal block and %d relocated", ist, n-1)
 	}
@@ -255,4 +242,34 @@ func TestIncrementalDisk(t *testing.T) {
 	}
 	got := installImage(t, full, InstallConfig{}, nil)
 	mustEqual(t, got, want)
+}
+
+// reversedBlocks makes a disk of 2×half bytes (random, then compressible; seeds from
+// seed) and a new disk of its 16 KiB blocks in reverse order followed by one new block:
+// every block but the last is relocated (each relocation half of a 2-cycle).
+func reversedBlocks(seed uint64, half int) (old, nw []byte) {
+	const bs = 16 << 10
+	old = append(randomBytes(seed, half), compressible(seed+1, half)...)
+	nw = make([]byte, len(old)+bs)
+	n := len(old) / bs
+	for k := range n {
+		copy(nw[k*bs:], old[(n-1-k)*bs:(n-k)*bs])
+	}
+	copy(nw[n*bs:], randomBytes(seed+2, bs))
+	return old, nw
+}
+
+// relocatedImages writes old and nw to files in dir and returns the base image of old
+// (opened and encoded) and the increment of nw on it, at the smallest chunk size.
+func relocatedImages(t *testing.T, dir string, old, nw []byte) (base *Reader, baseImg, img []byte, ist IncrementalStats) {
+	t.Helper()
+	bp, np := filepath.Join(dir, "old"), filepath.Join(dir, "new")
+	os.WriteFile(bp, old, 0o644)
+	os.WriteFile(np, nw, 0o644)
+	bsrc, _ := OpenSource(bp)
+	baseImg, _, _ = createImage(t, bsrc, CreateConfig{ChunkSize: MinChunkSize})
+	bsrc.Close()
+	base = openImage(t, baseImg)
+	img, _, ist = createIncr(t, np, base, CreateConfig{ChunkSize: MinChunkSize})
+	return base, baseImg, img, ist
 }

@@ -177,22 +177,10 @@ func TestIncrementalSessionExt4(t *testing.T) {
 // memory for cycles it gets half of them over the network instead.
 func TestIncrementalSessionRelocated(t *testing.T) {
 	const bs = 16 << 10
-	old := append(randomBytes(1, 2<<20), compressible(2, 2<<20)...)
-	nw := make([]byte, len(old)+bs)
+	old, nw := reversedBlocks(1, 2<<20)
 	n := len(old) / bs
-	for k := range n {
-		copy(nw[k*bs:], old[(n-1-k)*bs:(n-k)*bs])
-	}
-	copy(nw[n*bs:], randomBytes(3, bs))
 	dir := t.TempDir()
-	bp, np := filepath.Join(dir, "old"), filepath.Join(dir, "new")
-	os.WriteFile(bp, old, 0o644)
-	os.WriteFile(np, nw, 0o644)
-	bsrc, _ := OpenSource(bp)
-	baseImg, _, _ := createImage(t, bsrc, CreateConfig{ChunkSize: MinChunkSize})
-	bsrc.Close()
-	base := openImage(t, baseImg)
-	img, _, _ := createIncr(t, np, base, CreateConfig{ChunkSize: MinChunkSize})
+	base, _, img, _ := relocatedImages(t, dir, old, nw)
 	incr := openImage(t, img)
 	if got := len(incr.BlockMap().Relocations()); got != n {
 		t.Fatalf("%d relocations, want %d", got, n)

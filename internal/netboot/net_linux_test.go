@@ -25,15 +25,7 @@ func TestDHCPAndAddress(t *testing.T) {
 	defer cancel()
 	// The client starts without an address, as a netbooted machine does.
 	cli.Run(t, "ip", "addr", "flush", "dev", cli.Iface)
-	d := srv.Command(ctx, "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=0",
-		"--interface="+srv.Iface, "--bind-interfaces", "--dhcp-range=198.18.0.100,198.18.0.150,255.255.255.0,1h",
-		"--dhcp-option=3,198.18.0.1", "--dhcp-leasefile=/dev/null")
-	var out strings.Builder
-	d.Stdout, d.Stderr = &out, &out
-	if err := d.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { d.Process.Kill(); d.Wait() }()
+	out := startDnsmasq(t, ctx, srv, "1h", "--dhcp-option=3,198.18.0.1")
 	err := cli.Do(func() error {
 		ifc, err := net.InterfaceByName(cli.Iface)
 		if err != nil {
@@ -68,4 +60,22 @@ func TestDHCPAndAddress(t *testing.T) {
 		!strings.Contains(routes, "default via 198.18.0.1") {
 		t.Fatalf("addresses:\n%s\nroutes:\n%s", addrs, routes)
 	}
+}
+
+// startDnsmasq runs dnsmasq as the DHCP server of srv (range .100-.150 of 198.18.0.0/24,
+// leases of lease, more options in extra) until the test ends, and returns its output,
+// copied in while the test reads it.
+func startDnsmasq(t *testing.T, ctx context.Context, srv *testnet.Host, lease string, extra ...string) *lockedBuffer {
+	t.Helper()
+	args := append([]string{"--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=0",
+		"--interface=" + srv.Iface, "--bind-interfaces", "--dhcp-range=198.18.0.100,198.18.0.150,255.255.255.0," + lease,
+		"--dhcp-leasefile=/dev/null"}, extra...)
+	d := srv.Command(ctx, "dnsmasq", args...)
+	out := &lockedBuffer{}
+	d.Stdout, d.Stderr = out, out
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Process.Kill(); d.Wait() })
+	return out
 }

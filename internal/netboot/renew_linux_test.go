@@ -42,15 +42,7 @@ func TestLeaseRenewal(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cli.Run(t, "ip", "addr", "flush", "dev", cli.Iface)
-	d := srv.Command(ctx, "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=0",
-		"--interface="+srv.Iface, "--bind-interfaces", "--dhcp-range=198.18.0.100,198.18.0.150,255.255.255.0,2m",
-		"--dhcp-leasefile=/dev/null", "--log-dhcp")
-	var out lockedBuffer // dnsmasq's output is copied in while the test reads it
-	d.Stdout, d.Stderr = &out, &out
-	if err := d.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { d.Process.Kill(); d.Wait() }()
+	out := startDnsmasq(t, ctx, srv, "2m", "--log-dhcp")
 	err := cli.Do(func() error {
 		ifc, err := net.InterfaceByName(cli.Iface)
 		if err != nil {
